@@ -1,0 +1,51 @@
+// What a check is asked to do, decided entirely before anything is sent.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "check/range.h"
+
+namespace smtpverify::check {
+
+/// Nagios plugin states; the numeric value is the exit code.
+enum class State { Ok = 0, Warning = 1, Critical = 2, Unknown = 3 };
+
+/// "OK", "WARNING", "CRITICAL", "UNKNOWN".
+std::string_view state_name(State state);
+
+/// Severity order for "the worst wins": OK < WARNING < UNKNOWN < CRITICAL.
+int severity(State state);
+
+/// The parsed command line.
+struct Config {
+  std::string host;                  ///< -H: a name or an IP literal (brackets stripped)
+  std::uint16_t port = 25;           ///< -p
+  int family = AF_UNSPEC;            ///< -4 / -6
+  std::optional<std::string> expect;  ///< -e
+  std::string helo_name;             ///< -F; empty = the machine's FQDN, found at run time
+  std::optional<std::string> mail_from;  ///< -f/--from without brackets; "" = null sender
+  std::vector<std::string> rcpts;         ///< --rcpt
+  std::vector<std::string> reject_rcpts;  ///< --reject-rcpt
+  bool data = false;                      ///< --data or --data-file
+  std::optional<std::string> data_file_text;  ///< --data-file contents as read
+  std::vector<std::string> commands;   ///< -C
+  std::vector<std::string> responses;  ///< -R, paired with commands by position
+  bool lmtp = false;                   ///< -L
+  std::map<std::string, Range, std::less<>> warning;   ///< phase label or "time" → range
+  std::map<std::string, Range, std::less<>> critical;  ///< phase label or "time" → range
+  std::chrono::milliseconds timeout{10000};             ///< -t
+  State timeout_state = State::Critical;                ///< -t N:STATE
+  bool ignore_quit_failure = false;                     ///< -q
+  std::vector<std::string> dns_servers;                 ///< --dns-server
+  int verbosity = 0;                                    ///< -v count
+};
+
+}  // namespace smtpverify::check

@@ -1,0 +1,89 @@
+#include "check/options.h"
+
+namespace smtpverify::check {
+
+std::string help_text() {
+  return version_text() + R"( - verify an SMTP server the way an admin would by hand
+
+Walks the whole dialogue - connect, 220 banner, EHLO (HELO fallback), MAIL FROM,
+RCPT TO, optional DATA, QUIT - and prints one status line with perfdata.
+
+Usage:
+  check_smtp_verify -H HOST [-p PORT] [-4|-6] [-e TEXT] [-F NAME] [-L]
+                    [-f FROM [--rcpt ADDR]... [--reject-rcpt ADDR]...
+                     [--data | --data-file FILE]] [-C CMD [-R REGEX]]...
+                    [-w [PHASE=]RANGE]... [-c [PHASE=]RANGE]...
+                    [-t SECONDS[:STATE]] [-q] [--dns-server IP[:PORT]]...
+                    [-v]...
+  check_smtp_verify -h | -V
+
+Connection:
+  -H, --hostname HOST     server name or IP address (IPv6 with or without [ ]);
+                          a name is resolved with c-ares, every A/AAAA tried
+                          in order until one connects
+  -p, --port PORT         TCP port (default 25; 24 with -L)
+  -4, -6                  use only IPv4 / only IPv6 addresses
+  --dns-server IP[:PORT]  DNS server for every lookup (repeatable; IPv6 as
+                          [addr]:port); default: /etc/resolv.conf
+  -t, --timeout SEC[:STATE]
+                          deadline for the whole check (default 10, state
+                          CRITICAL); the line names the phase that timed out
+
+Dialogue:
+  -e, --expect TEXT       TEXT must occur in the 220 greeting
+  -F, --fqdn NAME         HELO/EHLO name (default: the machine's FQDN, as
+                          `hostname -f` finds it; without one, the address
+                          literal of our socket, e.g. [192.0.2.1], RFC 5321)
+  -L, --lmtp              speak LMTP: LHLO, one reply per recipient after data
+  -f, --from ADDR         send MAIL FROM:<ADDR>; '' or '<>' is the null sender.
+                          Without --from the check QUITs after EHLO.
+  --rcpt ADDR             RCPT TO that must be accepted (250/251); repeatable
+  --reject-rcpt ADDR      RCPT TO that must be rejected with 5xx: probe for
+                          unknown users and open relaying; repeatable. An
+                          accepted probe is CRITICAL, a 4xx WARNING.
+  --data                  send DATA with a generated RFC 5322 test message
+                          (only when every recipient was answered as expected)
+  --data-file FILE        send FILE (headers and body) as the message; line
+                          ends become CRLF, dot-stuffed; implies --data
+  -C, --command CMD       send CMD after the transaction (repeatable)
+  -R, --response REGEX    POSIX extended regex the reply to the -C at the
+                          same position must match (multi-line replies: ^ and
+                          $ match per line, e.g. '^250')
+  -q, --ignore-quit-failure
+                          no WARNING when QUIT is not answered with 221
+
+Thresholds and output:
+  -w, --warning [PHASE=]RANGE
+  -c, --critical [PHASE=]RANGE
+                          Nagios range in seconds for PHASE, or for the total
+                          time without PHASE= (repeatable). Phases: resolve,
+                          connect, banner, ehlo, mail, rcpt, data, commands,
+                          quit. Critical is evaluated first.
+  -v, --verbose           add the transcript (C:/S: lines) as long output;
+                          -vv stamps each line with the elapsed time
+  -h, --help              this help (exit 3)
+  -V, --version           version (exit 3)
+
+States:
+  OK        everything as expected, times inside thresholds
+  WARNING   a time in the -w range; 4xx to MAIL/RCPT/DATA (greylisting, rate
+            limits); a --reject-rcpt answered 4xx; QUIT not answered 221
+  CRITICAL  no address / no connection; greeting not 220 or without -e TEXT;
+            EHLO and HELO rejected; 5xx to MAIL/RCPT/DATA; a --reject-rcpt
+            accepted; 421 at any point; a -R mismatch; malformed, over-long
+            or unsolicited replies; a time in the -c range; timeout
+  UNKNOWN   bad options, unreadable files, internal errors, -h, -V
+
+Perfdata: time (total), then resolve connect banner ehlo mail rcpt data
+commands quit for the phases that completed, in seconds.
+
+Examples:
+  check_smtp_verify -H mail.example.org -w 2 -c 5
+  check_smtp_verify -H mail.example.org -f monitor@example.org \
+      --rcpt postmaster@example.org --reject-rcpt nobody@example.net
+  check_smtp_verify -H 192.0.2.10 -f '' --rcpt probe@example.org --data \
+      -w banner=0.5 -c banner=2 -t 20:UNKNOWN
+)";
+}
+
+}  // namespace smtpverify::check

@@ -1,0 +1,318 @@
+#include "check/options.h"
+
+#include <regex.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+
+#include "check/regex.h"
+#include "dns/resolver.h"
+#include "net/stream.h"
+
+namespace smtpverify::check {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// The phases -w/-c may name; "time" is the whole check.
+const std::set<std::string, std::less<>> kPhaseLabels = {
+    "time", "resolve", "connect", "banner", "ehlo", "mail", "rcpt", "data", "commands", "quit"};
+
+constexpr std::size_t kMaxDataFileBytes = 10 * 1024 * 1024;
+
+struct BadOption {
+  std::string what;
+};
+
+// Any byte that could end or split an SMTP command line (or hide in one) is refused.
+bool has_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7f;
+  });
+}
+
+// A mailbox as given to --from/--rcpt: optional angle brackets, no spaces or control bytes.
+std::string check_address(const std::string& option, std::string value, bool allow_null) {
+  if (value.size() >= 2 && value.front() == '<' && value.back() == '>') {
+    value = value.substr(1, value.size() - 2);
+  }
+  if (has_control(value) || value.find(' ') != std::string::npos) {
+    throw BadOption{option + " contains a space or control character"};
+  }
+  if (value.find_first_of("<>") != std::string::npos) {
+    throw BadOption{option + " '" + value + "' has stray angle brackets"};
+  }
+  if (value.empty() && !allow_null) throw BadOption{option + " is empty"};
+  return value;
+}
+
+std::uint16_t parse_port(const std::string& text) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > 65535) {
+    throw BadOption{"port '" + text + "' is not a number from 1 to 65535"};
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+State parse_state(const std::string& text) {
+  std::string upper;
+  for (const char c : text) upper += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+  if (upper == "OK" || upper == "0") return State::Ok;
+  if (upper == "WARNING" || upper == "1") return State::Warning;
+  if (upper == "CRITICAL" || upper == "2") return State::Critical;
+  if (upper == "UNKNOWN" || upper == "3") return State::Unknown;
+  throw BadOption{"-t state '" + text + "' is not OK, WARNING, CRITICAL or UNKNOWN"};
+}
+
+void parse_timeout(const std::string& text, Config& config) {
+  const auto colon = text.find(':');
+  const std::string seconds_text = text.substr(0, colon);
+  double seconds = 0;
+  const auto [end, ec] =
+      std::from_chars(seconds_text.data(), seconds_text.data() + seconds_text.size(), seconds);
+  if (ec != std::errc() || end != seconds_text.data() + seconds_text.size() || !(seconds > 0) ||
+      seconds > 86400) {
+    throw BadOption{"-t '" + text + "': seconds must be a number above 0 and at most 86400"};
+  }
+  config.timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000 + 0.5));
+  if (config.timeout.count() == 0) config.timeout = std::chrono::milliseconds(1);
+  if (colon != std::string::npos) config.timeout_state = parse_state(text.substr(colon + 1));
+}
+
+void parse_thresholds(const std::string& option, const std::vector<std::string>& values,
+                      std::map<std::string, Range, std::less<>>& out) {
+  for (const auto& value : values) {
+    std::string phase = "time";
+    std::string range_text = value;
+    if (const auto eq = value.find('='); eq != std::string::npos) {
+      phase = value.substr(0, eq);
+      range_text = value.substr(eq + 1);
+      if (kPhaseLabels.count(phase) == 0) {
+        throw BadOption{option + ": unknown phase '" + phase + "'"};
+      }
+    }
+    std::string error;
+    auto range = parse_range(range_text, error);
+    if (!range) throw BadOption{option + ": " + error};
+    if (!out.emplace(phase, *range).second) {
+      throw BadOption{option + " given twice for " + phase};
+    }
+  }
+}
+
+std::string read_data_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw BadOption{"cannot read --data-file '" + path + "'"};
+  std::string text;
+  char buffer[65536];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxDataFileBytes) {
+      throw BadOption{"--data-file '" + path + "' is larger than 10 MiB"};
+    }
+  }
+  if (in.bad()) throw BadOption{"cannot read --data-file '" + path + "'"};
+  return text;
+}
+
+po::options_description describe_options() {
+  po::options_description d;
+  // Every value is taken as a string and validated here, for exact one-line messages.
+  d.add_options()
+      ("hostname,H", po::value<std::string>())
+      ("port,p", po::value<std::string>())
+      ("ipv4,4", po::bool_switch())
+      ("ipv6,6", po::bool_switch())
+      ("expect,e", po::value<std::string>())
+      ("fqdn,F", po::value<std::string>())
+      ("from,f", po::value<std::string>())
+      ("rcpt", po::value<std::vector<std::string>>())
+      ("reject-rcpt", po::value<std::vector<std::string>>())
+      ("data", po::bool_switch())
+      ("data-file", po::value<std::string>())
+      ("command,C", po::value<std::vector<std::string>>())
+      ("response,R", po::value<std::vector<std::string>>())
+      ("lmtp,L", po::bool_switch())
+      ("warning,w", po::value<std::vector<std::string>>())
+      ("critical,c", po::value<std::vector<std::string>>())
+      ("timeout,t", po::value<std::string>())
+      ("ignore-quit-failure,q", po::bool_switch())
+      ("dns-server", po::value<std::vector<std::string>>())
+      ("verbose,v", po::bool_switch())
+      ("help,h", po::bool_switch())
+      ("version,V", po::bool_switch())
+      ("stray", po::value<std::vector<std::string>>());
+  return d;
+}
+
+template <typename T>
+std::optional<T> get(const po::variables_map& vm, const char* name) {
+  if (vm.count(name) == 0) return std::nullopt;
+  return vm[name].as<T>();
+}
+
+std::vector<std::string> get_all(const po::variables_map& vm, const char* name) {
+  return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+Config build_config(const po::variables_map& vm) {
+  Config c;
+  const auto host = get<std::string>(vm, "hostname");
+  if (!host || host->empty()) throw BadOption{"missing -H/--hostname"};
+  c.host = *host;
+  if (has_control(c.host) || c.host.find(' ') != std::string::npos) {
+    throw BadOption{"-H contains a space or control character"};
+  }
+  if (c.host.size() >= 2 && c.host.front() == '[' && c.host.back() == ']') {
+    c.host = c.host.substr(1, c.host.size() - 2);
+  }
+  const bool v4 = vm["ipv4"].as<bool>();
+  const bool v6 = vm["ipv6"].as<bool>();
+  if (v4 && v6) throw BadOption{"-4 and -6 exclude each other"};
+  c.family = v4 ? AF_INET : (v6 ? AF_INET6 : AF_UNSPEC);
+  if (const auto literal = net::parse_ip_literal(c.host, 25)) {
+    if (c.family != AF_UNSPEC && literal->family() != c.family) {
+      throw BadOption{std::string("-H ") + c.host + " is not an " + (v4 ? "IPv4" : "IPv6") +
+                      " address"};
+    }
+  }
+  c.lmtp = vm["lmtp"].as<bool>();
+  c.port = c.lmtp ? 24 : 25;  // RFC 2033 §4: LMTP on TCP uses port 24 by convention
+  if (const auto port = get<std::string>(vm, "port")) c.port = parse_port(*port);
+
+  c.expect = get<std::string>(vm, "expect");
+  if (const auto fqdn = get<std::string>(vm, "fqdn")) {
+    if (fqdn->empty() || has_control(*fqdn) || fqdn->find(' ') != std::string::npos) {
+      throw BadOption{"-F must be a name without spaces or control characters"};
+    }
+    c.helo_name = *fqdn;
+  }
+  if (const auto from = get<std::string>(vm, "from")) {
+    c.mail_from = check_address("--from", *from, true);
+  }
+  for (const auto& r : get_all(vm, "rcpt")) c.rcpts.push_back(check_address("--rcpt", r, false));
+  for (const auto& r : get_all(vm, "reject-rcpt")) {
+    c.reject_rcpts.push_back(check_address("--reject-rcpt", r, false));
+  }
+  if (const auto file = get<std::string>(vm, "data-file")) c.data_file_text = read_data_file(*file);
+  c.data = vm["data"].as<bool>() || c.data_file_text.has_value();
+  if (!c.mail_from) {
+    if (!c.rcpts.empty()) throw BadOption{"--rcpt needs --from"};
+    if (!c.reject_rcpts.empty()) throw BadOption{"--reject-rcpt needs --from"};
+    if (c.data) throw BadOption{"--data needs --from"};
+  }
+  if (c.data && c.rcpts.empty()) throw BadOption{"--data needs at least one --rcpt"};
+
+  c.commands = get_all(vm, "command");
+  c.responses = get_all(vm, "response");
+  for (const auto& cmd : c.commands) {
+    if (cmd.empty() || has_control(cmd)) {
+      throw BadOption{"-C command is empty or contains a control character"};
+    }
+  }
+  if (c.responses.size() > c.commands.size()) {
+    throw BadOption{"more -R than -C: each -R checks the reply to the -C at the same position"};
+  }
+  for (const auto& pattern : c.responses) {
+    std::string error;
+    if (!Regex::compile(pattern, error)) throw BadOption{"-R '" + pattern + "': " + error};
+  }
+
+  parse_thresholds("-w", get_all(vm, "warning"), c.warning);
+  parse_thresholds("-c", get_all(vm, "critical"), c.critical);
+  if (const auto t = get<std::string>(vm, "timeout")) parse_timeout(*t, c);
+  c.ignore_quit_failure = vm["ignore-quit-failure"].as<bool>();
+  for (const auto& server : get_all(vm, "dns-server")) {
+    if (const auto error = dns::check_server_syntax(server); !error.empty()) {
+      throw BadOption{"--dns-server '" + server + "': " + error};
+    }
+    c.dns_servers.push_back(server);
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string_view state_name(State state) {
+  switch (state) {
+    case State::Ok: return "OK";
+    case State::Warning: return "WARNING";
+    case State::Critical: return "CRITICAL";
+    case State::Unknown: return "UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
+int severity(State state) {
+  switch (state) {
+    case State::Ok: return 0;
+    case State::Warning: return 1;
+    case State::Unknown: return 2;
+    case State::Critical: return 3;
+  }
+  return 2;
+}
+
+ParsedOptions parse_options(int argc, const char* const* argv) {
+  ParsedOptions out;
+  try {
+    const auto desc = describe_options();
+    po::positional_options_description positional;
+    positional.add("stray", -1);
+    // No guessing of abbreviated long options: a typo must not select another option.
+    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::parsed_options parsed = po::command_line_parser(argc, argv)
+                                    .options(desc)
+                                    .positional(positional)
+                                    .style(style)
+                                    .run();
+    // -v is repeatable: count it here, the variables_map only knows "given or not".
+    int verbosity = 0;
+    auto& opts = parsed.options;
+    for (const auto& o : opts) verbosity += o.string_key == "verbose" ? 1 : 0;
+    opts.erase(std::remove_if(opts.begin(), opts.end(),
+                              [](const po::option& o) { return o.string_key == "verbose"; }),
+               opts.end());
+    po::variables_map vm;
+    po::store(parsed, vm);
+    po::notify(vm);
+    if (vm["help"].as<bool>()) {
+      out.action = ParsedOptions::Action::Help;
+      out.text = help_text();
+      return out;
+    }
+    if (vm["version"].as<bool>()) {
+      out.action = ParsedOptions::Action::Version;
+      out.text = version_text();
+      return out;
+    }
+    if (const auto stray = get_all(vm, "stray"); !stray.empty()) {
+      throw BadOption{"unexpected argument '" + stray.front() + "'"};
+    }
+    out.config = build_config(vm);
+    out.config.verbosity = verbosity;
+    out.action = ParsedOptions::Action::Run;
+  } catch (const BadOption& e) {
+    out.action = ParsedOptions::Action::Error;
+    out.text = e.what;
+  } catch (const po::unknown_option& e) {
+    out.action = ParsedOptions::Action::Error;
+    out.text = "unknown option '" + e.get_option_name() + "'";
+  } catch (const po::error& e) {
+    out.action = ParsedOptions::Action::Error;
+    out.text = e.what();
+  }
+  return out;
+}
+
+std::string version_text() { return "check_smtp_verify " SMTPVERIFY_VERSION; }
+
+}  // namespace smtpverify::check

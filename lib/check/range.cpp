@@ -1,0 +1,66 @@
+#include "check/range.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace smtpverify::check {
+
+namespace {
+
+// from_chars is locale-free: "0.5" means one half whatever LC_NUMERIC says.
+bool parse_number(std::string_view text, double& out) {
+  if (text.empty()) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size() && std::isfinite(out);
+}
+
+}  // namespace
+
+bool Range::alerts(double value) const {
+  const bool within = (start_infinite || value >= start) && (end_infinite || value <= end);
+  return inside ? within : !within;
+}
+
+std::optional<Range> parse_range(std::string_view text, std::string& error) {
+  Range r;
+  r.text = std::string(text);
+  std::string_view rest = text;
+  if (!rest.empty() && rest.front() == '@') {
+    r.inside = true;
+    rest.remove_prefix(1);
+  }
+  const auto colon = rest.find(':');
+  if (colon == std::string_view::npos) {
+    // "10" means 0..10.
+    if (!parse_number(rest, r.end)) {
+      error = "'" + std::string(text) + "' is not a range";
+      return std::nullopt;
+    }
+  } else {
+    const std::string_view start = rest.substr(0, colon);
+    const std::string_view end = rest.substr(colon + 1);
+    if (start == "~") {
+      r.start_infinite = true;
+    } else if (!parse_number(start, r.start)) {
+      error = "'" + std::string(text) + "' is not a range";
+      return std::nullopt;
+    }
+    if (end.empty()) {
+      r.end_infinite = true;
+    } else if (!parse_number(end, r.end)) {
+      error = "'" + std::string(text) + "' is not a range";
+      return std::nullopt;
+    }
+  }
+  if (r.start_infinite && r.end_infinite) {
+    error = "range '" + std::string(text) + "' has no bounds";
+    return std::nullopt;
+  }
+  if (!r.start_infinite && !r.end_infinite && r.start > r.end) {
+    error = "range '" + std::string(text) + "' has start > end";
+    return std::nullopt;
+  }
+  return r;
+}
+
+}  // namespace smtpverify::check

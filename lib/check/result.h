@@ -1,0 +1,71 @@
+// What a check found, as data. States are assigned by the one table in state_table.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "check/config.h"
+#include "smtp/session.h"
+
+namespace smtpverify::check {
+
+/// Where a problem comes from.
+enum class ProblemKind {
+  Smtp,              ///< a dialogue finding; see Problem::smtp
+  Resolve,           ///< -H does not resolve
+  Connect,           ///< no address connects
+  Timeout,           ///< the deadline passed
+  Network,           ///< a read or write failed mid-dialogue (reset, broken pipe)
+  ResponseMismatch,  ///< a -C reply does not match its -R
+  ThresholdWarning,  ///< a time in the -w range
+  ThresholdCritical, ///< a time in the -c range
+  Internal,          ///< our own failure (c-ares could not start, …)
+};
+
+/// One problem and its words (not yet sanitised).
+struct Problem {
+  ProblemKind kind;
+  smtp::FindingKind smtp = smtp::FindingKind::ConnectionClosed;  ///< when kind == Smtp
+  std::string text;
+  bool names_endpoint = false;  ///< the text names the server, so no "host[addr]:port " prefix
+};
+
+/// The time one phase took.
+struct Timing {
+  std::string label;  ///< perfdata label: "resolve", "connect", "banner", …
+  double seconds = 0;
+};
+
+/// Everything run_check observed; rendering and evaluation are pure functions of it.
+struct CheckResult {
+  std::string endpoint;            ///< "name[addr]:port", "[addr]:port", or "name:port"
+  std::vector<Timing> timings;     ///< phases that completed, in dialogue order
+  double total_seconds = 0;
+  std::vector<Problem> problems;   ///< in the order found
+  std::vector<std::string> facts;  ///< what the OK summary lists (server text not sanitised)
+  std::vector<std::string> transcript;  ///< -v lines ("C: …", "S: …", "* …"), not sanitised
+};
+
+/// A problem with the state the table gives it.
+struct RatedProblem {
+  Problem problem;
+  State state;
+};
+
+/// The verdict: the worst state and the problems that count, worst first.
+struct Evaluation {
+  State state = State::Ok;
+  std::vector<RatedProblem> problems;
+};
+
+/// The state table: the state one problem gives under `config` (contract §3).
+State state_of(const Problem& problem, const Config& config);
+
+/// Adds threshold problems for the timings, rates every problem, drops those rated OK (-q),
+/// and orders the rest worst first (stable).
+Evaluation evaluate(const CheckResult& result, const Config& config);
+
+/// Words for a dialogue finding, e.g. "RCPT TO:<a@b> rejected: 550 5.1.1 unknown".
+std::string describe(const smtp::Finding& finding);
+
+}  // namespace smtpverify::check

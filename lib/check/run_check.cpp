@@ -1,0 +1,350 @@
+#include "check/run_check.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <random>
+
+#include "check/regex.h"
+#include "check/render.h"
+#include "dns/resolver.h"
+#include "net/stream.h"
+#include "smtp/message.h"
+#include "smtp/session.h"
+
+namespace smtpverify::check {
+
+namespace {
+
+using net::Clock;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Per-phase totals, kept in the order phases first completed; a phase that never completes
+// (the deadline hit it) prints no perfdata.
+class PhaseTimes {
+ public:
+  void add(const std::string& label, double seconds) {
+    for (auto& t : timings_) {
+      if (t.label == label) {
+        t.seconds += seconds;
+        return;
+      }
+    }
+    timings_.push_back({label, seconds});
+  }
+  void start(std::string label, Clock::time_point at) {
+    stop(at);
+    current_ = std::move(label);
+    since_ = at;
+  }
+  void stop(Clock::time_point at) {
+    if (!current_.empty()) add(current_, seconds_between(since_, at));
+    current_.clear();
+  }
+  void abandon() { current_.clear(); }
+  [[nodiscard]] std::vector<Timing> take() { return std::move(timings_); }
+
+ private:
+  std::vector<Timing> timings_;
+  std::string current_;
+  Clock::time_point since_;
+};
+
+// RFC 5321 §4.1.4: the HELO name is the client's FQDN, or an address literal when it has none.
+std::string default_helo_name(dns::Resolver* resolver, const net::Deadline& deadline,
+                              const net::Endpoint& local) {
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) == 0) {
+    std::string name = host.data();
+    if (name.find('.') != std::string::npos) return name;
+    if (resolver != nullptr && !name.empty()) {
+      // Like `hostname -f`: the canonical name of our own name (/etc/hosts first). Bounded
+      // to a second so a slow resolver cannot eat the whole check.
+      const net::Deadline short_deadline(std::min(deadline.at(), Clock::now() + std::chrono::seconds(1)));
+      std::string canonical = resolver->canonical_name(name, short_deadline);
+      if (canonical.find('.') != std::string::npos) return canonical;
+    }
+  }
+  return local.family() == AF_INET6 ? "[IPv6:" + local.address() + "]"
+                                     : "[" + local.address() + "]";
+}
+
+std::string random_token() {
+  std::random_device rd;
+  const std::uint64_t value = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+smtp::Plan make_plan(const Config& config, const std::string& helo_name) {
+  smtp::Plan plan;
+  plan.helo_name = helo_name;
+  plan.lmtp = config.lmtp;
+  plan.expect_banner = config.expect;
+  plan.mail_from = config.mail_from;
+  for (const auto& r : config.rcpts) plan.recipients.push_back({r, false});
+  for (const auto& r : config.reject_rcpts) plan.recipients.push_back({r, true});
+  if (config.data) {
+    if (config.data_file_text) {
+      plan.payload = smtp::to_data_payload(*config.data_file_text);
+    } else {
+      smtp::TestMessage m;
+      m.from = config.mail_from->empty() ? "check_smtp_verify@" + helo_name : *config.mail_from;
+      m.to = config.rcpts;
+      m.date = smtp::format_rfc5322_date(std::time(nullptr));
+      m.message_id = std::to_string(std::time(nullptr)) + "." + std::to_string(::getpid()) + "." +
+                     random_token() + "@" + (helo_name.front() == '[' ? "check-smtp-verify.invalid" : helo_name);
+      m.helo_name = helo_name;
+      plan.payload = smtp::to_data_payload(smtp::build_test_message(m));
+    }
+  }
+  plan.commands = config.commands;
+  return plan;
+}
+
+class Runner {
+ public:
+  explicit Runner(const Config& config)
+      : config_(config), start_(Clock::now()), deadline_(start_ + config.timeout) {}
+
+  CheckResult run() {
+    result_.endpoint = config_.host + ":" + std::to_string(config_.port);
+    if (auto addresses = resolve()) {
+      if (auto stream = connect(*addresses)) dialogue(*stream);
+    }
+    result_.total_seconds = seconds_between(start_, Clock::now());
+    result_.timings = times_.take();
+    return std::move(result_);
+  }
+
+ private:
+  void log(const std::string& line) {
+    if (config_.verbosity == 0) return;
+    if (config_.verbosity > 1) {
+      result_.transcript.push_back("[" + perf_seconds(seconds_between(start_, Clock::now())) +
+                                   "] " + line);
+    } else {
+      result_.transcript.push_back(line);
+    }
+  }
+
+  void problem(ProblemKind kind, std::string text, bool names_endpoint = false) {
+    result_.problems.push_back({kind, {}, std::move(text), names_endpoint});
+  }
+
+  void timeout(const std::string& waiting_for) {
+    problem(ProblemKind::Timeout,
+            "timeout after " + short_seconds(std::chrono::duration<double>(config_.timeout).count()) +
+                " s waiting for " + waiting_for + " from " + result_.endpoint,
+            true);
+  }
+
+  dns::Resolver* resolver() {
+    if (!resolver_) {
+      std::string error;
+      resolver_ = dns::Resolver::create(config_.dns_servers, error);
+      if (!resolver_) problem(ProblemKind::Internal, error);
+    }
+    return resolver_.get();
+  }
+
+  std::optional<std::vector<net::Endpoint>> resolve() {
+    if (auto literal = net::parse_ip_literal(config_.host, config_.port)) {
+      result_.endpoint = literal->family() == AF_INET6 ? literal->to_string()
+                                                        : "[" + literal->address() + "]:" +
+                                                              std::to_string(config_.port);
+      return std::vector<net::Endpoint>{*literal};
+    }
+    auto* r = resolver();
+    if (r == nullptr) return std::nullopt;
+    const auto t0 = Clock::now();
+    const auto answer = r->resolve(config_.host, config_.family, config_.port, deadline_);
+    if (answer.status == dns::Status::Timeout && deadline_.expired()) {
+      timeout("address of " + config_.host);
+      return std::nullopt;
+    }
+    times_.add("resolve", seconds_between(t0, Clock::now()));
+    if (answer.status != dns::Status::Ok) {
+      log("* resolve " + config_.host + ": " + answer.error);
+      problem(ProblemKind::Resolve, "cannot resolve " + config_.host + ": " + answer.error, true);
+      return std::nullopt;
+    }
+    std::string list;
+    for (const auto& a : answer.addresses) list += (list.empty() ? "" : " ") + a.address();
+    log("* " + config_.host + " resolves to " + list);
+    return answer.addresses;
+  }
+
+  std::unique_ptr<net::TcpStream> connect(const std::vector<net::Endpoint>& addresses) {
+    const auto t0 = Clock::now();
+    std::string failures;
+    std::string last_error;
+    for (const auto& address : addresses) {
+      int error = 0;
+      net::Fd fd = net::connect_tcp(address, deadline_, error);
+      if (fd.valid()) {
+        times_.add("connect", seconds_between(t0, Clock::now()));
+        set_endpoint(address);
+        local_ = net::local_endpoint(fd.get()).value_or(net::Endpoint{});
+        log("* connected to " + address.to_string() + " from " + local_.to_string());
+        return std::make_unique<net::TcpStream>(std::move(fd));
+      }
+      log("* connect to " + address.to_string() + " failed: " + std::strerror(error));
+      if (error == ETIMEDOUT && deadline_.expired()) {
+        set_endpoint(address);
+        timeout("connect");
+        return nullptr;
+      }
+      last_error = std::strerror(error);
+      failures += (failures.empty() ? "" : ", ") + address.to_string() + ": " + last_error;
+    }
+    times_.add("connect", seconds_between(t0, Clock::now()));
+    if (addresses.size() == 1) {
+      set_endpoint(addresses.front());
+      problem(ProblemKind::Connect, "cannot connect to " + result_.endpoint + ": " + last_error, true);
+    } else {
+      problem(ProblemKind::Connect,
+              "cannot connect to " + config_.host + " port " + std::to_string(config_.port) + " (" +
+                  failures + ")",
+              true);
+    }
+    return nullptr;
+  }
+
+  void set_endpoint(const net::Endpoint& address) {
+    const bool literal = net::parse_ip_literal(config_.host, 0).has_value();
+    result_.endpoint = (literal ? "" : config_.host) + "[" + address.address() + "]:" +
+                       std::to_string(address.port());
+  }
+
+  void drain(smtp::Session& session) {
+    const auto now = Clock::now();
+    for (auto& e : session.take_events()) {
+      switch (e.kind) {
+        case smtp::Event::Kind::PhaseStart:
+          if (e.phase == smtp::Phase::Done) {
+            times_.stop(now);
+          } else {
+            times_.start(std::string(smtp::phase_name(e.phase)), now);
+          }
+          break;
+        case smtp::Event::Kind::Sent: log("C: " + e.text); break;
+        case smtp::Event::Kind::Received: log("S: " + e.text); break;
+        case smtp::Event::Kind::Note: log("* " + e.text); break;
+      }
+    }
+  }
+
+  void dialogue(net::TcpStream& stream) {
+    std::string helo = config_.helo_name;
+    if (helo.empty()) helo = default_helo_name(resolver_.get() ? resolver_.get() : resolver(), deadline_, local_);
+    smtp::Session session(make_plan(config_, helo));
+    std::array<char, 16384> buffer{};
+    drain(session);
+    for (;;) {
+      const smtp::Want want = session.want();
+      if (want == smtp::Want::Done) break;
+      if (want == smtp::Want::Write) {
+        const std::string out = session.take_output();
+        const auto r = stream.write_all(out, deadline_);
+        if (r.status == net::IoResult::Status::Timeout) {
+          times_.abandon();
+          timeout("the server to accept our data");
+          break;
+        }
+        if (r.status != net::IoResult::Status::Ok) {
+          problem(ProblemKind::Network, std::string("connection lost while sending: ") + std::strerror(r.error));
+          break;
+        }
+      } else {
+        const auto r = stream.read(buffer.data(), buffer.size(), deadline_);
+        if (r.status == net::IoResult::Status::Ok) {
+          session.receive(std::string_view(buffer.data(), r.bytes));
+        } else if (r.status == net::IoResult::Status::Eof) {
+          session.receive_eof();
+        } else if (r.status == net::IoResult::Status::Timeout) {
+          times_.abandon();
+          timeout(session.waiting_for());
+          break;
+        } else {
+          problem(ProblemKind::Network, "connection lost while waiting for " + session.waiting_for() +
+                                            ": " + std::strerror(r.error));
+          break;
+        }
+      }
+      drain(session);
+    }
+    drain(session);
+    times_.stop(Clock::now());
+    collect(session);
+  }
+
+  void collect(const smtp::Session& session) {
+    for (const auto& f : session.findings()) {
+      result_.problems.push_back({ProblemKind::Smtp, f.kind, describe(f), false});
+    }
+    // -R: each pattern checks the reply to the -C at the same position; every pair counts.
+    int matched = 0;
+    const auto& commands = session.commands();
+    for (std::size_t i = 0; i < config_.responses.size() && i < commands.size(); ++i) {
+      if (!commands[i].reply) continue;  // never sent: an earlier problem explains why
+      std::string error;
+      const auto re = Regex::compile(config_.responses[i], error);
+      const std::string text = commands[i].reply->full_text();
+      if (re && re->matches(text)) {
+        ++matched;
+      } else {
+        problem(ProblemKind::ResponseMismatch,
+                "reply to " + commands[i].command + " does not match -R '" +
+                    config_.responses[i] + "': " + commands[i].reply->first_line());
+      }
+    }
+    // The facts an OK line lists.
+    if (const auto& banner = session.banner(); banner && !banner->lines.empty()) {
+      const std::string& first = banner->lines.front();
+      const auto space = first.find(' ');
+      if (space != std::string::npos && space + 1 < first.size()) {
+        result_.facts.push_back(first.substr(space + 1));
+      }
+    }
+    if (session.used_helo()) result_.facts.push_back("EHLO not supported, HELO used");
+    int accepted = 0;
+    int refused = 0;
+    for (const auto& r : session.recipients()) {
+      if (!r.reply) continue;
+      if (!r.recipient.expect_reject && r.reply->klass() == 2) ++accepted;
+      if (r.recipient.expect_reject && r.reply->klass() == 5) ++refused;
+    }
+    if (!config_.rcpts.empty()) result_.facts.push_back(std::to_string(accepted) + " rcpt accepted");
+    if (!config_.reject_rcpts.empty()) {
+      result_.facts.push_back(std::to_string(refused) + " rcpt rejected as expected");
+    }
+    if (session.message_accepted()) result_.facts.push_back("message accepted");
+    if (!config_.responses.empty()) {
+      result_.facts.push_back(std::to_string(matched) + "/" + std::to_string(config_.responses.size()) +
+                              " -R matched");
+    }
+  }
+
+  const Config& config_;
+  const Clock::time_point start_;
+  const net::Deadline deadline_;
+  CheckResult result_;
+  PhaseTimes times_;
+  std::unique_ptr<dns::Resolver> resolver_;
+  net::Endpoint local_;
+};
+
+}  // namespace
+
+CheckResult run_check(const Config& config) { return Runner(config).run(); }
+
+}  // namespace smtpverify::check

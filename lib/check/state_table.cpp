@@ -1,0 +1,139 @@
+#include <algorithm>
+#include <cstdio>
+
+#include "check/render.h"
+#include "check/result.h"
+#include "check/sanitize.h"
+
+namespace smtpverify::check {
+
+using smtp::FindingKind;
+
+namespace {
+
+State state_of_finding(FindingKind kind, const Config& config) {
+  switch (kind) {
+    // Temporary failures (greylisting, rate limits) are worth a look, not a page.
+    case FindingKind::MailTempFailed:
+    case FindingKind::RcptTempFailed:
+    case FindingKind::DataTempFailed:
+    case FindingKind::ProbeTempFailed:
+      return State::Warning;
+    case FindingKind::QuitFailed:
+      return config.ignore_quit_failure ? State::Ok : State::Warning;
+    case FindingKind::BannerRejected:
+    case FindingKind::BannerMismatch:
+    case FindingKind::ServiceClosing:
+    case FindingKind::HeloRejected:
+    case FindingKind::MailRejected:
+    case FindingKind::RcptRejected:
+    case FindingKind::ProbeAccepted:
+    case FindingKind::DataRejected:
+    case FindingKind::MalformedReply:
+    case FindingKind::OverLongReply:
+    case FindingKind::UnsolicitedData:
+    case FindingKind::ConnectionClosed:
+      return State::Critical;
+  }
+  return State::Critical;
+}
+
+std::string reply_text(const smtp::Reply& reply) { return sanitize(reply.first_line()); }
+
+}  // namespace
+
+State state_of(const Problem& problem, const Config& config) {
+  switch (problem.kind) {
+    case ProblemKind::Smtp: return state_of_finding(problem.smtp, config);
+    case ProblemKind::Timeout: return config.timeout_state;
+    case ProblemKind::ThresholdWarning: return State::Warning;
+    case ProblemKind::Internal: return State::Unknown;
+    case ProblemKind::Resolve:
+    case ProblemKind::Connect:
+    case ProblemKind::Network:
+    case ProblemKind::ResponseMismatch:
+    case ProblemKind::ThresholdCritical:
+      return State::Critical;
+  }
+  return State::Unknown;
+}
+
+std::string describe(const smtp::Finding& f) {
+  const std::string cmd = sanitize(f.command);
+  switch (f.kind) {
+    case FindingKind::BannerRejected: return "greeting not 220: " + reply_text(f.reply);
+    case FindingKind::BannerMismatch:
+      return "greeting does not contain '" + cmd + "': " + reply_text(f.reply);
+    case FindingKind::ServiceClosing:
+      return (cmd.empty() ? std::string("greeting") : cmd) +
+             " answered 421, server closing the connection: " + reply_text(f.reply);
+    case FindingKind::HeloRejected:
+      return (f.command.rfind("HELO", 0) == 0 ? "EHLO and " + cmd : cmd) +
+             " rejected: " + reply_text(f.reply);
+    case FindingKind::MailTempFailed:
+    case FindingKind::RcptTempFailed:
+      return cmd + " deferred: " + reply_text(f.reply);
+    case FindingKind::MailRejected:
+    case FindingKind::RcptRejected:
+      return cmd + " rejected: " + reply_text(f.reply);
+    case FindingKind::ProbeAccepted:
+      return cmd + " accepted, expected a rejection (open relay or unknown user accepted): " +
+             reply_text(f.reply);
+    case FindingKind::ProbeTempFailed:
+      return cmd + " deferred, expected a rejection: " + reply_text(f.reply);
+    case FindingKind::DataTempFailed: return cmd + " deferred: " + reply_text(f.reply);
+    case FindingKind::DataRejected: return cmd + " rejected: " + reply_text(f.reply);
+    case FindingKind::QuitFailed:
+      return f.reply.code == 0 ? "QUIT not answered (" + f.detail + ")"
+                               : "QUIT answered " + reply_text(f.reply);
+    case FindingKind::MalformedReply:
+      return "malformed reply to " + (cmd.empty() ? std::string("greeting") : cmd) + " (" +
+             f.detail + ")";
+    case FindingKind::OverLongReply:
+      return "over-long reply to " + (cmd.empty() ? std::string("greeting") : cmd) + " (" +
+             f.detail + ")";
+    case FindingKind::UnsolicitedData:
+      return "unsolicited data from the server after " +
+             (cmd.empty() ? std::string("the greeting") : cmd);
+    case FindingKind::ConnectionClosed:
+      return f.detail + (cmd.empty() ? std::string(" before the greeting") : " after " + cmd);
+  }
+  return "unexpected finding";
+}
+
+Evaluation evaluate(const CheckResult& result, const Config& config) {
+  std::vector<Problem> problems = result.problems;
+  // Critical is evaluated first: a time in both ranges is one critical problem, not two.
+  auto threshold = [&](const std::string& label, double seconds) {
+    const auto crit = config.critical.find(label);
+    if (crit != config.critical.end() && crit->second.alerts(seconds)) {
+      problems.push_back({ProblemKind::ThresholdCritical, {},
+                          label + " " + short_seconds(seconds) + " s (critical " +
+                              crit->second.text + ")"});
+      return;
+    }
+    const auto warn = config.warning.find(label);
+    if (warn != config.warning.end() && warn->second.alerts(seconds)) {
+      problems.push_back({ProblemKind::ThresholdWarning, {},
+                          label + " " + short_seconds(seconds) + " s (warning " +
+                              warn->second.text + ")"});
+    }
+  };
+  threshold("time", result.total_seconds);
+  for (const auto& t : result.timings) threshold(t.label, t.seconds);
+
+  Evaluation out;
+  for (auto& p : problems) {
+    const State s = state_of(p, config);
+    if (s == State::Ok) continue;
+    out.problems.push_back({std::move(p), s});
+    if (severity(s) > severity(out.state)) out.state = s;
+  }
+  std::stable_sort(out.problems.begin(), out.problems.end(),
+                   [](const RatedProblem& a, const RatedProblem& b) {
+                     return severity(a.state) > severity(b.state);
+                   });
+  return out;
+}
+
+}  // namespace smtpverify::check

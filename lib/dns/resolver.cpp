@@ -1,0 +1,242 @@
+#include "dns/resolver.h"
+
+#include <netdb.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cerrno>
+#include <cstring>
+
+namespace smtpverify::dns {
+
+namespace {
+
+struct AddrinfoDeleter {
+  void operator()(ares_addrinfo* ai) const { ares_freeaddrinfo(ai); }
+};
+
+struct LookupState {
+  bool done = false;
+  int status = ARES_SUCCESS;
+  std::unique_ptr<ares_addrinfo, AddrinfoDeleter> result;
+};
+
+void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
+  auto* state = static_cast<LookupState*>(arg);
+  state->done = true;
+  state->status = status;
+  state->result.reset(result);
+}
+
+Status status_of(int ares_status) {
+  switch (ares_status) {
+    case ARES_SUCCESS: return Status::Ok;
+    case ARES_ENOTFOUND: return Status::NxDomain;
+    case ARES_ENODATA: return Status::NoData;
+    case ARES_ESERVFAIL: return Status::ServFail;
+    case ARES_ETIMEOUT: return Status::Timeout;
+    default: return Status::Error;
+  }
+}
+
+std::string words_of(int ares_status) {
+  switch (ares_status) {
+    case ARES_ENOTFOUND: return "NXDOMAIN";
+    case ARES_ENODATA: return "no address records";
+    case ARES_ESERVFAIL: return "SERVFAIL";
+    case ARES_ETIMEOUT: return "DNS timeout";
+    case ARES_EREFUSED: return "query REFUSED";
+    case ARES_ECONNREFUSED: return "DNS server unreachable";
+    default: return ares_strerror(ares_status);
+  }
+}
+
+}  // namespace
+
+std::string check_server_syntax(std::string_view server) {
+  std::string_view host = server;
+  std::string_view port;
+  if (!server.empty() && server.front() == '[') {
+    const auto close = server.find(']');
+    if (close == std::string_view::npos) return "missing ']'";
+    host = server.substr(1, close - 1);
+    const auto rest = server.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return "expected ':PORT' after ']'";
+      port = rest.substr(1);
+    }
+    if (!net::parse_ip_literal(host, 53) || host.find(':') == std::string_view::npos) {
+      return "not an IPv6 address";
+    }
+  } else {
+    const auto colon = server.find(':');
+    if (colon != std::string_view::npos && server.find(':', colon + 1) != std::string_view::npos) {
+      // A bare IPv6 address without a port.
+      if (!net::parse_ip_literal(server, 53)) return "not an IP address";
+      return {};
+    }
+    if (colon != std::string_view::npos) {
+      host = server.substr(0, colon);
+      port = server.substr(colon + 1);
+    }
+    if (!net::parse_ip_literal(host, 53) || host.find(':') != std::string_view::npos) {
+      return "not an IP address";
+    }
+  }
+  if (!port.empty() || (server.size() && server.back() == ':')) {
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value < 1 || value > 65535) {
+      return "port must be 1-65535";
+    }
+  }
+  return {};
+}
+
+std::unique_ptr<Resolver> Resolver::create(const std::vector<std::string>& servers,
+                                           std::string& error) {
+  std::unique_ptr<Resolver> r(new Resolver());
+  if (const int rc = ares_library_init(ARES_LIB_INIT_ALL); rc != ARES_SUCCESS) {
+    error = std::string("c-ares: ") + ares_strerror(rc);
+    return nullptr;
+  }
+  r->library_initialised_ = true;
+  ares_options options{};
+  // NOCHECKRESP: without it c-ares 1.18 hides SERVFAIL/REFUSED behind a retry.
+  options.flags = ARES_FLAG_NOCHECKRESP;
+  // c-ares defaults could wait 75 s; our deadline bounds the whole lookup anyway.
+  options.timeout = 1000;
+  options.tries = 3;
+  options.sock_state_cb = &Resolver::on_socket_state;
+  options.sock_state_cb_data = r.get();
+  const int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
+  if (const int rc = ares_init_options(&r->channel_, &options, mask); rc != ARES_SUCCESS) {
+    error = std::string("c-ares: ") + ares_strerror(rc);
+    return nullptr;
+  }
+  if (!servers.empty()) {
+    std::string csv;
+    for (const auto& s : servers) {
+      if (!csv.empty()) csv += ',';
+      csv += s;
+    }
+    if (const int rc = ares_set_servers_ports_csv(r->channel_, csv.c_str()); rc != ARES_SUCCESS) {
+      error = std::string("--dns-server: ") + ares_strerror(rc);
+      return nullptr;
+    }
+  }
+  return r;
+}
+
+Resolver::~Resolver() {
+  if (channel_ != nullptr) ares_destroy(channel_);
+  if (library_initialised_) ares_library_cleanup();
+}
+
+void Resolver::on_socket_state(void* self, ares_socket_t fd, int readable, int writable) {
+  auto& sockets = static_cast<Resolver*>(self)->sockets_;
+  const auto it =
+      std::find_if(sockets.begin(), sockets.end(), [fd](const Socket& s) { return s.fd == fd; });
+  if (readable == 0 && writable == 0) {
+    if (it != sockets.end()) sockets.erase(it);
+    return;
+  }
+  if (it != sockets.end()) {
+    it->read = readable != 0;
+    it->write = writable != 0;
+  } else {
+    sockets.push_back({fd, readable != 0, writable != 0});
+  }
+}
+
+bool Resolver::run(const net::Deadline& deadline, const bool& done) {
+  std::vector<pollfd> fds;
+  while (!done) {
+    fds.clear();
+    for (const auto& s : sockets_) {
+      fds.push_back({s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)),
+                     0});
+    }
+    // Sleep until a socket is ready, c-ares' next retry timer, or our deadline: the earliest.
+    const int left_ms = deadline.poll_timeout_ms();
+    timeval max{left_ms / 1000, (left_ms % 1000) * 1000};
+    timeval tv{};
+    int wait_ms = left_ms;
+    if (const timeval* t = ares_timeout(channel_, &max, &tv); t != nullptr) {
+      wait_ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
+    }
+    const int n = ::poll(fds.data(), fds.size(), wait_ms);
+    if (n < 0 && errno != EINTR) return false;
+    if (deadline.expired()) return false;
+    if (n <= 0) {
+      ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timers only
+      continue;
+    }
+    for (const auto& p : fds) {
+      if (p.revents == 0) continue;
+      const bool readable = (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+      const bool writable = (p.revents & POLLOUT) != 0;
+      ares_process_fd(channel_, readable ? p.fd : ARES_SOCKET_BAD,
+                      writable ? p.fd : ARES_SOCKET_BAD);
+    }
+  }
+  return true;
+}
+
+AddressResult Resolver::resolve(std::string_view host, int family, std::uint16_t port,
+                                const net::Deadline& deadline) {
+  AddressResult out;
+  LookupState state;
+  ares_addrinfo_hints hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = SOCK_STREAM;
+  const std::string name(host);
+  ares_getaddrinfo(channel_, name.c_str(), nullptr, &hints, &on_addrinfo, &state);
+  if (!run(deadline, state.done)) ares_cancel(channel_);  // calls back with ARES_ECANCELLED
+  if (!state.done || state.status == ARES_ECANCELLED) {
+    out.status = Status::Timeout;
+    out.error = "DNS timeout";
+    return out;
+  }
+  out.status = status_of(state.status);
+  if (state.status != ARES_SUCCESS) {
+    out.error = words_of(state.status);
+    return out;
+  }
+  for (const ares_addrinfo_node* n = state.result ? state.result->nodes : nullptr; n != nullptr;
+       n = n->ai_next) {
+    net::Endpoint ep;
+    if (n->ai_family == AF_INET && n->ai_addrlen >= sizeof(sockaddr_in)) {
+      std::memcpy(&ep.storage, n->ai_addr, sizeof(sockaddr_in));
+      reinterpret_cast<sockaddr_in*>(&ep.storage)->sin_port = htons(port);
+      ep.length = sizeof(sockaddr_in);
+    } else if (n->ai_family == AF_INET6 && n->ai_addrlen >= sizeof(sockaddr_in6)) {
+      std::memcpy(&ep.storage, n->ai_addr, sizeof(sockaddr_in6));
+      reinterpret_cast<sockaddr_in6*>(&ep.storage)->sin6_port = htons(port);
+      ep.length = sizeof(sockaddr_in6);
+    } else {
+      continue;
+    }
+    out.addresses.push_back(ep);
+  }
+  if (out.addresses.empty()) {
+    out.status = Status::NoData;
+    out.error = "no address records";
+  }
+  return out;
+}
+
+std::string Resolver::canonical_name(std::string_view host, const net::Deadline& deadline) {
+  LookupState state;
+  ares_addrinfo_hints hints{};
+  hints.ai_flags = ARES_AI_CANONNAME;
+  hints.ai_family = AF_UNSPEC;
+  const std::string name(host);
+  ares_getaddrinfo(channel_, name.c_str(), nullptr, &hints, &on_addrinfo, &state);
+  if (!run(deadline, state.done)) ares_cancel(channel_);
+  if (state.status != ARES_SUCCESS || !state.result || state.result->name == nullptr) return {};
+  return state.result->name;
+}
+
+}  // namespace smtpverify::dns

@@ -1,0 +1,51 @@
+#include "smtp/capabilities.h"
+
+namespace smtpverify::smtp {
+
+namespace {
+
+// ASCII-only upper-casing: never <ctype.h> on raw protocol bytes.
+std::string ascii_upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+}  // namespace
+
+Capabilities Capabilities::from_ehlo(const Reply& reply) {
+  Capabilities caps;
+  for (std::size_t i = 1; i < reply.lines.size(); ++i) {
+    std::string_view line = reply.lines[i];
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    const auto space = line.find(' ');
+    const std::string_view keyword = line.substr(0, space);
+    if (keyword.empty()) continue;
+    std::string_view params;
+    if (space != std::string_view::npos) params = line.substr(space + 1);
+    caps.keywords_.insert_or_assign(ascii_upper(keyword), std::string(params));
+  }
+  return caps;
+}
+
+bool Capabilities::has(std::string_view keyword) const {
+  return keywords_.find(ascii_upper(keyword)) != keywords_.end();
+}
+
+std::string Capabilities::params(std::string_view keyword) const {
+  const auto it = keywords_.find(ascii_upper(keyword));
+  return it == keywords_.end() ? std::string() : it->second;
+}
+
+std::string Capabilities::keywords() const {
+  std::string out;
+  for (const auto& [keyword, params] : keywords_) {
+    if (!out.empty()) out += ' ';
+    out += keyword;
+  }
+  return out;
+}
+
+}  // namespace smtpverify::smtp

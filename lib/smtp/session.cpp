@@ -1,0 +1,294 @@
+#include "smtp/session.h"
+
+#include <utility>
+
+namespace smtpverify::smtp {
+
+std::string_view phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::Banner: return "banner";
+    case Phase::Ehlo: return "ehlo";
+    case Phase::Mail: return "mail";
+    case Phase::Rcpt: return "rcpt";
+    case Phase::Data: return "data";
+    case Phase::Commands: return "commands";
+    case Phase::Quit: return "quit";
+    case Phase::Done: return "done";
+  }
+  return "done";
+}
+
+Session::Session(Plan plan) : plan_(std::move(plan)) {
+  for (const auto& rcpt : plan_.recipients) recipients_.push_back({rcpt, std::nullopt});
+  for (const auto& command : plan_.commands) commands_.push_back({command, std::nullopt});
+  events_.push_back({Event::Kind::PhaseStart, Phase::Banner, {}});
+}
+
+Want Session::want() const {
+  if (!output_.empty()) return Want::Write;
+  return step_ == Step::Done ? Want::Done : Want::Read;
+}
+
+std::string Session::take_output() { return std::exchange(output_, {}); }
+
+std::vector<Event> Session::take_events() { return std::exchange(events_, {}); }
+
+std::string Session::waiting_for() const {
+  switch (step_) {
+    case Step::Banner: return "banner";
+    case Step::Ehlo: return plan_.lmtp ? "reply to LHLO" : "reply to EHLO";
+    case Step::Helo: return "reply to HELO";
+    case Step::Mail: return "reply to MAIL FROM";
+    case Step::Rcpt: return "reply to RCPT TO";
+    case Step::Data: return "reply to DATA";
+    case Step::DataEnd: return "reply to end of data";
+    case Step::Command: return "reply to -C command";
+    case Step::Quit: return "reply to QUIT";
+    case Step::Done: return "nothing";
+  }
+  return "nothing";
+}
+
+// The one place the dialogue state changes; phase changes are logged for timings and -v.
+void Session::transition(Step step, Phase phase) {
+  step_ = step;
+  if (phase != phase_) {
+    phase_ = phase;
+    events_.push_back({Event::Kind::PhaseStart, phase, {}});
+  }
+}
+
+void Session::send(Step step, Phase phase, std::string line) {
+  transition(step, phase);
+  events_.push_back({Event::Kind::Sent, phase, line});
+  output_ += line;
+  output_ += "\r\n";
+  last_command_ = std::move(line);
+}
+
+void Session::note(std::string text) {
+  events_.push_back({Event::Kind::Note, phase_, std::move(text)});
+}
+
+void Session::add(FindingKind kind, std::string command, const Reply& reply, std::string detail) {
+  findings_.push_back({kind, phase_, std::move(command), reply, std::move(detail)});
+}
+
+void Session::quit() { send(Step::Quit, Phase::Quit, "QUIT"); }
+
+// The connection is no longer usable (server closing, desynchronised): close without QUIT.
+void Session::abort() {
+  output_.clear();
+  transition(Step::Done, Phase::Done);
+}
+
+void Session::receive(std::string_view bytes) {
+  // No pipelining: a reply is only expected once our command has gone out (output_ empty).
+  while (!bytes.empty() && step_ != Step::Done && output_.empty()) {
+    const auto status = parser_.feed(bytes);
+    if (status == ReplyParser::Status::NeedMore) return;
+    if (status == ReplyParser::Status::Error) {
+      const bool over_long = parser_.error() == ReplyError::OverLong;
+      add(over_long ? FindingKind::OverLongReply : FindingKind::MalformedReply, last_command_, {},
+          parser_.error_detail());
+      abort();
+      return;
+    }
+    Reply reply = parser_.take();
+    for (std::size_t i = 0; i < reply.lines.size(); ++i) {
+      const bool last = i + 1 == reply.lines.size();
+      std::string line = std::to_string(reply.code) + (last ? " " : "-") + reply.lines[i];
+      if (last && reply.lines[i].empty()) line.pop_back();
+      events_.push_back({Event::Kind::Received, phase_, std::move(line)});
+    }
+    on_reply(std::move(reply));
+  }
+  // Bytes beyond the reply we asked for arrived before our next command went out: the server
+  // is not in step with us, or is injecting replies. (After QUIT or an abort nothing matters.)
+  if (!bytes.empty() && step_ != Step::Done) {
+    add(FindingKind::UnsolicitedData, last_command_, {});
+    abort();
+  }
+}
+
+void Session::receive_eof() {
+  if (step_ == Step::Done) return;
+  if (step_ == Step::Quit) {
+    add(FindingKind::QuitFailed, "QUIT", {}, "connection closed without a reply");
+  } else {
+    add(FindingKind::ConnectionClosed, last_command_, {},
+        parser_.in_progress() ? "connection closed in the middle of a reply"
+                              : "connection closed");
+  }
+  abort();
+}
+
+void Session::after_greeting() {
+  if (plan_.mail_from) {
+    send(Step::Mail, Phase::Mail, "MAIL FROM:<" + *plan_.mail_from + ">");
+  } else {
+    after_transaction();
+  }
+}
+
+void Session::after_transaction() {
+  if (next_command_ < commands_.size()) {
+    send(Step::Command, Phase::Commands, commands_[next_command_++].command);
+  } else {
+    quit();
+  }
+}
+
+void Session::on_reply(Reply reply) {
+  const int klass = reply.klass();
+  // RFC 5321 §3.8: 421 may be sent in reply to any command; the server is closing.
+  if (reply.code == 421 && step_ != Step::Quit) {
+    if (step_ == Step::Banner) banner_ = reply;
+    add(FindingKind::ServiceClosing, last_command_, reply);
+    abort();
+    return;
+  }
+  switch (step_) {
+    case Step::Banner:
+      banner_ = reply;
+      // RFC 5321 §4.2: 220 is the only greeting that invites EHLO; 554 asks for QUIT.
+      if (reply.code != 220) {
+        add(FindingKind::BannerRejected, {}, reply);
+        quit();
+        return;
+      }
+      if (plan_.expect_banner && reply.full_text().find(*plan_.expect_banner) == std::string::npos) {
+        add(FindingKind::BannerMismatch, *plan_.expect_banner, reply);
+        quit();
+        return;
+      }
+      send(Step::Ehlo, Phase::Ehlo, (plan_.lmtp ? "LHLO " : "EHLO ") + plan_.helo_name);
+      return;
+
+    case Step::Ehlo:
+      if (klass == 2) {
+        greeting_ = reply;
+        capabilities_ = Capabilities::from_ehlo(reply);
+        after_greeting();
+        return;
+      }
+      // RFC 5321 §4.1.4: a server that does not know EHLO answers 500/502/504; then HELO.
+      // LMTP (RFC 2033) has no HELO to fall back to.
+      if (!plan_.lmtp && (reply.code == 500 || reply.code == 502 || reply.code == 504)) {
+        note("EHLO not supported, falling back to HELO");
+        used_helo_ = true;
+        send(Step::Helo, Phase::Ehlo, "HELO " + plan_.helo_name);
+        return;
+      }
+      add(FindingKind::HeloRejected, last_command_, reply);
+      quit();
+      return;
+
+    case Step::Helo:
+      if (klass == 2) {
+        greeting_ = reply;
+        after_greeting();
+        return;
+      }
+      add(FindingKind::HeloRejected, last_command_, reply);
+      quit();
+      return;
+
+    case Step::Mail:
+      mail_reply_ = reply;
+      if (klass != 2) {
+        add(klass == 4 ? FindingKind::MailTempFailed : FindingKind::MailRejected, last_command_,
+            reply);
+        quit();
+        return;
+      }
+      break;  // on to the recipients below
+
+    case Step::Rcpt: {
+      auto& result = recipients_[next_rcpt_ - 1];
+      result.reply = reply;
+      if (result.recipient.expect_reject) {
+        if (klass == 4) add(FindingKind::ProbeTempFailed, last_command_, reply);
+        if (klass != 4 && klass != 5) add(FindingKind::ProbeAccepted, last_command_, reply);
+      } else if (klass != 2) {
+        add(klass == 4 ? FindingKind::RcptTempFailed : FindingKind::RcptRejected, last_command_,
+            reply);
+      }
+      break;  // every recipient is tried, so one run reports all of them
+    }
+
+    case Step::Data:
+      data_replies_.push_back(reply);
+      if (reply.code != 354) {
+        add(klass == 4 ? FindingKind::DataTempFailed : FindingKind::DataRejected, last_command_,
+            reply);
+        quit();
+        return;
+      }
+      // RFC 2033 §4.2: an LMTP server answers the end of data once per accepted recipient.
+      data_replies_due_ = 1;
+      if (plan_.lmtp) {
+        data_replies_due_ = 0;
+        for (const auto& r : recipients_) {
+          if (!r.recipient.expect_reject && r.reply && r.reply->klass() == 2) ++data_replies_due_;
+        }
+      }
+      transition(Step::DataEnd, Phase::Data);
+      events_.push_back({Event::Kind::Sent, Phase::Data,
+                         "[message: " + std::to_string(plan_.payload->size()) + " bytes]"});
+      events_.push_back({Event::Kind::Sent, Phase::Data, "."});
+      output_ += *plan_.payload;
+      output_ += ".\r\n";
+      last_command_ = "end of data";
+      return;
+
+    case Step::DataEnd:
+      data_replies_.push_back(reply);
+      if (klass != 2) {
+        add(klass == 4 ? FindingKind::DataTempFailed : FindingKind::DataRejected, last_command_,
+            reply);
+      }
+      if (--data_replies_due_ > 0) return;  // more LMTP replies to come
+      for (const auto& f : findings_) {
+        if (f.phase == Phase::Data) {
+          quit();
+          return;
+        }
+      }
+      message_accepted_ = true;
+      after_transaction();
+      return;
+
+    case Step::Command:
+      commands_[next_command_ - 1].reply = reply;
+      after_transaction();
+      return;
+
+    case Step::Quit:
+      quit_reply_ = reply;
+      if (reply.code != 221) add(FindingKind::QuitFailed, "QUIT", reply);
+      transition(Step::Done, Phase::Done);
+      return;
+
+    case Step::Done:
+      return;
+  }
+
+  // MAIL accepted or one RCPT answered: the next recipient, DATA, or what follows.
+  if (next_rcpt_ < recipients_.size()) {
+    const auto& address = recipients_[next_rcpt_++].recipient.address;
+    send(Step::Rcpt, Phase::Rcpt, "RCPT TO:<" + address + ">");
+    return;
+  }
+  if (!findings_.empty()) {  // any recipient not as expected: no message, no commands
+    quit();
+    return;
+  }
+  if (plan_.payload) {
+    send(Step::Data, Phase::Data, "DATA");
+    return;
+  }
+  after_transaction();
+}
+
+}  // namespace smtpverify::smtp

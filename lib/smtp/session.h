@@ -1,0 +1,163 @@
+// The SMTP verification dialogue as a sans-I/O state machine: bytes in (receive), bytes out
+// (take_output), and want() says what the driver must do next. No sockets, no clock.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smtp/capabilities.h"
+#include "smtp/reply.h"
+
+namespace smtpverify::smtp {
+
+/// The dialogue phases that are timed and reported (contract §1).
+enum class Phase { Banner, Ehlo, Mail, Rcpt, Data, Commands, Quit, Done };
+
+/// The perfdata label / transcript name of a phase ("banner", "ehlo", …).
+std::string_view phase_name(Phase phase);
+
+/// What went wrong (or against expectation) in the dialogue; states are assigned elsewhere.
+enum class FindingKind {
+  BannerRejected,    ///< greeting not 220
+  BannerMismatch,    ///< the -e string is not in the greeting
+  ServiceClosing,    ///< 421 at any point: the server is closing the channel
+  HeloRejected,      ///< EHLO (and the HELO fallback) rejected
+  MailTempFailed,    ///< 4xx to MAIL FROM
+  MailRejected,      ///< 5xx (or otherwise not 2xx) to MAIL FROM
+  RcptTempFailed,    ///< 4xx to an --rcpt
+  RcptRejected,      ///< 5xx to an --rcpt
+  ProbeAccepted,     ///< a --reject-rcpt was accepted (open relay / unknown user accepted)
+  ProbeTempFailed,   ///< a --reject-rcpt got 4xx: neither accepted nor rejected
+  DataTempFailed,    ///< 4xx to DATA or to the end of data
+  DataRejected,      ///< 5xx to DATA or to the end of data
+  QuitFailed,        ///< QUIT not answered with 221
+  MalformedReply,    ///< a reply that is not RFC 5321 syntax
+  OverLongReply,     ///< a reply line or reply beyond the bounds
+  UnsolicitedData,   ///< bytes arrived while no command was outstanding
+  ConnectionClosed,  ///< the server closed before the dialogue ended
+};
+
+/// One finding with the command and reply it concerns.
+struct Finding {
+  FindingKind kind;
+  Phase phase;
+  std::string command;  ///< the command line concerned, or the -e string, or ""
+  Reply reply;          ///< code 0 when there was no reply
+  std::string detail;   ///< our own words (parser errors), never server text
+};
+
+/// One RCPT TO and what we expect of it.
+struct Recipient {
+  std::string address;         ///< without angle brackets
+  bool expect_reject = false;  ///< --reject-rcpt: a 5xx is the good outcome
+};
+
+/// Everything the dialogue needs to know, decided before connecting.
+struct Plan {
+  std::string helo_name;
+  bool lmtp = false;                        ///< LHLO instead of EHLO, one reply per RCPT after data
+  std::optional<std::string> expect_banner;  ///< -e: must occur in the greeting
+  std::optional<std::string> mail_from;     ///< without brackets, "" = null sender; none = no MAIL
+  std::vector<Recipient> recipients;
+  std::optional<std::string> payload;       ///< dot-stuffed CRLF message, without the final "."
+  std::vector<std::string> commands;        ///< -C commands, sent after the transaction
+};
+
+/// The reply (if any) to one recipient.
+struct RecipientResult {
+  Recipient recipient;
+  std::optional<Reply> reply;
+};
+
+/// The reply (if any) to one -C command.
+struct CommandResult {
+  std::string command;
+  std::optional<Reply> reply;
+};
+
+/// A transcript entry; the driver stamps each with the time it drains it.
+struct Event {
+  enum class Kind { PhaseStart, Sent, Received, Note };
+  Kind kind;
+  Phase phase;
+  std::string text;  ///< a command line, a raw reply line, or a note; never a secret
+};
+
+/// What the driver has to do next.
+enum class Want { Write, Read, Done };
+
+/// The dialogue. Construct, then loop: Write → send take_output(); Read → receive(bytes) or
+/// receive_eof(); Done → close the connection.
+class Session {
+ public:
+  /// Starts in the banner phase, waiting for the greeting.
+  explicit Session(Plan plan);
+
+  [[nodiscard]] Want want() const;
+  /// The bytes to send now (empties the buffer).
+  std::string take_output();
+  /// Bytes from the server, in any split.
+  void receive(std::string_view bytes);
+  /// The server closed the connection.
+  void receive_eof();
+  /// The phase in progress (what a timeout is reported against).
+  [[nodiscard]] Phase phase() const { return phase_; }
+  /// What we are waiting for right now, e.g. "banner" or "reply to RCPT TO".
+  [[nodiscard]] std::string waiting_for() const;
+  /// Transcript entries since the last call.
+  std::vector<Event> take_events();
+
+  [[nodiscard]] const std::vector<Finding>& findings() const { return findings_; }
+  [[nodiscard]] const std::optional<Reply>& banner() const { return banner_; }
+  [[nodiscard]] const std::optional<Reply>& greeting() const { return greeting_; }
+  [[nodiscard]] bool used_helo() const { return used_helo_; }
+  [[nodiscard]] const Capabilities& capabilities() const { return capabilities_; }
+  [[nodiscard]] const std::optional<Reply>& mail_reply() const { return mail_reply_; }
+  [[nodiscard]] const std::vector<RecipientResult>& recipients() const { return recipients_; }
+  [[nodiscard]] const std::vector<Reply>& data_replies() const { return data_replies_; }
+  [[nodiscard]] bool message_accepted() const { return message_accepted_; }
+  [[nodiscard]] const std::vector<CommandResult>& commands() const { return commands_; }
+  [[nodiscard]] const std::optional<Reply>& quit_reply() const { return quit_reply_; }
+
+ private:
+  // What reply the session is waiting for; each has exactly one handler in on_reply().
+  enum class Step { Banner, Ehlo, Helo, Mail, Rcpt, Data, DataEnd, Command, Quit, Done };
+
+  void on_reply(Reply reply);
+  void transition(Step step, Phase phase);
+  void send(Step step, Phase phase, std::string line);
+  void after_greeting();
+  void after_transaction();
+  void quit();
+  void abort();
+  void add(FindingKind kind, std::string command, const Reply& reply, std::string detail = {});
+  void note(std::string text);
+
+  Plan plan_;
+  ReplyParser parser_;
+  Step step_ = Step::Banner;
+  Phase phase_ = Phase::Banner;
+  std::string output_;
+  std::string last_command_;
+  std::vector<Event> events_;
+  std::vector<Finding> findings_;
+
+  std::optional<Reply> banner_;
+  std::optional<Reply> greeting_;
+  bool used_helo_ = false;
+  Capabilities capabilities_;
+  std::optional<Reply> mail_reply_;
+  std::vector<RecipientResult> recipients_;
+  std::size_t next_rcpt_ = 0;
+  std::vector<Reply> data_replies_;
+  std::size_t data_replies_due_ = 0;
+  bool message_accepted_ = false;
+  std::vector<CommandResult> commands_;
+  std::size_t next_command_ = 0;
+  std::optional<Reply> quit_reply_;
+};
+
+}  // namespace smtpverify::smtp

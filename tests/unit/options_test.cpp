@@ -1,0 +1,180 @@
+#include "check/options.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace smtpverify::check {
+namespace {
+
+ParsedOptions parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "check_smtp_verify");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return parse_options(static_cast<int>(argv.size()), argv.data());
+}
+
+std::string error_of(std::vector<std::string> args) {
+  const auto p = parse(std::move(args));
+  EXPECT_EQ(p.action, ParsedOptions::Action::Error);
+  return p.text;
+}
+
+TEST(Options, Defaults) {
+  const auto p = parse({"-H", "mail.example.org"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  const Config& c = p.config;
+  EXPECT_EQ(c.host, "mail.example.org");
+  EXPECT_EQ(c.port, 25);
+  EXPECT_EQ(c.family, AF_UNSPEC);
+  EXPECT_EQ(c.timeout, std::chrono::milliseconds(10000));
+  EXPECT_EQ(c.timeout_state, State::Critical);
+  EXPECT_FALSE(c.mail_from.has_value());
+  EXPECT_EQ(c.helo_name, "");
+  EXPECT_EQ(c.verbosity, 0);
+}
+
+TEST(Options, EverythingGiven) {
+  const auto p = parse({"-H", "[2001:db8::1]", "-p", "2525", "-6", "-e", "Postfix", "-F",
+                        "probe.example.org", "-f", "<>", "--rcpt", "<a@example.org>", "--rcpt",
+                        "b@example.org", "--reject-rcpt", "x@example.net", "--data", "-C",
+                        "NOOP", "-R", "^250", "-w", "2", "-c", "banner=0.5", "-w",
+                        "banner=0.25", "-t", "20:unknown", "-q", "--dns-server",
+                        "127.0.0.1:5353", "--dns-server", "[::1]:53", "-v", "-vv"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  const Config& c = p.config;
+  EXPECT_EQ(c.host, "2001:db8::1");
+  EXPECT_EQ(c.port, 2525);
+  EXPECT_EQ(c.family, AF_INET6);
+  EXPECT_EQ(c.expect, "Postfix");
+  EXPECT_EQ(c.helo_name, "probe.example.org");
+  EXPECT_EQ(c.mail_from, "");
+  EXPECT_EQ(c.rcpts, (std::vector<std::string>{"a@example.org", "b@example.org"}));
+  EXPECT_EQ(c.reject_rcpts, (std::vector<std::string>{"x@example.net"}));
+  EXPECT_TRUE(c.data);
+  EXPECT_EQ(c.commands, (std::vector<std::string>{"NOOP"}));
+  EXPECT_EQ(c.responses, (std::vector<std::string>{"^250"}));
+  EXPECT_EQ(c.warning.at("time").text, "2");
+  EXPECT_EQ(c.warning.at("banner").text, "0.25");
+  EXPECT_EQ(c.critical.at("banner").text, "0.5");
+  EXPECT_EQ(c.timeout, std::chrono::milliseconds(20000));
+  EXPECT_EQ(c.timeout_state, State::Unknown);
+  EXPECT_TRUE(c.ignore_quit_failure);
+  EXPECT_EQ(c.dns_servers, (std::vector<std::string>{"127.0.0.1:5353", "[::1]:53"}));
+  EXPECT_EQ(c.verbosity, 3);
+}
+
+TEST(Options, LmtpDefaultPortAndFractionalTimeout) {
+  const auto p = parse({"-H", "h", "-L", "-t", "0.25"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_EQ(p.config.port, 24);
+  EXPECT_TRUE(p.config.lmtp);
+  EXPECT_EQ(p.config.timeout, std::chrono::milliseconds(250));
+}
+
+TEST(Options, HelpAndVersion) {
+  EXPECT_EQ(parse({"-h"}).action, ParsedOptions::Action::Help);
+  EXPECT_EQ(parse({"--help"}).action, ParsedOptions::Action::Help);
+  EXPECT_EQ(parse({"-V"}).action, ParsedOptions::Action::Version);
+  EXPECT_EQ(parse({"-V"}).text, "check_smtp_verify " SMTPVERIFY_TEST_VERSION);
+}
+
+TEST(Options, HelpUsageFitsEightyColumns) {
+  const std::string help = help_text();
+  std::size_t start = 0;
+  while (start < help.size()) {
+    auto end = help.find('\n', start);
+    if (end == std::string::npos) end = help.size();
+    EXPECT_LE(end - start, 80u) << help.substr(start, end - start);
+    start = end + 1;
+  }
+}
+
+TEST(Options, EveryBadInputIsOneExactLine) {
+  EXPECT_EQ(error_of({}), "missing -H/--hostname");
+  EXPECT_EQ(error_of({"-H", ""}), "missing -H/--hostname");
+  EXPECT_EQ(error_of({"-H", "h", "--bogus"}), "unknown option '--bogus'");
+  EXPECT_EQ(error_of({"-H", "h", "-Z"}), "unknown option '-Z'");
+  EXPECT_EQ(error_of({"-H", "h", "stray"}), "unexpected argument 'stray'");
+  EXPECT_EQ(error_of({"-H", "h", "-p", "0"}), "port '0' is not a number from 1 to 65535");
+  EXPECT_EQ(error_of({"-H", "h", "-p", "65536"}), "port '65536' is not a number from 1 to 65535");
+  EXPECT_EQ(error_of({"-H", "h", "-p", "25x"}), "port '25x' is not a number from 1 to 65535");
+  EXPECT_EQ(error_of({"-H", "h", "-p", "-1"}), "port '-1' is not a number from 1 to 65535");
+  EXPECT_EQ(error_of({"-H", "h", "-4", "-6"}), "-4 and -6 exclude each other");
+  EXPECT_EQ(error_of({"-H", "::1", "-4"}), "-H ::1 is not an IPv4 address");
+  EXPECT_EQ(error_of({"-H", "127.0.0.1", "-6"}), "-H 127.0.0.1 is not an IPv6 address");
+  EXPECT_EQ(error_of({"-H", "h", "-w", "10:5"}), "-w: range '10:5' has start > end");
+  EXPECT_EQ(error_of({"-H", "h", "-c", "abc"}), "-c: 'abc' is not a range");
+  EXPECT_EQ(error_of({"-H", "h", "-w", "helo=1"}), "-w: unknown phase 'helo'");
+  EXPECT_EQ(error_of({"-H", "h", "-w", "1", "-w", "2"}), "-w given twice for time");
+  EXPECT_EQ(error_of({"-H", "h", "-t", "0"}),
+            "-t '0': seconds must be a number above 0 and at most 86400");
+  EXPECT_EQ(error_of({"-H", "h", "-t", "abc"}),
+            "-t 'abc': seconds must be a number above 0 and at most 86400");
+  EXPECT_EQ(error_of({"-H", "h", "-t", "5:SOMETIMES"}),
+            "-t state 'SOMETIMES' is not OK, WARNING, CRITICAL or UNKNOWN");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "a b@example.org"}),
+            "--from contains a space or control character");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "a@example.org\r\nRCPT TO:<x@y>"}),
+            "--from contains a space or control character");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a\x01" "b"}),
+            "--rcpt contains a space or control character");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a@b\n"}),
+            "--rcpt contains a space or control character");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--reject-rcpt", "a @b"}),
+            "--reject-rcpt contains a space or control character");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "<a@b"}),
+            "--rcpt '<a@b' has stray angle brackets");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", ""}), "--rcpt is empty");
+  EXPECT_EQ(error_of({"-H", "h", "-F", "bad name"}),
+            "-F must be a name without spaces or control characters");
+  EXPECT_EQ(error_of({"-H", "h", "-F", "bad\rname"}),
+            "-F must be a name without spaces or control characters");
+  EXPECT_EQ(error_of({"-H", "h", "-C", "NOOP\r\nQUIT"}),
+            "-C command is empty or contains a control character");
+  EXPECT_EQ(error_of({"-H", "h", "-C", "NOOP", "-R", "a", "-R", "b"}),
+            "more -R than -C: each -R checks the reply to the -C at the same position");
+  EXPECT_EQ(error_of({"-H", "h", "-C", "NOOP", "-R", "(unclosed"}).rfind("-R '(unclosed': ", 0),
+            0u);
+  EXPECT_EQ(error_of({"-H", "h", "--rcpt", "a@b"}), "--rcpt needs --from");
+  EXPECT_EQ(error_of({"-H", "h", "--reject-rcpt", "a@b"}), "--reject-rcpt needs --from");
+  EXPECT_EQ(error_of({"-H", "h", "--data"}), "--data needs --from");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--data"}), "--data needs at least one --rcpt");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a@b", "--data-file", "/nonexistent/x"}),
+            "cannot read --data-file '/nonexistent/x'");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a@b", "--data-file", "/"}),
+            "cannot read --data-file '/'");
+  EXPECT_EQ(error_of({"-H", "h", "--dns-server", "nonsense"}),
+            "--dns-server 'nonsense': not an IP address");
+  EXPECT_EQ(error_of({"-H", "h", "--dns-server", "127.0.0.1:99999"}),
+            "--dns-server '127.0.0.1:99999': port must be 1-65535");
+  EXPECT_EQ(error_of({"-H", "h", "-H", "i"}),
+            "option '--hostname' cannot be specified more than once");
+  EXPECT_EQ(error_of({"-H"}), "the required argument for option '--hostname' is missing");
+  EXPECT_EQ(error_of({"-H", "h x"}), "-H contains a space or control character");
+}
+
+TEST(Options, AbbreviatedLongOptionsAreNotGuessed) {
+  EXPECT_EQ(error_of({"-H", "h", "--verb"}), "unknown option '--verb'");
+}
+
+TEST(Options, DataFileIsRead) {
+  char path[] = "/tmp/smtpverify_optXXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string body = "Subject: hi\n\nbody\n";
+  ASSERT_EQ(write(fd, body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  close(fd);
+  const auto p = parse({"-H", "h", "-f", "m@x", "--rcpt", "a@b", "--data-file", path});
+  unlink(path);
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_TRUE(p.config.data);
+  EXPECT_EQ(p.config.data_file_text, body);
+}
+
+}  // namespace
+}  // namespace smtpverify::check

@@ -1,0 +1,427 @@
+#include "smtp/session.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace smtpverify::smtp {
+namespace {
+
+// A server script: before each server chunk, the client must have sent exactly `client`.
+struct Turn {
+  std::string client;  // what the session must have sent before the server speaks
+  std::string server;  // bytes the server then sends ("" = the server closes)
+};
+
+struct Outcome {
+  std::vector<std::string> sent;  // everything the client sent, one entry per write
+  std::vector<FindingKind> findings;
+  Want final_want;
+  std::string unexpected;  // description of a script violation
+  std::string trailing;    // what the client sent after the last server turn
+};
+
+// Runs the session against the script. If split_turn >= 0, the server chunk of that turn is
+// delivered in two reads cut at split_pos.
+Outcome run(const Plan& plan, const std::vector<Turn>& script, int split_turn = -1,
+            std::size_t split_pos = 0) {
+  Session s(plan);
+  Outcome out;
+  std::string pending;  // client bytes not yet matched against a turn
+  for (std::size_t t = 0; t < script.size(); ++t) {
+    while (s.want() == Want::Write) {
+      const auto bytes = s.take_output();
+      out.sent.push_back(bytes);
+      pending += bytes;
+    }
+    if (pending != script[t].client) {
+      out.unexpected = "turn " + std::to_string(t) + ": client sent '" + pending + "', expected '" +
+                       script[t].client + "'";
+      break;
+    }
+    pending.clear();
+    if (s.want() != Want::Read) {
+      out.unexpected = "turn " + std::to_string(t) + ": session does not want to read";
+      break;
+    }
+    const std::string& data = script[t].server;
+    if (data.empty()) {
+      s.receive_eof();
+    } else if (static_cast<int>(t) == split_turn && split_pos > 0 && split_pos < data.size()) {
+      s.receive(std::string_view(data).substr(0, split_pos));
+      EXPECT_NE(s.want(), Want::Write) << "wrote after a partial reply";
+      s.receive(std::string_view(data).substr(split_pos));
+    } else {
+      s.receive(data);
+    }
+  }
+  while (s.want() == Want::Write) {
+    out.sent.push_back(s.take_output());
+    out.trailing += out.sent.back();
+  }
+  for (const auto& f : s.findings()) out.findings.push_back(f.kind);
+  out.final_want = s.want();
+  return out;
+}
+
+// Runs unsplit, then with every server chunk split at every byte boundary: all runs agree.
+Outcome run_every_split(const Plan& plan, const std::vector<Turn>& script) {
+  const Outcome whole = run(plan, script);
+  for (std::size_t t = 0; t < script.size(); ++t) {
+    for (std::size_t cut = 1; cut < script[t].server.size(); ++cut) {
+      const Outcome split = run(plan, script, static_cast<int>(t), cut);
+      std::string joined_whole, joined_split;
+      for (const auto& s : whole.sent) joined_whole += s;
+      for (const auto& s : split.sent) joined_split += s;
+      EXPECT_EQ(joined_split, joined_whole) << "turn " << t << " cut " << cut;
+      EXPECT_EQ(split.findings, whole.findings) << "turn " << t << " cut " << cut;
+      EXPECT_EQ(split.unexpected, whole.unexpected) << "turn " << t << " cut " << cut;
+    }
+  }
+  return whole;
+}
+
+Plan basic_plan() {
+  Plan p;
+  p.helo_name = "probe.example.org";
+  return p;
+}
+
+TEST(Session, MinimalDialogueWithoutTransaction) {
+  const auto out = run_every_split(basic_plan(), {
+      {"", "220 mail.example.org ESMTP Postfix\r\n"},
+      {"EHLO probe.example.org\r\n", "250-mail.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n"},
+      {"QUIT\r\n", "221 2.0.0 Bye\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_TRUE(out.findings.empty());
+  EXPECT_EQ(out.final_want, Want::Done);
+}
+
+TEST(Session, FullTransaction) {
+  Plan p = basic_plan();
+  p.mail_from = "monitor@example.org";
+  p.recipients = {{"a@example.org", false}, {"b@example.org", false}, {"x@example.net", true}};
+  p.payload = "Subject: t\r\n\r\n..dot\r\n";
+  p.commands = {"NOOP"};
+  const auto out = run_every_split(p, {
+      {"", "220-mail.example.org ESMTP\r\n220 welcome\r\n"},
+      {"EHLO probe.example.org\r\n", "250-mail.example.org\r\n250 SIZE 1000\r\n"},
+      {"MAIL FROM:<monitor@example.org>\r\n", "250 2.1.0 Ok\r\n"},
+      {"RCPT TO:<a@example.org>\r\n", "250 2.1.5 Ok\r\n"},
+      {"RCPT TO:<b@example.org>\r\n", "251 2.1.5 forwarded\r\n"},
+      {"RCPT TO:<x@example.net>\r\n", "554 5.7.1 Relay access denied\r\n"},
+      {"DATA\r\n", "354 End data with <CR><LF>.<CR><LF>\r\n"},
+      {"Subject: t\r\n\r\n..dot\r\n.\r\n", "250 2.0.0 Ok: queued as ABC\r\n"},
+      {"NOOP\r\n", "250 2.0.0 Ok\r\n"},
+      {"QUIT\r\n", "221 2.0.0 Bye\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_TRUE(out.findings.empty());
+  EXPECT_EQ(out.final_want, Want::Done);
+}
+
+TEST(Session, NullSender) {
+  Plan p = basic_plan();
+  p.mail_from = "";
+  const auto out = run(p, {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n"},
+      {"MAIL FROM:<>\r\n", "250 ok\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_TRUE(out.findings.empty());
+}
+
+TEST(Session, EhloRejectedFallsBackToHelo) {
+  for (const char* code : {"500", "502", "504"}) {
+    const auto out = run_every_split(basic_plan(), {
+        {"", "220 old server\r\n"},
+        {"EHLO probe.example.org\r\n", std::string(code) + " 5.5.1 what?\r\n"},
+        {"HELO probe.example.org\r\n", "250 old.example.org\r\n"},
+        {"QUIT\r\n", "221 bye\r\n"},
+    });
+    EXPECT_EQ(out.unexpected, "") << code;
+    EXPECT_TRUE(out.findings.empty()) << code;
+  }
+}
+
+TEST(Session, EhloAndHeloRejected) {
+  const auto out = run(basic_plan(), {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "502 no\r\n"},
+      {"HELO probe.example.org\r\n", "501 bad name\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::HeloRejected}));
+}
+
+TEST(Session, EhloRejectedWithOtherCodeDoesNotFallBack) {
+  const auto out = run(basic_plan(), {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "550 go away\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::HeloRejected}));
+}
+
+TEST(Session, LmtpHasNoHeloFallbackAndOneReplyPerRecipient) {
+  Plan p = basic_plan();
+  p.lmtp = true;
+  p.mail_from = "m@example.org";
+  p.recipients = {{"a@example.org", false}, {"b@example.org", false}};
+  p.payload = "x\r\n";
+  const auto out = run_every_split(p, {
+      {"", "220 lmtp\r\n"},
+      {"LHLO probe.example.org\r\n", "250 lmtp\r\n"},
+      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<b@example.org>\r\n", "250 ok\r\n"},
+      {"DATA\r\n", "354 go\r\n"},
+      {"x\r\n.\r\n", "250 a delivered\r\n452 b mailbox full\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::DataTempFailed}));
+  const auto no_fallback = run(p, {
+      {"", "220 lmtp\r\n"},
+      {"LHLO probe.example.org\r\n", "500 what\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(no_fallback.findings, (std::vector<FindingKind>{FindingKind::HeloRejected}));
+}
+
+TEST(Session, GreetingNot220SendsQuit) {
+  const auto out = run_every_split(basic_plan(), {
+      {"", "554 5.3.2 no service for you\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::BannerRejected}));
+}
+
+TEST(Session, ExpectStringMissingFromGreeting) {
+  Plan p = basic_plan();
+  p.expect_banner = "Postfix";
+  const auto out = run(p, {
+      {"", "220 mail.example.org ESMTP Exim\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::BannerMismatch}));
+  const auto ok = run(p, {
+      {"", "220-mail.example.org ESMTP\r\n220 Postfix here\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_TRUE(ok.findings.empty());
+}
+
+TEST(Session, ServiceClosing421ClosesWithoutQuit) {
+  Plan p = basic_plan();
+  p.mail_from = "m@example.org";
+  p.recipients = {{"a@example.org", false}};
+  const auto out = run_every_split(p, {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n"},
+      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<a@example.org>\r\n", "421 4.3.2 shutting down\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::ServiceClosing}));
+  EXPECT_EQ(out.trailing, "");  // no QUIT after 421
+  EXPECT_EQ(out.final_want, Want::Done);
+  const auto greeting = run(p, {{"", "421 busy\r\n"}});
+  EXPECT_EQ(greeting.findings, (std::vector<FindingKind>{FindingKind::ServiceClosing}));
+}
+
+TEST(Session, EveryRecipientIsTriedThenNoData) {
+  Plan p = basic_plan();
+  p.mail_from = "m@example.org";
+  p.recipients = {{"bad@example.org", false}, {"good@example.org", false},
+                  {"later@example.org", false}};
+  p.payload = "x\r\n";
+  const auto out = run(p, {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n"},
+      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<bad@example.org>\r\n", "550 5.1.1 unknown\r\n"},
+      {"RCPT TO:<good@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<later@example.org>\r\n", "450 4.2.0 greylisted\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::RcptRejected,
+                                                    FindingKind::RcptTempFailed}));
+}
+
+TEST(Session, ProbeAcceptedMeansNoMessageIsSent) {
+  Plan p = basic_plan();
+  p.mail_from = "m@example.org";
+  p.recipients = {{"a@example.org", false}, {"victim@example.net", true}};
+  p.payload = "x\r\n";
+  const auto out = run(p, {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n"},
+      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<victim@example.net>\r\n", "250 ok\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::ProbeAccepted}));
+  const auto temp = run(p, {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n"},
+      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<victim@example.net>\r\n", "450 try later\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  });
+  EXPECT_EQ(temp.findings, (std::vector<FindingKind>{FindingKind::ProbeTempFailed}));
+}
+
+TEST(Session, MailTemporaryAndPermanentFailures) {
+  Plan p = basic_plan();
+  p.mail_from = "m@example.org";
+  p.recipients = {{"a@example.org", false}};
+  for (const auto& [reply, kind] :
+       std::vector<std::pair<std::string, FindingKind>>{{"451 4.3.0 later\r\n", FindingKind::MailTempFailed},
+                                                        {"553 5.1.8 bad sender\r\n", FindingKind::MailRejected},
+                                                        {"354 huh\r\n", FindingKind::MailRejected}}) {
+    const auto out = run(p, {
+        {"", "220 x\r\n"},
+        {"EHLO probe.example.org\r\n", "250 x\r\n"},
+        {"MAIL FROM:<m@example.org>\r\n", reply},
+        {"QUIT\r\n", "221 bye\r\n"},
+    });
+    EXPECT_EQ(out.unexpected, "") << reply;
+    EXPECT_EQ(out.findings, (std::vector<FindingKind>{kind})) << reply;
+  }
+}
+
+TEST(Session, DataRefusedAndEndOfDataRejected) {
+  Plan p = basic_plan();
+  p.mail_from = "m@example.org";
+  p.recipients = {{"a@example.org", false}};
+  p.payload = "x\r\n";
+  const std::vector<Turn> head = {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n"},
+      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
+  };
+  auto refused = head;
+  refused.push_back({"DATA\r\n", "451 4.3.0 not now\r\n"});
+  refused.push_back({"QUIT\r\n", "221 bye\r\n"});
+  EXPECT_EQ(run(p, refused).findings, (std::vector<FindingKind>{FindingKind::DataTempFailed}));
+  auto rejected = head;
+  rejected.push_back({"DATA\r\n", "354 go\r\n"});
+  rejected.push_back({"x\r\n.\r\n", "554 5.7.1 spam\r\n"});
+  rejected.push_back({"QUIT\r\n", "221 bye\r\n"});
+  const auto out = run_every_split(p, rejected);
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::DataRejected}));
+}
+
+TEST(Session, QuitNotAnswered221) {
+  const auto bad = run(basic_plan(), {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n"},
+      {"QUIT\r\n", "250 whatever\r\n"},
+  });
+  EXPECT_EQ(bad.findings, (std::vector<FindingKind>{FindingKind::QuitFailed}));
+  const auto closed = run(basic_plan(), {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n"},
+      {"QUIT\r\n", ""},
+  });
+  EXPECT_EQ(closed.findings, (std::vector<FindingKind>{FindingKind::QuitFailed}));
+}
+
+TEST(Session, UnsolicitedDataAfterGreetingClosesWithoutSending) {
+  const auto out = run(basic_plan(), {{"", "220 x\r\n250 injected\r\n"}});
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::UnsolicitedData}));
+  EXPECT_TRUE(out.sent.empty());
+  EXPECT_EQ(out.final_want, Want::Done);
+}
+
+TEST(Session, UnsolicitedPartialLineAfterReply) {
+  const auto out = run(basic_plan(), {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250 x\r\n2"},
+  });
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::UnsolicitedData}));
+  EXPECT_EQ(out.trailing, "");
+}
+
+TEST(Session, MalformedAndOverLongReplies) {
+  const auto garbage = run(basic_plan(), {{"", "HTTP/1.1 400 Bad Request\r\n"}});
+  EXPECT_EQ(garbage.findings, (std::vector<FindingKind>{FindingKind::MalformedReply}));
+  EXPECT_TRUE(garbage.sent.empty());
+  const auto mixed = run(basic_plan(), {
+      {"", "220 x\r\n"},
+      {"EHLO probe.example.org\r\n", "250-a\r\n251 b\r\n"},
+  });
+  EXPECT_EQ(mixed.findings, (std::vector<FindingKind>{FindingKind::MalformedReply}));
+  const auto longline = run(basic_plan(), {{"", "220 " + std::string(10000, 'a')}});
+  EXPECT_EQ(longline.findings, (std::vector<FindingKind>{FindingKind::OverLongReply}));
+}
+
+TEST(Session, ServerClosesEarly) {
+  const auto before = run(basic_plan(), {{"", ""}});
+  EXPECT_EQ(before.findings, (std::vector<FindingKind>{FindingKind::ConnectionClosed}));
+  EXPECT_EQ(before.final_want, Want::Done);
+  const auto mid = run(basic_plan(), {{"", "220-partial\r\n"}, {"", ""}});
+  EXPECT_EQ(mid.findings, (std::vector<FindingKind>{FindingKind::ConnectionClosed}));
+}
+
+TEST(Session, CommandsRunAfterTransactionWithTheirReplies) {
+  Plan p = basic_plan();
+  p.commands = {"VRFY root", "NOOP"};
+  Session s(p);
+  s.receive("220 x\r\n");
+  EXPECT_EQ(s.take_output(), "EHLO probe.example.org\r\n");
+  s.receive("250 x\r\n");
+  EXPECT_EQ(s.take_output(), "VRFY root\r\n");
+  s.receive("252 2.0.0 root\r\n");
+  EXPECT_EQ(s.take_output(), "NOOP\r\n");
+  s.receive("250 2.0.0 Ok\r\n");
+  EXPECT_EQ(s.take_output(), "QUIT\r\n");
+  s.receive("221 bye\r\n");
+  EXPECT_EQ(s.want(), Want::Done);
+  ASSERT_EQ(s.commands().size(), 2u);
+  EXPECT_EQ(s.commands()[0].reply->code, 252);
+  EXPECT_EQ(s.commands()[1].reply->code, 250);
+}
+
+TEST(Session, PhasesAndTranscriptEvents) {
+  Plan p = basic_plan();
+  p.mail_from = "m@example.org";
+  Session s(p);
+  s.receive("220 x\r\n");
+  (void)s.take_output();
+  s.receive("250-x\r\n250 PIPELINING\r\n");
+  EXPECT_EQ(s.phase(), Phase::Mail);
+  EXPECT_EQ(s.waiting_for(), "reply to MAIL FROM");
+  const auto events = s.take_events();
+  std::vector<std::string> lines;
+  for (const auto& e : events) {
+    switch (e.kind) {
+      case Event::Kind::PhaseStart: lines.push_back("> " + std::string(phase_name(e.phase))); break;
+      case Event::Kind::Sent: lines.push_back("C: " + e.text); break;
+      case Event::Kind::Received: lines.push_back("S: " + e.text); break;
+      case Event::Kind::Note: lines.push_back("* " + e.text); break;
+    }
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"> banner", "S: 220 x", "> ehlo",
+                                             "C: EHLO probe.example.org", "S: 250-x",
+                                             "S: 250 PIPELINING", "> mail",
+                                             "C: MAIL FROM:<m@example.org>"}));
+}
+
+}  // namespace
+}  // namespace smtpverify::smtp
