@@ -84,7 +84,9 @@ void Session::abort() {
 
 void Session::receive(std::string_view bytes) {
   // No pipelining: a reply is only expected once our command has gone out (output_ empty).
+  std::string answered = last_command_;  // the command whose reply came last ("" = greeting)
   while (!bytes.empty() && step_ != Step::Done && output_.empty()) {
+    answered = last_command_;
     const auto status = parser_.feed(bytes);
     if (status == ReplyParser::Status::NeedMore) return;
     if (status == ReplyParser::Status::Error) {
@@ -106,7 +108,7 @@ void Session::receive(std::string_view bytes) {
   // Bytes beyond the reply we asked for arrived before our next command went out: the server
   // is not in step with us, or is injecting replies. (After QUIT or an abort nothing matters.)
   if (!bytes.empty() && step_ != Step::Done) {
-    add(FindingKind::UnsolicitedData, last_command_, {});
+    add(FindingKind::UnsolicitedData, answered, {});
     abort();
   }
 }

@@ -356,6 +356,11 @@ TEST(Session, UnsolicitedPartialLineAfterReply) {
   });
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::UnsolicitedData}));
   EXPECT_EQ(out.trailing, "");
+  Plan p = basic_plan();
+  Session s(p);
+  s.receive("220 x\r\n250 injected\r\n");
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].command, "");  // after the greeting, not after the queued EHLO
 }
 
 TEST(Session, MalformedAndOverLongReplies) {

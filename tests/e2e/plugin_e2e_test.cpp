@@ -1,0 +1,232 @@
+// e2e tier: the built binary as a process against the fakes: exit code, first line, perfdata.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "support/fake_smtp_server.h"
+
+extern char** environ;
+
+namespace smtpverify::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct PluginRun {
+  int exit_code = -1;
+  std::string out;
+  std::string first_line;
+  std::chrono::milliseconds elapsed{0};
+};
+
+// Runs the plugin with `args`, capturing stdout (stderr goes to the test's stderr).
+PluginRun run_plugin(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {SMTPVERIFY_PLUGIN_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return {};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, pipefd[0]);
+  const auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipefd[1]);
+  PluginRun r;
+  if (rc != 0) {
+    close(pipefd[0]);
+    return r;
+  }
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(pipefd[0], buf, sizeof buf);
+    if (n <= 0) break;
+    r.out.append(buf, static_cast<std::size_t>(n));
+  }
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.first_line = r.out.substr(0, r.out.find('\n'));
+  return r;
+}
+
+std::vector<std::string> perf_labels(const std::string& line) {
+  std::vector<std::string> labels;
+  const auto bar = line.find(" | ");
+  if (bar == std::string::npos) return labels;
+  const std::string perf = line.substr(bar + 3);
+  static const std::regex label(R"(([a-z_]+)=[0-9.]+s?;[^ ]*)");
+  for (std::sregex_iterator it(perf.begin(), perf.end(), label), end; it != end; ++it) {
+    labels.push_back((*it)[1]);
+  }
+  return labels;
+}
+
+std::string summary(const std::string& line) { return line.substr(0, line.find(" | ")); }
+
+using Labels = std::vector<std::string>;
+
+std::vector<std::string> base(std::uint16_t port) {
+  return {"-H", "127.0.0.1", "-p", std::to_string(port), "-F", "probe.smtpverify.test"};
+}
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(Plugin, OkWithTransaction) {
+  FakeSmtpServer server({send("220 mx.smtpverify.test ESMTP Fake"),
+                         expect("EHLO probe.smtpverify.test"), send("250 mx"),
+                         expect("MAIL FROM:<>"), send("250 2.1.0 Ok"),
+                         expect("RCPT TO:<probe@smtpverify.test>"), send("250 2.1.5 Ok"),
+                         expect("QUIT"), send("221 2.0.0 Bye"), expect_close()});
+  const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{
+                                                     "-f", "", "--rcpt", "probe@smtpverify.test"});
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(std::regex_match(
+      r.first_line,
+      std::regex("SMTP OK - \\[127\\.0\\.0\\.1\\]:[0-9]+ ESMTP Fake, 1 rcpt accepted, [0-9.]+ s \\| "
+                 "time=[0-9]+\\.[0-9]{6}s;;;0 connect=[0-9.]+s;;;0 banner=[0-9.]+s;;;0 "
+                 "ehlo=[0-9.]+s;;;0 mail=[0-9.]+s;;;0 rcpt=[0-9.]+s;;;0 quit=[0-9.]+s;;;0")))
+      << r.first_line;
+  EXPECT_EQ(r.out, r.first_line + "\n");  // exactly one line without -v
+}
+
+TEST(Plugin, CriticalNamesTheRejectedRecipient) {
+  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"),
+                         send("250 mx"), expect("MAIL FROM:<m@smtpverify.test>"), send("250 ok"),
+                         expect("RCPT TO:<nosuchuser@smtpverify.test>"),
+                         send("550 5.1.1 <nosuchuser@smtpverify.test>: Recipient address rejected"),
+                         expect("QUIT"), send("221 bye"), expect_close()});
+  const PluginRun r = run_plugin(base(server.port()) +
+                           std::vector<std::string>{"-f", "m@smtpverify.test", "--rcpt",
+                                                    "nosuchuser@smtpverify.test"});
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(summary(r.first_line),
+            "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                " RCPT TO:<nosuchuser@smtpverify.test> rejected: 550 5.1.1 "
+                "<nosuchuser@smtpverify.test>: Recipient address rejected");
+  EXPECT_EQ(perf_labels(r.first_line), (Labels{"time", "connect", "banner", "ehlo", "mail",
+                                               "rcpt", "quit"}));
+}
+
+TEST(Plugin, WarningOnGreylisting) {
+  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"),
+                         send("250 mx"), expect("MAIL FROM:<m@smtpverify.test>"), send("250 ok"),
+                         expect("RCPT TO:<a@smtpverify.test>"), send("450 4.2.0 greylisted"),
+                         expect("QUIT"), send("221 bye"), expect_close()});
+  const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{
+                                                     "-f", "m@smtpverify.test", "--rcpt",
+                                                     "a@smtpverify.test"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(summary(r.first_line), "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) +
+                                       " RCPT TO:<a@smtpverify.test> deferred: 450 4.2.0 "
+                                       "greylisted");
+}
+
+TEST(Plugin, TimeoutHonouredAndNamed) {
+  FakeSmtpServer server({hang()});
+  const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{"-t", "1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(summary(r.first_line), "SMTP CRITICAL - timeout after 1 s waiting for banner from "
+                                   "[127.0.0.1]:" + std::to_string(server.port()));
+  EXPECT_EQ(perf_labels(r.first_line), (Labels{"time", "connect"}));
+  EXPECT_LT(r.elapsed, 1500ms);  // -t + 0.5 s: a functional bound, not a benchmark
+  EXPECT_GE(r.elapsed, 1000ms);
+}
+
+TEST(Plugin, TimeoutStateUnknown) {
+  FakeSmtpServer server({hang()});
+  const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{"-t", "0.3:UNKNOWN"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.first_line.rfind("SMTP UNKNOWN - timeout after 0.3 s waiting for banner", 0), 0u);
+}
+
+TEST(Plugin, VerboseTranscriptIsLongOutput) {
+  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"),
+                         send("250 mx"), expect("QUIT"), send("221 bye"), expect_close()});
+  const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{"-v"});
+  EXPECT_EQ(r.exit_code, 0);
+  const std::string rest = r.out.substr(r.out.find('\n') + 1);
+  EXPECT_TRUE(std::regex_match(rest, std::regex("\\* connected to 127\\.0\\.0\\.1:[0-9]+ from "
+                                                "127\\.0\\.0\\.1:[0-9]+\n"
+                                                "S: 220 mx ESMTP\n"
+                                                "C: EHLO probe\\.smtpverify\\.test\n"
+                                                "S: 250 mx\n"
+                                                "C: QUIT\n"
+                                                "S: 221 bye\n")))
+      << rest;
+}
+
+TEST(Plugin, BadOptionsTouchNoServer) {
+  FakeSmtpServer server({send("220 mx ESMTP"), expect_close()});
+  const std::string port = std::to_string(server.port());
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"-H", "127.0.0.1", "-p", port, "--nonsense"}, "SMTP UNKNOWN - unknown option '--nonsense'"},
+      {{"-H", "127.0.0.1", "-p", port, "extra"}, "SMTP UNKNOWN - unexpected argument 'extra'"},
+      {{"-p", port}, "SMTP UNKNOWN - missing -H/--hostname"},
+      {{"-H", "127.0.0.1", "-p", "70000"},
+       "SMTP UNKNOWN - port '70000' is not a number from 1 to 65535"},
+      {{"-H", "127.0.0.1", "-p", port, "-w", "5:1"},
+       "SMTP UNKNOWN - -w: range '5:1' has start > end"},
+      {{"-H", "127.0.0.1", "-p", port, "-f", "a@b\r\nRSET"},
+       "SMTP UNKNOWN - --from contains a space or control character"},
+      {{"-H", "127.0.0.1", "-p", port, "--reject-rcpt", "x@example.com"},
+       "SMTP UNKNOWN - --reject-rcpt needs --from"},
+      {{"-H", "127.0.0.1", "-p", port, "-f", "m@x", "--rcpt", "a@b", "--data-file", "/nope"},
+       "SMTP UNKNOWN - cannot read --data-file '/nope'"},
+      {{"-H", "127.0.0.1", "-p", port, "-C", "NOOP\nQUIT"},
+       "SMTP UNKNOWN - -C command is empty or contains a control character"},
+  };
+  for (const auto& [args, line] : cases) {
+    const PluginRun r = run_plugin(args);
+    EXPECT_EQ(r.exit_code, 3) << line;
+    EXPECT_EQ(r.out, line + "\n");
+  }
+  EXPECT_FALSE(server.client_connected());
+}
+
+TEST(Plugin, HelpAndVersionExitUnknown) {
+  const PluginRun help = run_plugin({"-h"});
+  EXPECT_EQ(help.exit_code, 3);
+  EXPECT_EQ(help.first_line.rfind("check_smtp_verify ", 0), 0u);
+  EXPECT_NE(help.out.find("\nUsage:\n"), std::string::npos);
+  EXPECT_NE(help.out.find("\nExamples:\n"), std::string::npos);
+  const PluginRun version = run_plugin({"-V"});
+  EXPECT_EQ(version.exit_code, 3);
+  EXPECT_TRUE(std::regex_match(version.out, std::regex("check_smtp_verify [0-9]+\\.[0-9]+\\.[0-9]+\n")));
+}
+
+TEST(Plugin, NumbersStayCLocaleUnderAnotherLocale) {
+  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"),
+                         send("250 mx"), expect("QUIT"), send("221 bye"), expect_close()});
+  setenv("LC_ALL", "de_DE.UTF-8", 1);
+  const PluginRun r = run_plugin(base(server.port()));
+  unsetenv("LC_ALL");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.first_line.find(','), r.first_line.find(", "));  // no decimal commas
+  EXPECT_TRUE(std::regex_search(r.first_line, std::regex(" time=[0-9]+\\.[0-9]{6}s;;;0 ")));
+}
+
+}  // namespace
+}  // namespace smtpverify::test
