@@ -26,26 +26,26 @@ int severity(State state);
 
 /// The parsed command line.
 struct Config {
-  std::string host;                  ///< -H: a name or an IP literal (brackets stripped)
-  std::uint16_t port = 25;           ///< -p
-  int family = AF_UNSPEC;            ///< -4 / -6
-  std::optional<std::string> expect;  ///< -e
-  std::string helo_name;             ///< -F; empty = the machine's FQDN, found at run time
-  std::optional<std::string> mail_from;  ///< -f/--from without brackets; "" = null sender
-  std::vector<std::string> rcpts;         ///< --rcpt
-  std::vector<std::string> reject_rcpts;  ///< --reject-rcpt
-  bool data = false;                      ///< --data or --data-file
+  std::string host;                           ///< -H: a name or an IP literal (brackets stripped)
+  std::uint16_t port = 25;                    ///< -p
+  int family = AF_UNSPEC;                     ///< -4 / -6
+  std::optional<std::string> expect;          ///< -e
+  std::string helo_name;                      ///< -F; empty = the machine's FQDN, found at run time
+  std::optional<std::string> mail_from;       ///< -f/--from without brackets; "" = null sender
+  std::vector<std::string> rcpts;             ///< --rcpt
+  std::vector<std::string> reject_rcpts;      ///< --reject-rcpt
+  bool data = false;                          ///< --data or --data-file
   std::optional<std::string> data_file_text;  ///< --data-file contents as read
-  std::vector<std::string> commands;   ///< -C
-  std::vector<std::string> responses;  ///< -R, paired with commands by position
-  bool lmtp = false;                   ///< -L
+  std::vector<std::string> commands;          ///< -C
+  std::vector<std::string> responses;         ///< -R, paired with commands by position
+  bool lmtp = false;                          ///< -L
   std::map<std::string, Range, std::less<>> warning;   ///< phase label or "time" → range
   std::map<std::string, Range, std::less<>> critical;  ///< phase label or "time" → range
-  std::chrono::milliseconds timeout{10000};             ///< -t
-  State timeout_state = State::Critical;                ///< -t N:STATE
-  bool ignore_quit_failure = false;                     ///< -q
-  std::vector<std::string> dns_servers;                 ///< --dns-server
-  int verbosity = 0;                                    ///< -v count
+  std::chrono::milliseconds timeout{10000};            ///< -t
+  State timeout_state = State::Critical;               ///< -t N:STATE
+  bool ignore_quit_failure = false;                    ///< -q
+  std::vector<std::string> dns_servers;                ///< --dns-server
+  int verbosity = 0;                                   ///< -v count
 };
 
 }  // namespace smtpverify::check

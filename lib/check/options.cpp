@@ -126,30 +126,19 @@ std::string read_data_file(const std::string& path) {
 po::options_description describe_options() {
   po::options_description d;
   // Every value is taken as a string and validated here, for exact one-line messages.
-  d.add_options()
-      ("hostname,H", po::value<std::string>())
-      ("port,p", po::value<std::string>())
-      ("ipv4,4", po::bool_switch())
-      ("ipv6,6", po::bool_switch())
-      ("expect,e", po::value<std::string>())
-      ("fqdn,F", po::value<std::string>())
-      ("from,f", po::value<std::string>())
-      ("rcpt", po::value<std::vector<std::string>>())
-      ("reject-rcpt", po::value<std::vector<std::string>>())
-      ("data", po::bool_switch())
-      ("data-file", po::value<std::string>())
-      ("command,C", po::value<std::vector<std::string>>())
-      ("response,R", po::value<std::vector<std::string>>())
-      ("lmtp,L", po::bool_switch())
-      ("warning,w", po::value<std::vector<std::string>>())
-      ("critical,c", po::value<std::vector<std::string>>())
-      ("timeout,t", po::value<std::string>())
-      ("ignore-quit-failure,q", po::bool_switch())
-      ("dns-server", po::value<std::vector<std::string>>())
-      ("verbose,v", po::bool_switch())
-      ("help,h", po::bool_switch())
-      ("version,V", po::bool_switch())
-      ("stray", po::value<std::vector<std::string>>());
+  d.add_options()("hostname,H", po::value<std::string>())("port,p", po::value<std::string>())(
+      "ipv4,4", po::bool_switch())("ipv6,6", po::bool_switch())(
+      "expect,e", po::value<std::string>())("fqdn,F", po::value<std::string>())(
+      "from,f", po::value<std::string>())("rcpt", po::value<std::vector<std::string>>())(
+      "reject-rcpt", po::value<std::vector<std::string>>())("data", po::bool_switch())(
+      "data-file", po::value<std::string>())("command,C", po::value<std::vector<std::string>>())(
+      "response,R", po::value<std::vector<std::string>>())("lmtp,L", po::bool_switch())(
+      "warning,w", po::value<std::vector<std::string>>())(
+      "critical,c", po::value<std::vector<std::string>>())("timeout,t", po::value<std::string>())(
+      "ignore-quit-failure,q", po::bool_switch())(
+      "dns-server", po::value<std::vector<std::string>>())("verbose,v", po::bool_switch())(
+      "help,h", po::bool_switch())("version,V", po::bool_switch())(
+      "stray", po::value<std::vector<std::string>>());
   return d;
 }
 
@@ -243,20 +232,28 @@ Config build_config(const po::variables_map& vm) {
 
 std::string_view state_name(State state) {
   switch (state) {
-    case State::Ok: return "OK";
-    case State::Warning: return "WARNING";
-    case State::Critical: return "CRITICAL";
-    case State::Unknown: return "UNKNOWN";
+    case State::Ok:
+      return "OK";
+    case State::Warning:
+      return "WARNING";
+    case State::Critical:
+      return "CRITICAL";
+    case State::Unknown:
+      return "UNKNOWN";
   }
   return "UNKNOWN";
 }
 
 int severity(State state) {
   switch (state) {
-    case State::Ok: return 0;
-    case State::Warning: return 1;
-    case State::Unknown: return 2;
-    case State::Critical: return 3;
+    case State::Ok:
+      return 0;
+    case State::Warning:
+      return 1;
+    case State::Unknown:
+      return 2;
+    case State::Critical:
+      return 3;
   }
   return 2;
 }
@@ -268,12 +265,10 @@ ParsedOptions parse_options(int argc, const char* const* argv) {
     po::positional_options_description positional;
     positional.add("stray", -1);
     // No guessing of abbreviated long options: a typo must not select another option.
-    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    po::parsed_options parsed = po::command_line_parser(argc, argv)
-                                    .options(desc)
-                                    .positional(positional)
-                                    .style(style)
-                                    .run();
+    const int style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::parsed_options parsed =
+        po::command_line_parser(argc, argv).options(desc).positional(positional).style(style).run();
     // -v is repeatable: count it here, the variables_map only knows "given or not".
     int verbosity = 0;
     auto& opts = parsed.options;

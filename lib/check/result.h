@@ -11,15 +11,15 @@ namespace smtpverify::check {
 
 /// Where a problem comes from.
 enum class ProblemKind {
-  Smtp,              ///< a dialogue finding; see Problem::smtp
-  Resolve,           ///< -H does not resolve
-  Connect,           ///< no address connects
-  Timeout,           ///< the deadline passed
-  Network,           ///< a read or write failed mid-dialogue (reset, broken pipe)
-  ResponseMismatch,  ///< a -C reply does not match its -R
-  ThresholdWarning,  ///< a time in the -w range
-  ThresholdCritical, ///< a time in the -c range
-  Internal,          ///< our own failure (c-ares could not start, …)
+  Smtp,               ///< a dialogue finding; see Problem::smtp
+  Resolve,            ///< -H does not resolve
+  Connect,            ///< no address connects
+  Timeout,            ///< the deadline passed
+  Network,            ///< a read or write failed mid-dialogue (reset, broken pipe)
+  ResponseMismatch,   ///< a -C reply does not match its -R
+  ThresholdWarning,   ///< a time in the -w range
+  ThresholdCritical,  ///< a time in the -c range
+  Internal,           ///< our own failure (c-ares could not start, …)
 };
 
 /// One problem and its words (not yet sanitised).
@@ -38,11 +38,11 @@ struct Timing {
 
 /// Everything run_check observed; rendering and evaluation are pure functions of it.
 struct CheckResult {
-  std::string endpoint;            ///< "name[addr]:port", "[addr]:port", or "name:port"
-  std::vector<Timing> timings;     ///< phases that completed, in dialogue order
+  std::string endpoint;         ///< "name[addr]:port", "[addr]:port", or "name:port"
+  std::vector<Timing> timings;  ///< phases that completed, in dialogue order
   double total_seconds = 0;
-  std::vector<Problem> problems;   ///< in the order found
-  std::vector<std::string> facts;  ///< what the OK summary lists (server text not sanitised)
+  std::vector<Problem> problems;        ///< in the order found
+  std::vector<std::string> facts;       ///< what the OK summary lists (server text not sanitised)
   std::vector<std::string> transcript;  ///< -v lines ("C: …", "S: …", "* …"), not sanitised
 };
 

@@ -67,13 +67,14 @@ std::string default_helo_name(dns::Resolver* resolver, const net::Deadline& dead
     if (resolver != nullptr && !name.empty()) {
       // Like `hostname -f`: the canonical name of our own name (/etc/hosts first). Bounded
       // to a second so a slow resolver cannot eat the whole check.
-      const net::Deadline short_deadline(std::min(deadline.at(), Clock::now() + std::chrono::seconds(1)));
+      const net::Deadline short_deadline(
+          std::min(deadline.at(), Clock::now() + std::chrono::seconds(1)));
       std::string canonical = resolver->canonical_name(name, short_deadline);
       if (canonical.find('.') != std::string::npos) return canonical;
     }
   }
   return local.family() == AF_INET6 ? "[IPv6:" + local.address() + "]"
-                                     : "[" + local.address() + "]";
+                                    : "[" + local.address() + "]";
 }
 
 std::string random_token() {
@@ -101,7 +102,8 @@ smtp::Plan make_plan(const Config& config, const std::string& helo_name) {
       m.to = config.rcpts;
       m.date = smtp::format_rfc5322_date(std::time(nullptr));
       m.message_id = std::to_string(std::time(nullptr)) + "." + std::to_string(::getpid()) + "." +
-                     random_token() + "@" + (helo_name.front() == '[' ? "check-smtp-verify.invalid" : helo_name);
+                     random_token() + "@" +
+                     (helo_name.front() == '[' ? "check-smtp-verify.invalid" : helo_name);
       m.helo_name = helo_name;
       plan.payload = smtp::to_data_payload(smtp::build_test_message(m));
     }
@@ -142,7 +144,8 @@ class Runner {
 
   void timeout(const std::string& waiting_for) {
     problem(ProblemKind::Timeout,
-            "timeout after " + short_seconds(std::chrono::duration<double>(config_.timeout).count()) +
+            "timeout after " +
+                short_seconds(std::chrono::duration<double>(config_.timeout).count()) +
                 " s waiting for " + waiting_for + " from " + result_.endpoint,
             true);
   }
@@ -158,9 +161,9 @@ class Runner {
 
   std::optional<std::vector<net::Endpoint>> resolve() {
     if (auto literal = net::parse_ip_literal(config_.host, config_.port)) {
-      result_.endpoint = literal->family() == AF_INET6 ? literal->to_string()
-                                                        : "[" + literal->address() + "]:" +
-                                                              std::to_string(config_.port);
+      result_.endpoint = literal->family() == AF_INET6
+                             ? literal->to_string()
+                             : "[" + literal->address() + "]:" + std::to_string(config_.port);
       return std::vector<net::Endpoint>{*literal};
     }
     auto* r = resolver();
@@ -209,7 +212,8 @@ class Runner {
     times_.add("connect", seconds_between(t0, Clock::now()));
     if (addresses.size() == 1) {
       set_endpoint(addresses.front());
-      problem(ProblemKind::Connect, "cannot connect to " + result_.endpoint + ": " + last_error, true);
+      problem(ProblemKind::Connect, "cannot connect to " + result_.endpoint + ": " + last_error,
+              true);
     } else {
       problem(ProblemKind::Connect,
               "cannot connect to " + config_.host + " port " + std::to_string(config_.port) + " (" +
@@ -221,8 +225,8 @@ class Runner {
 
   void set_endpoint(const net::Endpoint& address) {
     const bool literal = net::parse_ip_literal(config_.host, 0).has_value();
-    result_.endpoint = (literal ? "" : config_.host) + "[" + address.address() + "]:" +
-                       std::to_string(address.port());
+    result_.endpoint = (literal ? "" : config_.host) + "[" + address.address() +
+                       "]:" + std::to_string(address.port());
   }
 
   void drain(smtp::Session& session) {
@@ -236,16 +240,23 @@ class Runner {
             times_.start(std::string(smtp::phase_name(e.phase)), now);
           }
           break;
-        case smtp::Event::Kind::Sent: log("C: " + e.text); break;
-        case smtp::Event::Kind::Received: log("S: " + e.text); break;
-        case smtp::Event::Kind::Note: log("* " + e.text); break;
+        case smtp::Event::Kind::Sent:
+          log("C: " + e.text);
+          break;
+        case smtp::Event::Kind::Received:
+          log("S: " + e.text);
+          break;
+        case smtp::Event::Kind::Note:
+          log("* " + e.text);
+          break;
       }
     }
   }
 
   void dialogue(net::TcpStream& stream) {
     std::string helo = config_.helo_name;
-    if (helo.empty()) helo = default_helo_name(resolver_.get() ? resolver_.get() : resolver(), deadline_, local_);
+    if (helo.empty())
+      helo = default_helo_name(resolver_.get() ? resolver_.get() : resolver(), deadline_, local_);
     smtp::Session session(make_plan(config_, helo));
     std::array<char, 16384> buffer{};
     drain(session);
@@ -261,7 +272,8 @@ class Runner {
           break;
         }
         if (r.status != net::IoResult::Status::Ok) {
-          problem(ProblemKind::Network, std::string("connection lost while sending: ") + std::strerror(r.error));
+          problem(ProblemKind::Network,
+                  std::string("connection lost while sending: ") + std::strerror(r.error));
           break;
         }
       } else {
@@ -275,8 +287,8 @@ class Runner {
           timeout(session.waiting_for());
           break;
         } else {
-          problem(ProblemKind::Network, "connection lost while waiting for " + session.waiting_for() +
-                                            ": " + std::strerror(r.error));
+          problem(ProblemKind::Network, "connection lost while waiting for " +
+                                            session.waiting_for() + ": " + std::strerror(r.error));
           break;
         }
       }
@@ -302,9 +314,9 @@ class Runner {
       if (re && re->matches(text)) {
         ++matched;
       } else {
-        problem(ProblemKind::ResponseMismatch,
-                "reply to " + commands[i].command + " does not match -R '" +
-                    config_.responses[i] + "': " + commands[i].reply->first_line());
+        problem(ProblemKind::ResponseMismatch, "reply to " + commands[i].command +
+                                                   " does not match -R '" + config_.responses[i] +
+                                                   "': " + commands[i].reply->first_line());
       }
     }
     // The facts an OK line lists.
@@ -323,14 +335,15 @@ class Runner {
       if (!r.recipient.expect_reject && r.reply->klass() == 2) ++accepted;
       if (r.recipient.expect_reject && r.reply->klass() == 5) ++refused;
     }
-    if (!config_.rcpts.empty()) result_.facts.push_back(std::to_string(accepted) + " rcpt accepted");
+    if (!config_.rcpts.empty())
+      result_.facts.push_back(std::to_string(accepted) + " rcpt accepted");
     if (!config_.reject_rcpts.empty()) {
       result_.facts.push_back(std::to_string(refused) + " rcpt rejected as expected");
     }
     if (session.message_accepted()) result_.facts.push_back("message accepted");
     if (!config_.responses.empty()) {
-      result_.facts.push_back(std::to_string(matched) + "/" + std::to_string(config_.responses.size()) +
-                              " -R matched");
+      result_.facts.push_back(std::to_string(matched) + "/" +
+                              std::to_string(config_.responses.size()) + " -R matched");
     }
   }
 

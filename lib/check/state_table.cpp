@@ -44,10 +44,14 @@ std::string reply_text(const smtp::Reply& reply) { return sanitize(reply.first_l
 
 State state_of(const Problem& problem, const Config& config) {
   switch (problem.kind) {
-    case ProblemKind::Smtp: return state_of_finding(problem.smtp, config);
-    case ProblemKind::Timeout: return config.timeout_state;
-    case ProblemKind::ThresholdWarning: return State::Warning;
-    case ProblemKind::Internal: return State::Unknown;
+    case ProblemKind::Smtp:
+      return state_of_finding(problem.smtp, config);
+    case ProblemKind::Timeout:
+      return config.timeout_state;
+    case ProblemKind::ThresholdWarning:
+      return State::Warning;
+    case ProblemKind::Internal:
+      return State::Unknown;
     case ProblemKind::Resolve:
     case ProblemKind::Connect:
     case ProblemKind::Network:
@@ -61,7 +65,8 @@ State state_of(const Problem& problem, const Config& config) {
 std::string describe(const smtp::Finding& f) {
   const std::string cmd = sanitize(f.command);
   switch (f.kind) {
-    case FindingKind::BannerRejected: return "greeting not 220: " + reply_text(f.reply);
+    case FindingKind::BannerRejected:
+      return "greeting not 220: " + reply_text(f.reply);
     case FindingKind::BannerMismatch:
       return "greeting does not contain '" + cmd + "': " + reply_text(f.reply);
     case FindingKind::ServiceClosing:
@@ -81,8 +86,10 @@ std::string describe(const smtp::Finding& f) {
              reply_text(f.reply);
     case FindingKind::ProbeTempFailed:
       return cmd + " deferred, expected a rejection: " + reply_text(f.reply);
-    case FindingKind::DataTempFailed: return cmd + " deferred: " + reply_text(f.reply);
-    case FindingKind::DataRejected: return cmd + " rejected: " + reply_text(f.reply);
+    case FindingKind::DataTempFailed:
+      return cmd + " deferred: " + reply_text(f.reply);
+    case FindingKind::DataRejected:
+      return cmd + " rejected: " + reply_text(f.reply);
     case FindingKind::QuitFailed:
       return f.reply.code == 0 ? "QUIT not answered (" + f.detail + ")"
                                : "QUIT answered " + reply_text(f.reply);
@@ -107,16 +114,18 @@ Evaluation evaluate(const CheckResult& result, const Config& config) {
   auto threshold = [&](const std::string& label, double seconds) {
     const auto crit = config.critical.find(label);
     if (crit != config.critical.end() && crit->second.alerts(seconds)) {
-      problems.push_back({ProblemKind::ThresholdCritical, {},
-                          label + " " + short_seconds(seconds) + " s (critical " +
-                              crit->second.text + ")"});
+      problems.push_back(
+          {ProblemKind::ThresholdCritical,
+           {},
+           label + " " + short_seconds(seconds) + " s (critical " + crit->second.text + ")"});
       return;
     }
     const auto warn = config.warning.find(label);
     if (warn != config.warning.end() && warn->second.alerts(seconds)) {
-      problems.push_back({ProblemKind::ThresholdWarning, {},
-                          label + " " + short_seconds(seconds) + " s (warning " +
-                              warn->second.text + ")"});
+      problems.push_back(
+          {ProblemKind::ThresholdWarning,
+           {},
+           label + " " + short_seconds(seconds) + " s (warning " + warn->second.text + ")"});
     }
   };
   threshold("time", result.total_seconds);

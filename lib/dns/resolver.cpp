@@ -4,8 +4,8 @@
 #include <poll.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 namespace smtpverify::dns {
@@ -31,24 +31,37 @@ void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* result)
 
 Status status_of(int ares_status) {
   switch (ares_status) {
-    case ARES_SUCCESS: return Status::Ok;
-    case ARES_ENOTFOUND: return Status::NxDomain;
-    case ARES_ENODATA: return Status::NoData;
-    case ARES_ESERVFAIL: return Status::ServFail;
-    case ARES_ETIMEOUT: return Status::Timeout;
-    default: return Status::Error;
+    case ARES_SUCCESS:
+      return Status::Ok;
+    case ARES_ENOTFOUND:
+      return Status::NxDomain;
+    case ARES_ENODATA:
+      return Status::NoData;
+    case ARES_ESERVFAIL:
+      return Status::ServFail;
+    case ARES_ETIMEOUT:
+      return Status::Timeout;
+    default:
+      return Status::Error;
   }
 }
 
 std::string words_of(int ares_status) {
   switch (ares_status) {
-    case ARES_ENOTFOUND: return "NXDOMAIN";
-    case ARES_ENODATA: return "no address records";
-    case ARES_ESERVFAIL: return "SERVFAIL";
-    case ARES_ETIMEOUT: return "DNS timeout";
-    case ARES_EREFUSED: return "query REFUSED";
-    case ARES_ECONNREFUSED: return "DNS server unreachable";
-    default: return ares_strerror(ares_status);
+    case ARES_ENOTFOUND:
+      return "NXDOMAIN";
+    case ARES_ENODATA:
+      return "no address records";
+    case ARES_ESERVFAIL:
+      return "SERVFAIL";
+    case ARES_ETIMEOUT:
+      return "DNS timeout";
+    case ARES_EREFUSED:
+      return "query REFUSED";
+    case ARES_ECONNREFUSED:
+      return "DNS server unreachable";
+    default:
+      return ares_strerror(ares_status);
   }
 }
 
@@ -155,8 +168,7 @@ bool Resolver::run(const net::Deadline& deadline, const bool& done) {
   while (!done) {
     fds.clear();
     for (const auto& s : sockets_) {
-      fds.push_back({s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)),
-                     0});
+      fds.push_back({s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)), 0});
     }
     // Sleep until a socket is ready, c-ares' next retry timer, or our deadline: the earliest.
     const int left_ms = deadline.poll_timeout_ms();

@@ -36,11 +36,10 @@ std::uint16_t Endpoint::port() const {
 
 std::string Endpoint::address() const {
   std::array<char, INET6_ADDRSTRLEN> buf{};
-  const void* src = family() == AF_INET
-                        ? static_cast<const void*>(
-                              &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr)
-                        : static_cast<const void*>(
-                              &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr);
+  const void* src =
+      family() == AF_INET
+          ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr)
+          : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr);
   if (inet_ntop(family(), src, buf.data(), buf.size()) == nullptr) return "?";
   return buf.data();
 }

@@ -6,14 +6,22 @@ namespace smtpverify::smtp {
 
 std::string_view phase_name(Phase phase) {
   switch (phase) {
-    case Phase::Banner: return "banner";
-    case Phase::Ehlo: return "ehlo";
-    case Phase::Mail: return "mail";
-    case Phase::Rcpt: return "rcpt";
-    case Phase::Data: return "data";
-    case Phase::Commands: return "commands";
-    case Phase::Quit: return "quit";
-    case Phase::Done: return "done";
+    case Phase::Banner:
+      return "banner";
+    case Phase::Ehlo:
+      return "ehlo";
+    case Phase::Mail:
+      return "mail";
+    case Phase::Rcpt:
+      return "rcpt";
+    case Phase::Data:
+      return "data";
+    case Phase::Commands:
+      return "commands";
+    case Phase::Quit:
+      return "quit";
+    case Phase::Done:
+      return "done";
   }
   return "done";
 }
@@ -35,16 +43,26 @@ std::vector<Event> Session::take_events() { return std::exchange(events_, {}); }
 
 std::string Session::waiting_for() const {
   switch (step_) {
-    case Step::Banner: return "banner";
-    case Step::Ehlo: return plan_.lmtp ? "reply to LHLO" : "reply to EHLO";
-    case Step::Helo: return "reply to HELO";
-    case Step::Mail: return "reply to MAIL FROM";
-    case Step::Rcpt: return "reply to RCPT TO";
-    case Step::Data: return "reply to DATA";
-    case Step::DataEnd: return "reply to end of data";
-    case Step::Command: return "reply to -C command";
-    case Step::Quit: return "reply to QUIT";
-    case Step::Done: return "nothing";
+    case Step::Banner:
+      return "banner";
+    case Step::Ehlo:
+      return plan_.lmtp ? "reply to LHLO" : "reply to EHLO";
+    case Step::Helo:
+      return "reply to HELO";
+    case Step::Mail:
+      return "reply to MAIL FROM";
+    case Step::Rcpt:
+      return "reply to RCPT TO";
+    case Step::Data:
+      return "reply to DATA";
+    case Step::DataEnd:
+      return "reply to end of data";
+    case Step::Command:
+      return "reply to -C command";
+    case Step::Quit:
+      return "reply to QUIT";
+    case Step::Done:
+      return "nothing";
   }
   return "nothing";
 }
@@ -119,8 +137,7 @@ void Session::receive_eof() {
     add(FindingKind::QuitFailed, "QUIT", {}, "connection closed without a reply");
   } else {
     add(FindingKind::ConnectionClosed, last_command_, {},
-        parser_.in_progress() ? "connection closed in the middle of a reply"
-                              : "connection closed");
+        parser_.in_progress() ? "connection closed in the middle of a reply" : "connection closed");
   }
   abort();
 }
@@ -159,7 +176,8 @@ void Session::on_reply(Reply reply) {
         quit();
         return;
       }
-      if (plan_.expect_banner && reply.full_text().find(*plan_.expect_banner) == std::string::npos) {
+      if (plan_.expect_banner &&
+          reply.full_text().find(*plan_.expect_banner) == std::string::npos) {
         add(FindingKind::BannerMismatch, *plan_.expect_banner, reply);
         quit();
         return;

@@ -58,12 +58,12 @@ struct Recipient {
 /// Everything the dialogue needs to know, decided before connecting.
 struct Plan {
   std::string helo_name;
-  bool lmtp = false;                        ///< LHLO instead of EHLO, one reply per RCPT after data
+  bool lmtp = false;  ///< LHLO instead of EHLO, one reply per RCPT after data
   std::optional<std::string> expect_banner;  ///< -e: must occur in the greeting
-  std::optional<std::string> mail_from;     ///< without brackets, "" = null sender; none = no MAIL
+  std::optional<std::string> mail_from;      ///< without brackets, "" = null sender; none = no MAIL
   std::vector<Recipient> recipients;
-  std::optional<std::string> payload;       ///< dot-stuffed CRLF message, without the final "."
-  std::vector<std::string> commands;        ///< -C commands, sent after the transaction
+  std::optional<std::string> payload;  ///< dot-stuffed CRLF message, without the final "."
+  std::vector<std::string> commands;   ///< -C commands, sent after the transaction
 };
 
 /// The reply (if any) to one recipient.

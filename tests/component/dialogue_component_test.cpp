@@ -37,8 +37,9 @@ Checked run_against(FakeSmtpServer& server, check::Config config) {
 
 TEST(Greeting, MultiLine220ThenOk) {
   FakeSmtpServer server(
-      std::vector<Step>{send_raw("220-mx.smtpverify.test ESMTP Fake\r\n220-more text\r\n220 end\r\n"),
-                        expect(kEhlo), send_raw("250 mx\r\n")} +
+      std::vector<Step>{
+          send_raw("220-mx.smtpverify.test ESMTP Fake\r\n220-more text\r\n220 end\r\n"),
+          expect(kEhlo), send_raw("250 mx\r\n")} +
       kQuit);
   const auto c = run_against(server, config_for(server.port()));
   EXPECT_EQ(c.state, State::Ok);
@@ -118,7 +119,8 @@ TEST(Greeting, ExpectStringMissing) {
 }
 
 TEST(Ehlo, Unsupported500FallsBackToHelo) {
-  FakeSmtpServer server(std::vector<Step>{send_raw("220 old.smtpverify.test SMTP\r\n"), expect(kEhlo),
+  FakeSmtpServer server(std::vector<Step>{send_raw("220 old.smtpverify.test SMTP\r\n"),
+                                          expect(kEhlo),
                                           send_raw("500 5.5.1 Command unrecognized\r\n"),
                                           expect("HELO probe.smtpverify.test"),
                                           send_raw("250 old.smtpverify.test\r\n")} +
@@ -131,11 +133,10 @@ TEST(Ehlo, Unsupported500FallsBackToHelo) {
 }
 
 TEST(Ehlo, EhloAndHeloRejected) {
-  FakeSmtpServer server(std::vector<Step>{send_raw("220 x ESMTP\r\n"), expect(kEhlo),
-                                          send_raw("502 no\r\n"),
-                                          expect("HELO probe.smtpverify.test"),
-                                          send_raw("550 5.7.1 not you\r\n")} +
-                        kQuit);
+  FakeSmtpServer server(
+      std::vector<Step>{send_raw("220 x ESMTP\r\n"), expect(kEhlo), send_raw("502 no\r\n"),
+                        expect("HELO probe.smtpverify.test"), send_raw("550 5.7.1 not you\r\n")} +
+      kQuit);
   const auto c = run_against(server, config_for(server.port()));
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
@@ -171,8 +172,8 @@ TEST(Replies, SplitAcrossReadsByteByByte) {
 }
 
 TEST(Replies, MismatchedMultiLineCodes) {
-  FakeSmtpServer server({send_raw("220 x ESMTP\r\n"), expect(kEhlo), send_raw("250-x\r\n251 y\r\n"),
-                         expect_close()});
+  FakeSmtpServer server(
+      {send_raw("220 x ESMTP\r\n"), expect(kEhlo), send_raw("250-x\r\n251 y\r\n"), expect_close()});
   const auto c = run_against(server, config_for(server.port()));
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
@@ -182,8 +183,8 @@ TEST(Replies, MismatchedMultiLineCodes) {
 }
 
 TEST(Replies, OutOfRangeCode) {
-  FakeSmtpServer server({send_raw("220 x ESMTP\r\n"), expect(kEhlo), send_raw("650 what\r\n"),
-                         expect_close()});
+  FakeSmtpServer server(
+      {send_raw("220 x ESMTP\r\n"), expect(kEhlo), send_raw("650 what\r\n"), expect_close()});
   const auto c = run_against(server, config_for(server.port()));
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
@@ -234,11 +235,11 @@ TEST(Replies, ControlAndEightBitBytesAreEscaped) {
 }
 
 TEST(Replies, PipeAndNewlinesCannotForgePerfdata) {
-  FakeSmtpServer server(
-      std::vector<Step>{send_raw("220 x ESMTP\r\n"), expect(kEhlo), send_raw("250 x\r\n"),
-                        expect("MAIL FROM:<m@smtpverify.test>"),
-                        send_raw("550 no | time=0s;;;0 fake=1\r\n")} +
-      kQuit);
+  FakeSmtpServer server(std::vector<Step>{send_raw("220 x ESMTP\r\n"), expect(kEhlo),
+                                          send_raw("250 x\r\n"),
+                                          expect("MAIL FROM:<m@smtpverify.test>"),
+                                          send_raw("550 no | time=0s;;;0 fake=1\r\n")} +
+                        kQuit);
   auto config = config_for(server.port());
   config.mail_from = "m@smtpverify.test";
   config.verbosity = 1;
@@ -271,14 +272,14 @@ const std::vector<Step> kMail = {expect("MAIL FROM:<monitor@smtpverify.test>"),
                                  send_raw("250 2.1.0 Ok\r\n")};
 
 TEST(Transaction, FullWithDataAndDotStuffing) {
-  FakeSmtpServer server(opening() + kMail +
-                        std::vector<Step>{expect("RCPT TO:<probe@smtpverify.test>"),
-                                          send_raw("250 2.1.5 Ok\r\n"),
-                                          expect("RCPT TO:<someone@example.com>"),
-                                          send_raw("554 5.7.1 Relay access denied\r\n"),
-                                          expect("DATA"), send_raw("354 go ahead\r\n"),
-                                          expect_data(), send_raw("250 2.0.0 Ok: queued as X\r\n")} +
-                        kQuit);
+  FakeSmtpServer server(
+      opening() + kMail +
+      std::vector<Step>{expect("RCPT TO:<probe@smtpverify.test>"), send_raw("250 2.1.5 Ok\r\n"),
+                        expect("RCPT TO:<someone@example.com>"),
+                        send_raw("554 5.7.1 Relay access denied\r\n"), expect("DATA"),
+                        send_raw("354 go ahead\r\n"), expect_data(),
+                        send_raw("250 2.0.0 Ok: queued as X\r\n")} +
+      kQuit);
   auto config = transaction_config(server.port());
   config.reject_rcpts = {"someone@example.com"};
   config.data = true;
@@ -313,7 +314,8 @@ TEST(Transaction, GeneratedMessageHasTheHeaders) {
   EXPECT_NE(body.find("\r\nFrom: <monitor@smtpverify.test>\r\n"), std::string::npos);
   EXPECT_NE(body.find("\r\nTo: <probe@smtpverify.test>\r\n"), std::string::npos);
   EXPECT_TRUE(std::regex_search(
-      body, std::regex("\r\nMessage-ID: <[0-9]+\\.[0-9]+\\.[0-9a-f]{16}@probe\\.smtpverify\\.test>\r\n")))
+      body,
+      std::regex("\r\nMessage-ID: <[0-9]+\\.[0-9]+\\.[0-9a-f]{16}@probe\\.smtpverify\\.test>\r\n")))
       << body;
   EXPECT_NE(body.find("\r\nSubject: check_smtp_verify test message\r\n"), std::string::npos);
   EXPECT_EQ(body.find('\n') - 1, body.find('\r'));  // CRLF line ends
@@ -374,8 +376,8 @@ TEST(Transaction, FailuresAtEveryStep) {
     const auto c = run_against(server, config);
     EXPECT_EQ(c.state, tc.state) << tc.name;
     EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
-              std::string("SMTP ") + std::string(check::state_name(tc.state)) + " - [127.0.0.1]:" +
-                  std::to_string(server.port()) + " " + tc.problem)
+              std::string("SMTP ") + std::string(check::state_name(tc.state)) +
+                  " - [127.0.0.1]:" + std::to_string(server.port()) + " " + tc.problem)
         << tc.name;
   }
 }
@@ -383,7 +385,8 @@ TEST(Transaction, FailuresAtEveryStep) {
 TEST(Transaction, ServiceClosingMidSession) {
   FakeSmtpServer server(opening() + kMail +
                         std::vector<Step>{expect("RCPT TO:<probe@smtpverify.test>"),
-                                          send_raw("421 4.4.2 timeout exceeded\r\n"), expect_close()});
+                                          send_raw("421 4.4.2 timeout exceeded\r\n"),
+                                          expect_close()});
   const auto c = run_against(server, transaction_config(server.port()));
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
@@ -395,8 +398,8 @@ TEST(Transaction, ServiceClosingMidSession) {
 TEST(Transaction, CloseDuringData) {
   FakeSmtpServer server(opening() + kMail +
                         std::vector<Step>{expect("RCPT TO:<probe@smtpverify.test>"),
-                                          send_raw("250 ok\r\n"), expect("DATA"), send_raw("354 go\r\n"),
-                                          close_connection()});
+                                          send_raw("250 ok\r\n"), expect("DATA"),
+                                          send_raw("354 go\r\n"), close_connection()});
   auto config = transaction_config(server.port());
   config.data = true;
   const auto c = check_with(config);
@@ -409,12 +412,11 @@ TEST(Transaction, CloseDuringData) {
 }
 
 TEST(Transaction, RejectRcptAcceptedIsAnOpenRelay) {
-  FakeSmtpServer server(opening() + kMail +
-                        std::vector<Step>{expect("RCPT TO:<probe@smtpverify.test>"),
-                                          send_raw("250 ok\r\n"),
-                                          expect("RCPT TO:<victim@example.com>"),
-                                          send_raw("250 2.1.5 Ok\r\n")} +
-                        kQuit);
+  FakeSmtpServer server(
+      opening() + kMail +
+      std::vector<Step>{expect("RCPT TO:<probe@smtpverify.test>"), send_raw("250 ok\r\n"),
+                        expect("RCPT TO:<victim@example.com>"), send_raw("250 2.1.5 Ok\r\n")} +
+      kQuit);
   auto config = transaction_config(server.port());
   config.reject_rcpts = {"victim@example.com"};
   config.data = true;  // and yet no message may go out to an accepted probe
@@ -465,9 +467,9 @@ TEST(Quit, Non221IsWarningUnlessIgnored) {
     FakeSmtpServer server(script);
     const auto c = run_against(server, config_for(server.port()));
     EXPECT_EQ(c.state, State::Warning);
-    EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
-              "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) +
-                  " QUIT answered 500 what");
+    EXPECT_EQ(
+        c.line.substr(0, c.line.find(" |")),
+        "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) + " QUIT answered 500 what");
   }
   {
     FakeSmtpServer server(script);
@@ -510,25 +512,27 @@ TEST(Transcript, VerboseShowsTheDialogue) {
   config.verbosity = 1;
   const auto c = run_against(server, config);
   const std::string long_output = c.text.substr(c.text.find('\n') + 1);
-  EXPECT_EQ(long_output,
-            "* connected to 127.0.0.1:" + std::to_string(server.port()) + " from " +
-                c.text.substr(c.text.find(" from 127.0.0.1:") + 6,
-                              c.text.find('\n', c.text.find(" from 127.0.0.1:")) -
-                                  c.text.find(" from 127.0.0.1:") - 6) +
-                "\n"
-                "S: 220 mx.smtpverify.test ESMTP Fake\n"
-                "C: EHLO probe.smtpverify.test\n"
-                "S: 250-mx.smtpverify.test\n"
-                "S: 250-PIPELINING\n"
-                "S: 250 8BITMIME\n"
-                "C: QUIT\n"
-                "S: 221 2.0.0 Bye\n");
+  EXPECT_EQ(long_output, "* connected to 127.0.0.1:" + std::to_string(server.port()) + " from " +
+                             c.text.substr(c.text.find(" from 127.0.0.1:") + 6,
+                                           c.text.find('\n', c.text.find(" from 127.0.0.1:")) -
+                                               c.text.find(" from 127.0.0.1:") - 6) +
+                             "\n"
+                             "S: 220 mx.smtpverify.test ESMTP Fake\n"
+                             "C: EHLO probe.smtpverify.test\n"
+                             "S: 250-mx.smtpverify.test\n"
+                             "S: 250-PIPELINING\n"
+                             "S: 250 8BITMIME\n"
+                             "C: QUIT\n"
+                             "S: 221 2.0.0 Bye\n");
 }
 
 TEST(Connect, RefusedIsCritical) {
   // Bind and close a listener to find a port nobody listens on.
   std::uint16_t port = 0;
-  { FakeSmtpServer probe({}); port = probe.port(); }
+  {
+    FakeSmtpServer probe({});
+    port = probe.port();
+  }
   const auto c = check_with(config_for(port));
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(c.line, "SMTP CRITICAL - cannot connect to [127.0.0.1]:" + std::to_string(port) +
@@ -539,8 +543,7 @@ TEST(Connect, Ipv6Loopback) {
   FakeSmtpServer server(opening() + kQuit, AF_INET6);
   const auto c = run_against(server, config_for(server.port(), "::1"));
   EXPECT_EQ(c.state, State::Ok);
-  EXPECT_EQ(c.line.rfind("SMTP OK - [::1]:" + std::to_string(server.port()) + " ESMTP Fake", 0),
-            0u)
+  EXPECT_EQ(c.line.rfind("SMTP OK - [::1]:" + std::to_string(server.port()) + " ESMTP Fake", 0), 0u)
       << c.line;
 }
 

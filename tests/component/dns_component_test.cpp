@@ -17,7 +17,8 @@ const std::string kName = "mx.smtpverify.test";
 
 std::vector<Step> ok_script() {
   return {send_raw("220 mx ESMTP\r\n"), expect("EHLO probe.smtpverify.test"),
-          send_raw("250 mx\r\n"), expect("QUIT"), send_raw("221 bye\r\n"), expect_close()};
+          send_raw("250 mx\r\n"),       expect("QUIT"),
+          send_raw("221 bye\r\n"),      expect_close()};
 }
 
 check::Config dns_config(const FakeDnsServer& dns, std::uint16_t port) {
@@ -84,7 +85,10 @@ TEST(Resolve, NoAddressConnects) {
   dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
   dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
   std::uint16_t port = 0;
-  { FakeSmtpServer probe({}); port = probe.port(); }
+  {
+    FakeSmtpServer probe({});
+    port = probe.port();
+  }
   const auto c = check_with(dns_config(dns, port));
   EXPECT_EQ(c.state, State::Critical);
   const std::string p = std::to_string(port);

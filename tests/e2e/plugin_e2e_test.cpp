@@ -58,8 +58,8 @@ PluginRun run_plugin(const std::vector<std::string>& args) {
   close(pipefd[0]);
   int status = 0;
   waitpid(pid, &status, 0);
-  r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0);
+  r.elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.first_line = r.out.substr(0, r.out.find('\n'));
   return r;
@@ -96,48 +96,48 @@ TEST(Plugin, OkWithTransaction) {
                          expect("MAIL FROM:<>"), send("250 2.1.0 Ok"),
                          expect("RCPT TO:<probe@smtpverify.test>"), send("250 2.1.5 Ok"),
                          expect("QUIT"), send("221 2.0.0 Bye"), expect_close()});
-  const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{
-                                                     "-f", "", "--rcpt", "probe@smtpverify.test"});
+  const PluginRun r = run_plugin(
+      base(server.port()) + std::vector<std::string>{"-f", "", "--rcpt", "probe@smtpverify.test"});
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(server.error(), "");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_TRUE(std::regex_match(
       r.first_line,
-      std::regex("SMTP OK - \\[127\\.0\\.0\\.1\\]:[0-9]+ ESMTP Fake, 1 rcpt accepted, [0-9.]+ s \\| "
-                 "time=[0-9]+\\.[0-9]{6}s;;;0 connect=[0-9.]+s;;;0 banner=[0-9.]+s;;;0 "
-                 "ehlo=[0-9.]+s;;;0 mail=[0-9.]+s;;;0 rcpt=[0-9.]+s;;;0 quit=[0-9.]+s;;;0")))
+      std::regex(
+          "SMTP OK - \\[127\\.0\\.0\\.1\\]:[0-9]+ ESMTP Fake, 1 rcpt accepted, [0-9.]+ s \\| "
+          "time=[0-9]+\\.[0-9]{6}s;;;0 connect=[0-9.]+s;;;0 banner=[0-9.]+s;;;0 "
+          "ehlo=[0-9.]+s;;;0 mail=[0-9.]+s;;;0 rcpt=[0-9.]+s;;;0 quit=[0-9.]+s;;;0")))
       << r.first_line;
   EXPECT_EQ(r.out, r.first_line + "\n");  // exactly one line without -v
 }
 
 TEST(Plugin, CriticalNamesTheRejectedRecipient) {
-  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"),
-                         send("250 mx"), expect("MAIL FROM:<m@smtpverify.test>"), send("250 ok"),
+  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"), send("250 mx"),
+                         expect("MAIL FROM:<m@smtpverify.test>"), send("250 ok"),
                          expect("RCPT TO:<nosuchuser@smtpverify.test>"),
                          send("550 5.1.1 <nosuchuser@smtpverify.test>: Recipient address rejected"),
                          expect("QUIT"), send("221 bye"), expect_close()});
-  const PluginRun r = run_plugin(base(server.port()) +
-                           std::vector<std::string>{"-f", "m@smtpverify.test", "--rcpt",
-                                                    "nosuchuser@smtpverify.test"});
+  const PluginRun r =
+      run_plugin(base(server.port()) + std::vector<std::string>{"-f", "m@smtpverify.test", "--rcpt",
+                                                                "nosuchuser@smtpverify.test"});
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(server.error(), "");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(summary(r.first_line),
-            "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
-                " RCPT TO:<nosuchuser@smtpverify.test> rejected: 550 5.1.1 "
-                "<nosuchuser@smtpverify.test>: Recipient address rejected");
-  EXPECT_EQ(perf_labels(r.first_line), (Labels{"time", "connect", "banner", "ehlo", "mail",
-                                               "rcpt", "quit"}));
+  EXPECT_EQ(summary(r.first_line), "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                                       " RCPT TO:<nosuchuser@smtpverify.test> rejected: 550 5.1.1 "
+                                       "<nosuchuser@smtpverify.test>: Recipient address rejected");
+  EXPECT_EQ(perf_labels(r.first_line),
+            (Labels{"time", "connect", "banner", "ehlo", "mail", "rcpt", "quit"}));
 }
 
 TEST(Plugin, WarningOnGreylisting) {
-  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"),
-                         send("250 mx"), expect("MAIL FROM:<m@smtpverify.test>"), send("250 ok"),
+  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"), send("250 mx"),
+                         expect("MAIL FROM:<m@smtpverify.test>"), send("250 ok"),
                          expect("RCPT TO:<a@smtpverify.test>"), send("450 4.2.0 greylisted"),
                          expect("QUIT"), send("221 bye"), expect_close()});
-  const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{
-                                                     "-f", "m@smtpverify.test", "--rcpt",
-                                                     "a@smtpverify.test"});
+  const PluginRun r =
+      run_plugin(base(server.port()) + std::vector<std::string>{"-f", "m@smtpverify.test", "--rcpt",
+                                                                "a@smtpverify.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(summary(r.first_line), "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) +
                                        " RCPT TO:<a@smtpverify.test> deferred: 450 4.2.0 "
@@ -148,8 +148,10 @@ TEST(Plugin, TimeoutHonouredAndNamed) {
   FakeSmtpServer server({hang()});
   const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{"-t", "1"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(summary(r.first_line), "SMTP CRITICAL - timeout after 1 s waiting for banner from "
-                                   "[127.0.0.1]:" + std::to_string(server.port()));
+  EXPECT_EQ(summary(r.first_line),
+            "SMTP CRITICAL - timeout after 1 s waiting for banner from "
+            "[127.0.0.1]:" +
+                std::to_string(server.port()));
   EXPECT_EQ(perf_labels(r.first_line), (Labels{"time", "connect"}));
   EXPECT_LT(r.elapsed, 1500ms);  // -t + 0.5 s: a functional bound, not a benchmark
   EXPECT_GE(r.elapsed, 1000ms);
@@ -157,14 +159,15 @@ TEST(Plugin, TimeoutHonouredAndNamed) {
 
 TEST(Plugin, TimeoutStateUnknown) {
   FakeSmtpServer server({hang()});
-  const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{"-t", "0.3:UNKNOWN"});
+  const PluginRun r =
+      run_plugin(base(server.port()) + std::vector<std::string>{"-t", "0.3:UNKNOWN"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.first_line.rfind("SMTP UNKNOWN - timeout after 0.3 s waiting for banner", 0), 0u);
 }
 
 TEST(Plugin, VerboseTranscriptIsLongOutput) {
-  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"),
-                         send("250 mx"), expect("QUIT"), send("221 bye"), expect_close()});
+  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"), send("250 mx"),
+                         expect("QUIT"), send("221 bye"), expect_close()});
   const PluginRun r = run_plugin(base(server.port()) + std::vector<std::string>{"-v"});
   EXPECT_EQ(r.exit_code, 0);
   const std::string rest = r.out.substr(r.out.find('\n') + 1);
@@ -214,12 +217,13 @@ TEST(Plugin, HelpAndVersionExitUnknown) {
   EXPECT_NE(help.out.find("\nExamples:\n"), std::string::npos);
   const PluginRun version = run_plugin({"-V"});
   EXPECT_EQ(version.exit_code, 3);
-  EXPECT_TRUE(std::regex_match(version.out, std::regex("check_smtp_verify [0-9]+\\.[0-9]+\\.[0-9]+\n")));
+  EXPECT_TRUE(
+      std::regex_match(version.out, std::regex("check_smtp_verify [0-9]+\\.[0-9]+\\.[0-9]+\n")));
 }
 
 TEST(Plugin, NumbersStayCLocaleUnderAnotherLocale) {
-  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"),
-                         send("250 mx"), expect("QUIT"), send("221 bye"), expect_close()});
+  FakeSmtpServer server({send("220 mx ESMTP"), expect("EHLO probe.smtpverify.test"), send("250 mx"),
+                         expect("QUIT"), send("221 bye"), expect_close()});
   setenv("LC_ALL", "de_DE.UTF-8", 1);
   const PluginRun r = run_plugin(base(server.port()));
   unsetenv("LC_ALL");

@@ -6,8 +6,9 @@ namespace smtpverify::smtp {
 namespace {
 
 TEST(Capabilities, KeywordsAreCaseInsensitiveAndGreetingIsSkipped) {
-  Reply r{250, {"mail.example.org Hello", "PIPELINING", "size 10240000", "starttls",
-                "AUTH PLAIN LOGIN", "8BITMIME"}};
+  Reply r{250,
+          {"mail.example.org Hello", "PIPELINING", "size 10240000", "starttls", "AUTH PLAIN LOGIN",
+           "8BITMIME"}};
   const auto caps = Capabilities::from_ehlo(r);
   EXPECT_TRUE(caps.has("STARTTLS"));
   EXPECT_TRUE(caps.has("starttls"));

@@ -24,8 +24,10 @@ TEST(Rfc5322Date, FixedEnglishUtc) {
 }
 
 TEST(TestMessage, HeadersAndBody) {
-  TestMessage m{"monitor@example.org", {"a@example.org", "b@example.org"},
-                "Sat, 28 Nov 2026 15:24:05 +0000", "1.2.3@probe.example.org",
+  TestMessage m{"monitor@example.org",
+                {"a@example.org", "b@example.org"},
+                "Sat, 28 Nov 2026 15:24:05 +0000",
+                "1.2.3@probe.example.org",
                 "probe.example.org"};
   EXPECT_EQ(build_test_message(m),
             "Date: Sat, 28 Nov 2026 15:24:05 +0000\n"

@@ -39,12 +39,43 @@ TEST(Options, Defaults) {
 }
 
 TEST(Options, EverythingGiven) {
-  const auto p = parse({"-H", "[2001:db8::1]", "-p", "2525", "-6", "-e", "Postfix", "-F",
-                        "probe.example.org", "-f", "<>", "--rcpt", "<a@example.org>", "--rcpt",
-                        "b@example.org", "--reject-rcpt", "x@example.net", "--data", "-C",
-                        "NOOP", "-R", "^250", "-w", "2", "-c", "banner=0.5", "-w",
-                        "banner=0.25", "-t", "20:unknown", "-q", "--dns-server",
-                        "127.0.0.1:5353", "--dns-server", "[::1]:53", "-v", "-vv"});
+  const auto p = parse({"-H",
+                        "[2001:db8::1]",
+                        "-p",
+                        "2525",
+                        "-6",
+                        "-e",
+                        "Postfix",
+                        "-F",
+                        "probe.example.org",
+                        "-f",
+                        "<>",
+                        "--rcpt",
+                        "<a@example.org>",
+                        "--rcpt",
+                        "b@example.org",
+                        "--reject-rcpt",
+                        "x@example.net",
+                        "--data",
+                        "-C",
+                        "NOOP",
+                        "-R",
+                        "^250",
+                        "-w",
+                        "2",
+                        "-c",
+                        "banner=0.5",
+                        "-w",
+                        "banner=0.25",
+                        "-t",
+                        "20:unknown",
+                        "-q",
+                        "--dns-server",
+                        "127.0.0.1:5353",
+                        "--dns-server",
+                        "[::1]:53",
+                        "-v",
+                        "-vv"});
   ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
   const Config& c = p.config;
   EXPECT_EQ(c.host, "2001:db8::1");
@@ -121,7 +152,9 @@ TEST(Options, EveryBadInputIsOneExactLine) {
             "--from contains a space or control character");
   EXPECT_EQ(error_of({"-H", "h", "-f", "a@example.org\r\nRCPT TO:<x@y>"}),
             "--from contains a space or control character");
-  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a\x01" "b"}),
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt",
+                      "a\x01"
+                      "b"}),
             "--rcpt contains a space or control character");
   EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a@b\n"}),
             "--rcpt contains a space or control character");

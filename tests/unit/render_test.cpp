@@ -58,7 +58,8 @@ TEST(Render, TimeoutNamesTheEndpointItself) {
   r.endpoint = "mail.example.org[192.0.2.10]:25";
   r.total_seconds = 10.001;
   r.timings = {{"connect", 0.001}};
-  r.problems = {{ProblemKind::Timeout, {},
+  r.problems = {{ProblemKind::Timeout,
+                 {},
                  "timeout after 10 s waiting for banner from mail.example.org[192.0.2.10]:25",
                  true}};
   Config c;
@@ -75,14 +76,15 @@ TEST(Render, WorstFirstAndBoundedList) {
   CheckResult r;
   r.endpoint = "h[192.0.2.1]:25";
   for (int i = 0; i < 7; ++i) {
-    r.problems.push_back({ProblemKind::Smtp, smtp::FindingKind::RcptTempFailed,
-                          "w" + std::to_string(i)});
+    r.problems.push_back(
+        {ProblemKind::Smtp, smtp::FindingKind::RcptTempFailed, "w" + std::to_string(i)});
   }
   r.problems.push_back({ProblemKind::Smtp, smtp::FindingKind::RcptRejected, "c"});
   const Output out = render(r, Config{});
   EXPECT_EQ(out.state, State::Critical);
-  EXPECT_EQ(out.text, "SMTP CRITICAL - h[192.0.2.1]:25 c, w0, w1, w2, w3 (+3 more) | "
-                      "time=0.000000s;;;0\n");
+  EXPECT_EQ(out.text,
+            "SMTP CRITICAL - h[192.0.2.1]:25 c, w0, w1, w2, w3 (+3 more) | "
+            "time=0.000000s;;;0\n");
 }
 
 TEST(Render, QuitFailureIgnoredWithQ) {

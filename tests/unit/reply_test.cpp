@@ -64,8 +64,7 @@ TEST(ReplyParser, MultiLineGreeting) {
   const auto p = parse_every_split("220-mail.example.org ESMTP\r\n220-second\r\n220 last\r\n");
   ASSERT_EQ(p.status, ReplyParser::Status::Complete);
   EXPECT_EQ(p.reply.code, 220);
-  EXPECT_EQ(p.reply.lines,
-            (std::vector<std::string>{"mail.example.org ESMTP", "second", "last"}));
+  EXPECT_EQ(p.reply.lines, (std::vector<std::string>{"mail.example.org ESMTP", "second", "last"}));
   EXPECT_EQ(p.reply.full_text(), "220-mail.example.org ESMTP\n220-second\n220 last");
 }
 
@@ -169,7 +168,9 @@ TEST(ReplyParser, OverSixtyFourKibIsOverLong) {
 }
 
 TEST(ReplyParser, ControlAndEightBitBytesInTextAreKept) {
-  static constexpr char kText[] = "250 a\x00" "b\x1b[31m\xff|x\r\n";
+  static constexpr char kText[] =
+      "250 a\x00"
+      "b\x1b[31m\xff|x\r\n";
   const std::string text(kText, sizeof kText - 1);
   const auto p = parse_every_split(text);
   ASSERT_EQ(p.status, ReplyParser::Status::Complete);

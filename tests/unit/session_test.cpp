@@ -89,11 +89,13 @@ Plan basic_plan() {
 }
 
 TEST(Session, MinimalDialogueWithoutTransaction) {
-  const auto out = run_every_split(basic_plan(), {
-      {"", "220 mail.example.org ESMTP Postfix\r\n"},
-      {"EHLO probe.example.org\r\n", "250-mail.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n"},
-      {"QUIT\r\n", "221 2.0.0 Bye\r\n"},
-  });
+  const auto out = run_every_split(
+      basic_plan(), {
+                        {"", "220 mail.example.org ESMTP Postfix\r\n"},
+                        {"EHLO probe.example.org\r\n",
+                         "250-mail.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n"},
+                        {"QUIT\r\n", "221 2.0.0 Bye\r\n"},
+                    });
   EXPECT_EQ(out.unexpected, "");
   EXPECT_TRUE(out.findings.empty());
   EXPECT_EQ(out.final_want, Want::Done);
@@ -105,18 +107,19 @@ TEST(Session, FullTransaction) {
   p.recipients = {{"a@example.org", false}, {"b@example.org", false}, {"x@example.net", true}};
   p.payload = "Subject: t\r\n\r\n..dot\r\n";
   p.commands = {"NOOP"};
-  const auto out = run_every_split(p, {
-      {"", "220-mail.example.org ESMTP\r\n220 welcome\r\n"},
-      {"EHLO probe.example.org\r\n", "250-mail.example.org\r\n250 SIZE 1000\r\n"},
-      {"MAIL FROM:<monitor@example.org>\r\n", "250 2.1.0 Ok\r\n"},
-      {"RCPT TO:<a@example.org>\r\n", "250 2.1.5 Ok\r\n"},
-      {"RCPT TO:<b@example.org>\r\n", "251 2.1.5 forwarded\r\n"},
-      {"RCPT TO:<x@example.net>\r\n", "554 5.7.1 Relay access denied\r\n"},
-      {"DATA\r\n", "354 End data with <CR><LF>.<CR><LF>\r\n"},
-      {"Subject: t\r\n\r\n..dot\r\n.\r\n", "250 2.0.0 Ok: queued as ABC\r\n"},
-      {"NOOP\r\n", "250 2.0.0 Ok\r\n"},
-      {"QUIT\r\n", "221 2.0.0 Bye\r\n"},
-  });
+  const auto out = run_every_split(
+      p, {
+             {"", "220-mail.example.org ESMTP\r\n220 welcome\r\n"},
+             {"EHLO probe.example.org\r\n", "250-mail.example.org\r\n250 SIZE 1000\r\n"},
+             {"MAIL FROM:<monitor@example.org>\r\n", "250 2.1.0 Ok\r\n"},
+             {"RCPT TO:<a@example.org>\r\n", "250 2.1.5 Ok\r\n"},
+             {"RCPT TO:<b@example.org>\r\n", "251 2.1.5 forwarded\r\n"},
+             {"RCPT TO:<x@example.net>\r\n", "554 5.7.1 Relay access denied\r\n"},
+             {"DATA\r\n", "354 End data with <CR><LF>.<CR><LF>\r\n"},
+             {"Subject: t\r\n\r\n..dot\r\n.\r\n", "250 2.0.0 Ok: queued as ABC\r\n"},
+             {"NOOP\r\n", "250 2.0.0 Ok\r\n"},
+             {"QUIT\r\n", "221 2.0.0 Bye\r\n"},
+         });
   EXPECT_EQ(out.unexpected, "");
   EXPECT_TRUE(out.findings.empty());
   EXPECT_EQ(out.final_want, Want::Done);
@@ -126,23 +129,24 @@ TEST(Session, NullSender) {
   Plan p = basic_plan();
   p.mail_from = "";
   const auto out = run(p, {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "250 x\r\n"},
-      {"MAIL FROM:<>\r\n", "250 ok\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                              {"", "220 x\r\n"},
+                              {"EHLO probe.example.org\r\n", "250 x\r\n"},
+                              {"MAIL FROM:<>\r\n", "250 ok\r\n"},
+                              {"QUIT\r\n", "221 bye\r\n"},
+                          });
   EXPECT_EQ(out.unexpected, "");
   EXPECT_TRUE(out.findings.empty());
 }
 
 TEST(Session, EhloRejectedFallsBackToHelo) {
   for (const char* code : {"500", "502", "504"}) {
-    const auto out = run_every_split(basic_plan(), {
-        {"", "220 old server\r\n"},
-        {"EHLO probe.example.org\r\n", std::string(code) + " 5.5.1 what?\r\n"},
-        {"HELO probe.example.org\r\n", "250 old.example.org\r\n"},
-        {"QUIT\r\n", "221 bye\r\n"},
-    });
+    const auto out = run_every_split(
+        basic_plan(), {
+                          {"", "220 old server\r\n"},
+                          {"EHLO probe.example.org\r\n", std::string(code) + " 5.5.1 what?\r\n"},
+                          {"HELO probe.example.org\r\n", "250 old.example.org\r\n"},
+                          {"QUIT\r\n", "221 bye\r\n"},
+                      });
     EXPECT_EQ(out.unexpected, "") << code;
     EXPECT_TRUE(out.findings.empty()) << code;
   }
@@ -150,21 +154,21 @@ TEST(Session, EhloRejectedFallsBackToHelo) {
 
 TEST(Session, EhloAndHeloRejected) {
   const auto out = run(basic_plan(), {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "502 no\r\n"},
-      {"HELO probe.example.org\r\n", "501 bad name\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                                         {"", "220 x\r\n"},
+                                         {"EHLO probe.example.org\r\n", "502 no\r\n"},
+                                         {"HELO probe.example.org\r\n", "501 bad name\r\n"},
+                                         {"QUIT\r\n", "221 bye\r\n"},
+                                     });
   EXPECT_EQ(out.unexpected, "");
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::HeloRejected}));
 }
 
 TEST(Session, EhloRejectedWithOtherCodeDoesNotFallBack) {
   const auto out = run(basic_plan(), {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "550 go away\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                                         {"", "220 x\r\n"},
+                                         {"EHLO probe.example.org\r\n", "550 go away\r\n"},
+                                         {"QUIT\r\n", "221 bye\r\n"},
+                                     });
   EXPECT_EQ(out.unexpected, "");
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::HeloRejected}));
 }
@@ -175,31 +179,32 @@ TEST(Session, LmtpHasNoHeloFallbackAndOneReplyPerRecipient) {
   p.mail_from = "m@example.org";
   p.recipients = {{"a@example.org", false}, {"b@example.org", false}};
   p.payload = "x\r\n";
-  const auto out = run_every_split(p, {
-      {"", "220 lmtp\r\n"},
-      {"LHLO probe.example.org\r\n", "250 lmtp\r\n"},
-      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
-      {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
-      {"RCPT TO:<b@example.org>\r\n", "250 ok\r\n"},
-      {"DATA\r\n", "354 go\r\n"},
-      {"x\r\n.\r\n", "250 a delivered\r\n452 b mailbox full\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+  const auto out =
+      run_every_split(p, {
+                             {"", "220 lmtp\r\n"},
+                             {"LHLO probe.example.org\r\n", "250 lmtp\r\n"},
+                             {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+                             {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
+                             {"RCPT TO:<b@example.org>\r\n", "250 ok\r\n"},
+                             {"DATA\r\n", "354 go\r\n"},
+                             {"x\r\n.\r\n", "250 a delivered\r\n452 b mailbox full\r\n"},
+                             {"QUIT\r\n", "221 bye\r\n"},
+                         });
   EXPECT_EQ(out.unexpected, "");
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::DataTempFailed}));
   const auto no_fallback = run(p, {
-      {"", "220 lmtp\r\n"},
-      {"LHLO probe.example.org\r\n", "500 what\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                                      {"", "220 lmtp\r\n"},
+                                      {"LHLO probe.example.org\r\n", "500 what\r\n"},
+                                      {"QUIT\r\n", "221 bye\r\n"},
+                                  });
   EXPECT_EQ(no_fallback.findings, (std::vector<FindingKind>{FindingKind::HeloRejected}));
 }
 
 TEST(Session, GreetingNot220SendsQuit) {
   const auto out = run_every_split(basic_plan(), {
-      {"", "554 5.3.2 no service for you\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                                                     {"", "554 5.3.2 no service for you\r\n"},
+                                                     {"QUIT\r\n", "221 bye\r\n"},
+                                                 });
   EXPECT_EQ(out.unexpected, "");
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::BannerRejected}));
 }
@@ -208,15 +213,15 @@ TEST(Session, ExpectStringMissingFromGreeting) {
   Plan p = basic_plan();
   p.expect_banner = "Postfix";
   const auto out = run(p, {
-      {"", "220 mail.example.org ESMTP Exim\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                              {"", "220 mail.example.org ESMTP Exim\r\n"},
+                              {"QUIT\r\n", "221 bye\r\n"},
+                          });
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::BannerMismatch}));
   const auto ok = run(p, {
-      {"", "220-mail.example.org ESMTP\r\n220 Postfix here\r\n"},
-      {"EHLO probe.example.org\r\n", "250 x\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                             {"", "220-mail.example.org ESMTP\r\n220 Postfix here\r\n"},
+                             {"EHLO probe.example.org\r\n", "250 x\r\n"},
+                             {"QUIT\r\n", "221 bye\r\n"},
+                         });
   EXPECT_TRUE(ok.findings.empty());
 }
 
@@ -224,12 +229,13 @@ TEST(Session, ServiceClosing421ClosesWithoutQuit) {
   Plan p = basic_plan();
   p.mail_from = "m@example.org";
   p.recipients = {{"a@example.org", false}};
-  const auto out = run_every_split(p, {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "250 x\r\n"},
-      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
-      {"RCPT TO:<a@example.org>\r\n", "421 4.3.2 shutting down\r\n"},
-  });
+  const auto out =
+      run_every_split(p, {
+                             {"", "220 x\r\n"},
+                             {"EHLO probe.example.org\r\n", "250 x\r\n"},
+                             {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+                             {"RCPT TO:<a@example.org>\r\n", "421 4.3.2 shutting down\r\n"},
+                         });
   EXPECT_EQ(out.unexpected, "");
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::ServiceClosing}));
   EXPECT_EQ(out.trailing, "");  // no QUIT after 421
@@ -241,21 +247,21 @@ TEST(Session, ServiceClosing421ClosesWithoutQuit) {
 TEST(Session, EveryRecipientIsTriedThenNoData) {
   Plan p = basic_plan();
   p.mail_from = "m@example.org";
-  p.recipients = {{"bad@example.org", false}, {"good@example.org", false},
-                  {"later@example.org", false}};
+  p.recipients = {
+      {"bad@example.org", false}, {"good@example.org", false}, {"later@example.org", false}};
   p.payload = "x\r\n";
   const auto out = run(p, {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "250 x\r\n"},
-      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
-      {"RCPT TO:<bad@example.org>\r\n", "550 5.1.1 unknown\r\n"},
-      {"RCPT TO:<good@example.org>\r\n", "250 ok\r\n"},
-      {"RCPT TO:<later@example.org>\r\n", "450 4.2.0 greylisted\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                              {"", "220 x\r\n"},
+                              {"EHLO probe.example.org\r\n", "250 x\r\n"},
+                              {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+                              {"RCPT TO:<bad@example.org>\r\n", "550 5.1.1 unknown\r\n"},
+                              {"RCPT TO:<good@example.org>\r\n", "250 ok\r\n"},
+                              {"RCPT TO:<later@example.org>\r\n", "450 4.2.0 greylisted\r\n"},
+                              {"QUIT\r\n", "221 bye\r\n"},
+                          });
   EXPECT_EQ(out.unexpected, "");
-  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::RcptRejected,
-                                                    FindingKind::RcptTempFailed}));
+  EXPECT_EQ(out.findings,
+            (std::vector<FindingKind>{FindingKind::RcptRejected, FindingKind::RcptTempFailed}));
 }
 
 TEST(Session, ProbeAcceptedMeansNoMessageIsSent) {
@@ -264,23 +270,23 @@ TEST(Session, ProbeAcceptedMeansNoMessageIsSent) {
   p.recipients = {{"a@example.org", false}, {"victim@example.net", true}};
   p.payload = "x\r\n";
   const auto out = run(p, {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "250 x\r\n"},
-      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
-      {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
-      {"RCPT TO:<victim@example.net>\r\n", "250 ok\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                              {"", "220 x\r\n"},
+                              {"EHLO probe.example.org\r\n", "250 x\r\n"},
+                              {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+                              {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
+                              {"RCPT TO:<victim@example.net>\r\n", "250 ok\r\n"},
+                              {"QUIT\r\n", "221 bye\r\n"},
+                          });
   EXPECT_EQ(out.unexpected, "");
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::ProbeAccepted}));
   const auto temp = run(p, {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "250 x\r\n"},
-      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
-      {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
-      {"RCPT TO:<victim@example.net>\r\n", "450 try later\r\n"},
-      {"QUIT\r\n", "221 bye\r\n"},
-  });
+                               {"", "220 x\r\n"},
+                               {"EHLO probe.example.org\r\n", "250 x\r\n"},
+                               {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+                               {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
+                               {"RCPT TO:<victim@example.net>\r\n", "450 try later\r\n"},
+                               {"QUIT\r\n", "221 bye\r\n"},
+                           });
   EXPECT_EQ(temp.findings, (std::vector<FindingKind>{FindingKind::ProbeTempFailed}));
 }
 
@@ -288,16 +294,16 @@ TEST(Session, MailTemporaryAndPermanentFailures) {
   Plan p = basic_plan();
   p.mail_from = "m@example.org";
   p.recipients = {{"a@example.org", false}};
-  for (const auto& [reply, kind] :
-       std::vector<std::pair<std::string, FindingKind>>{{"451 4.3.0 later\r\n", FindingKind::MailTempFailed},
-                                                        {"553 5.1.8 bad sender\r\n", FindingKind::MailRejected},
-                                                        {"354 huh\r\n", FindingKind::MailRejected}}) {
+  for (const auto& [reply, kind] : std::vector<std::pair<std::string, FindingKind>>{
+           {"451 4.3.0 later\r\n", FindingKind::MailTempFailed},
+           {"553 5.1.8 bad sender\r\n", FindingKind::MailRejected},
+           {"354 huh\r\n", FindingKind::MailRejected}}) {
     const auto out = run(p, {
-        {"", "220 x\r\n"},
-        {"EHLO probe.example.org\r\n", "250 x\r\n"},
-        {"MAIL FROM:<m@example.org>\r\n", reply},
-        {"QUIT\r\n", "221 bye\r\n"},
-    });
+                                {"", "220 x\r\n"},
+                                {"EHLO probe.example.org\r\n", "250 x\r\n"},
+                                {"MAIL FROM:<m@example.org>\r\n", reply},
+                                {"QUIT\r\n", "221 bye\r\n"},
+                            });
     EXPECT_EQ(out.unexpected, "") << reply;
     EXPECT_EQ(out.findings, (std::vector<FindingKind>{kind})) << reply;
   }
@@ -329,16 +335,16 @@ TEST(Session, DataRefusedAndEndOfDataRejected) {
 
 TEST(Session, QuitNotAnswered221) {
   const auto bad = run(basic_plan(), {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "250 x\r\n"},
-      {"QUIT\r\n", "250 whatever\r\n"},
-  });
+                                         {"", "220 x\r\n"},
+                                         {"EHLO probe.example.org\r\n", "250 x\r\n"},
+                                         {"QUIT\r\n", "250 whatever\r\n"},
+                                     });
   EXPECT_EQ(bad.findings, (std::vector<FindingKind>{FindingKind::QuitFailed}));
   const auto closed = run(basic_plan(), {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "250 x\r\n"},
-      {"QUIT\r\n", ""},
-  });
+                                            {"", "220 x\r\n"},
+                                            {"EHLO probe.example.org\r\n", "250 x\r\n"},
+                                            {"QUIT\r\n", ""},
+                                        });
   EXPECT_EQ(closed.findings, (std::vector<FindingKind>{FindingKind::QuitFailed}));
 }
 
@@ -351,9 +357,9 @@ TEST(Session, UnsolicitedDataAfterGreetingClosesWithoutSending) {
 
 TEST(Session, UnsolicitedPartialLineAfterReply) {
   const auto out = run(basic_plan(), {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "250 x\r\n2"},
-  });
+                                         {"", "220 x\r\n"},
+                                         {"EHLO probe.example.org\r\n", "250 x\r\n2"},
+                                     });
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::UnsolicitedData}));
   EXPECT_EQ(out.trailing, "");
   Plan p = basic_plan();
@@ -368,9 +374,9 @@ TEST(Session, MalformedAndOverLongReplies) {
   EXPECT_EQ(garbage.findings, (std::vector<FindingKind>{FindingKind::MalformedReply}));
   EXPECT_TRUE(garbage.sent.empty());
   const auto mixed = run(basic_plan(), {
-      {"", "220 x\r\n"},
-      {"EHLO probe.example.org\r\n", "250-a\r\n251 b\r\n"},
-  });
+                                           {"", "220 x\r\n"},
+                                           {"EHLO probe.example.org\r\n", "250-a\r\n251 b\r\n"},
+                                       });
   EXPECT_EQ(mixed.findings, (std::vector<FindingKind>{FindingKind::MalformedReply}));
   const auto longline = run(basic_plan(), {{"", "220 " + std::string(10000, 'a')}});
   EXPECT_EQ(longline.findings, (std::vector<FindingKind>{FindingKind::OverLongReply}));
@@ -416,16 +422,23 @@ TEST(Session, PhasesAndTranscriptEvents) {
   std::vector<std::string> lines;
   for (const auto& e : events) {
     switch (e.kind) {
-      case Event::Kind::PhaseStart: lines.push_back("> " + std::string(phase_name(e.phase))); break;
-      case Event::Kind::Sent: lines.push_back("C: " + e.text); break;
-      case Event::Kind::Received: lines.push_back("S: " + e.text); break;
-      case Event::Kind::Note: lines.push_back("* " + e.text); break;
+      case Event::Kind::PhaseStart:
+        lines.push_back("> " + std::string(phase_name(e.phase)));
+        break;
+      case Event::Kind::Sent:
+        lines.push_back("C: " + e.text);
+        break;
+      case Event::Kind::Received:
+        lines.push_back("S: " + e.text);
+        break;
+      case Event::Kind::Note:
+        lines.push_back("* " + e.text);
+        break;
     }
   }
-  EXPECT_EQ(lines, (std::vector<std::string>{"> banner", "S: 220 x", "> ehlo",
-                                             "C: EHLO probe.example.org", "S: 250-x",
-                                             "S: 250 PIPELINING", "> mail",
-                                             "C: MAIL FROM:<m@example.org>"}));
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "> banner", "S: 220 x", "> ehlo", "C: EHLO probe.example.org", "S: 250-x",
+                       "S: 250 PIPELINING", "> mail", "C: MAIL FROM:<m@example.org>"}));
 }
 
 }  // namespace

@@ -113,21 +113,32 @@ TEST(StateTable, DescribeFindings) {
                       r250, ""}),
             "RCPT TO:<x@example.net> accepted, expected a rejection (open relay or unknown user "
             "accepted): 250 2.1.5 Ok");
-  EXPECT_EQ(describe({FindingKind::HeloRejected, smtp::Phase::Ehlo, "HELO probe", {501, {"no"}}, ""}),
-            "EHLO and HELO probe rejected: 501 no");
-  EXPECT_EQ(describe({FindingKind::HeloRejected, smtp::Phase::Ehlo, "EHLO probe", {550, {"no"}}, ""}),
-            "EHLO probe rejected: 550 no");
-  EXPECT_EQ(describe({FindingKind::BannerRejected, smtp::Phase::Banner, "", {554, {"go away"}}, ""}),
-            "greeting not 220: 554 go away");
+  EXPECT_EQ(
+      describe({FindingKind::HeloRejected, smtp::Phase::Ehlo, "HELO probe", {501, {"no"}}, ""}),
+      "EHLO and HELO probe rejected: 501 no");
+  EXPECT_EQ(
+      describe({FindingKind::HeloRejected, smtp::Phase::Ehlo, "EHLO probe", {550, {"no"}}, ""}),
+      "EHLO probe rejected: 550 no");
+  EXPECT_EQ(
+      describe({FindingKind::BannerRejected, smtp::Phase::Banner, "", {554, {"go away"}}, ""}),
+      "greeting not 220: 554 go away");
   EXPECT_EQ(describe({FindingKind::ServiceClosing, smtp::Phase::Banner, "", {421, {"busy"}}, ""}),
             "greeting answered 421, server closing the connection: 421 busy");
-  EXPECT_EQ(describe({FindingKind::QuitFailed, smtp::Phase::Quit, "QUIT", {}, "connection closed without a reply"}),
+  EXPECT_EQ(describe({FindingKind::QuitFailed,
+                      smtp::Phase::Quit,
+                      "QUIT",
+                      {},
+                      "connection closed without a reply"}),
             "QUIT not answered (connection closed without a reply)");
-  EXPECT_EQ(describe({FindingKind::ConnectionClosed, smtp::Phase::Banner, "", {}, "connection closed"}),
-            "connection closed before the greeting");
+  EXPECT_EQ(
+      describe({FindingKind::ConnectionClosed, smtp::Phase::Banner, "", {}, "connection closed"}),
+      "connection closed before the greeting");
   EXPECT_EQ(describe({FindingKind::UnsolicitedData, smtp::Phase::Banner, "", {}, ""}),
             "unsolicited data from the server after the greeting");
-  EXPECT_EQ(describe({FindingKind::OverLongReply, smtp::Phase::Ehlo, "EHLO p", {},
+  EXPECT_EQ(describe({FindingKind::OverLongReply,
+                      smtp::Phase::Ehlo,
+                      "EHLO p",
+                      {},
                       "reply line longer than 4096 bytes"}),
             "over-long reply to EHLO p (reply line longer than 4096 bytes)");
   // Server text is sanitised and bounded inside the description.
