@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Integration: the plugin against the real private Postfix (tests/integration/postfix.sh).
+# Usage: plain_test.sh PLUGIN POSTFIX_DIR
+# Each case asserts the exact exit code and the first line (a full-line regex; times vary).
+set -uo pipefail
+plugin=$1
+postfix_dir=$2
+# shellcheck source=/dev/null
+source "$postfix_dir/env"
+
+passed=0
+failed=0
+port=$POSTFIX_PORT
+ep4="\\[127\\.0\\.0\\.1\\]:$port"
+ep6="\\[::1\\]:$port"
+t='[0-9]+\.[0-9]{6}s;;;0'           # one perfdata time without thresholds
+total='[0-9]+(\.[0-9]{1,3})? s'      # the summary's total time
+banner='ESMTP Postfix'
+
+# check NAME EXPECTED_EXIT LINE_REGEX [MAX_SECONDS] -- ARGS...
+check() {
+  local name=$1 want_rc=$2 regex=$3 max=""
+  shift 3
+  if [[ $1 != -- ]]; then max=$1; shift; fi
+  shift
+  local start end out rc
+  start=$(date +%s.%N)
+  out=$("$plugin" "$@")
+  rc=$?
+  end=$(date +%s.%N)
+  local first=${out%%$'\n'*}
+  local problems=()
+  [[ $rc == "$want_rc" ]] || problems+=("exit $rc, expected $want_rc")
+  [[ $first =~ ^${regex}$ ]] || problems+=("line does not match ^${regex}\$")
+  if [[ -n $max ]] && awk -v a="$start" -v b="$end" -v m="$max" 'BEGIN{exit !(b-a > m)}'; then
+    problems+=("took $(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}') s, more than $max s")
+  fi
+  if ((${#problems[@]})); then
+    failed=$((failed + 1))
+    printf 'FAIL %s\n  %s\n  got: %s\n' "$name" "${problems[*]}" "$first"
+  else
+    passed=$((passed + 1))
+    printf 'ok   %s  (%s)\n' "$name" "$first"
+  fi
+}
+
+common=(-F probe.smtpverify.test -t 10)
+
+check "known recipient is OK with every phase's perfdata" 0 \
+  "SMTP OK - $ep4 $banner, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT"
+
+check "the same over IPv6 loopback" 0 \
+  "SMTP OK - $ep6 $banner, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t quit=$t" \
+  -- -H ::1 -p "$port" "${common[@]}" -f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT"
+
+check "localhost resolves through the hosts file" 0 \
+  "SMTP OK - localhost\\[(127\\.0\\.0\\.1|::1)\\]:$port $banner, $total \| time=$t resolve=$t connect=$t banner=$t ehlo=$t quit=$t" \
+  -- -H localhost -p "$port" "${common[@]}"
+
+check "unknown recipient is CRITICAL naming the 550" 2 \
+  "SMTP CRITICAL - $ep4 RCPT TO:<$POSTFIX_UNKNOWN_RCPT> rejected: 550 5\\.1\\.1 <$POSTFIX_UNKNOWN_RCPT>: Recipient address rejected: .* \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -f monitor@smtpverify.test --rcpt "$POSTFIX_UNKNOWN_RCPT"
+
+check "--reject-rcpt on a foreign domain answered 554 is OK" 0 \
+  "SMTP OK - $ep4 $banner, 1 rcpt accepted, 1 rcpt rejected as expected, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -f monitor@smtpverify.test \
+     --rcpt "$POSTFIX_LOCAL_RCPT" --reject-rcpt "$POSTFIX_FOREIGN_RCPT"
+
+check "--reject-rcpt on the unknown user answered 550 is OK" 0 \
+  "SMTP OK - $ep4 $banner, 1 rcpt rejected as expected, $total \| .*" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -f monitor@smtpverify.test \
+     --reject-rcpt "$POSTFIX_UNKNOWN_RCPT"
+
+check "--reject-rcpt on a local mailbox (accepted) is CRITICAL" 2 \
+  "SMTP CRITICAL - $ep4 RCPT TO:<$POSTFIX_LOCAL_RCPT> accepted, expected a rejection \\(open relay or unknown user accepted\\): 250 2\\.1\\.5 Ok \| .*" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -f monitor@smtpverify.test \
+     --reject-rcpt "$POSTFIX_LOCAL_RCPT"
+
+check "--data delivers a test message" 0 \
+  "SMTP OK - $ep4 $banner, 1 rcpt accepted, message accepted, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t data=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -f '' --rcpt "$POSTFIX_LOCAL_RCPT" --data
+
+check "-e found in the banner" 0 "SMTP OK - $ep4 $banner, $total \| .*" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -e Postfix
+
+check "-e missing from the banner is CRITICAL" 2 \
+  "SMTP CRITICAL - $ep4 greeting does not contain 'Exim': 220 mail\.smtpverify\.test $banner \| .*" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -e Exim
+
+check "-C/-R pairs against Postfix" 0 "SMTP OK - $ep4 $banner, 2/2 -R matched, $total \| .* commands=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -C NOOP -R '^250 2\.0\.0 Ok$' -C "VRFY $POSTFIX_LOCAL_RCPT" -R '^(252|502)'
+
+check "-R mismatch is CRITICAL" 2 "SMTP CRITICAL - $ep4 reply to NOOP does not match -R '\\^354': 250 2\\.0\\.0 Ok \| .*" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -C NOOP -R '^354'
+
+check "-v prints the transcript as long output" 0 "SMTP OK - $ep4 $banner, $total \| .*" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -v
+transcript=$("$plugin" -H 127.0.0.1 -p "$port" "${common[@]}" -v)
+if grep -qx 'C: EHLO probe.smtpverify.test' <<<"$transcript" && grep -qx 'S: 221 2.0.0 Bye' <<<"$transcript"; then
+  passed=$((passed + 1)); echo "ok   transcript has C:/S: lines"
+else
+  failed=$((failed + 1)); printf 'FAIL transcript has C:/S: lines\n%s\n' "$transcript"
+fi
+
+# Nothing listening: port 1 (tcpmux) is never served on these machines.
+free_port=1
+check "nothing listening is CRITICAL" 2 \
+  "SMTP CRITICAL - cannot connect to \\[127\\.0\\.0\\.1\\]:$free_port: Connection refused \| time=$t connect=$t" \
+  -- -H 127.0.0.1 -p "$free_port" "${common[@]}"
+
+# The PROXY-protocol listener waits for a header we do not send: a server that never speaks.
+check "a silent listener with -t 2 is CRITICAL within 2.5 s naming the banner" 2 \
+  "SMTP CRITICAL - timeout after 2 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_PROXY_PORT \| time=$t connect=$t" 2.5 \
+  -- -H 127.0.0.1 -p "$POSTFIX_PROXY_PORT" -F probe.smtpverify.test -t 2
+
+check "-t 2:UNKNOWN turns that timeout into UNKNOWN" 3 \
+  "SMTP UNKNOWN - timeout after 2 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_PROXY_PORT \| time=$t connect=$t" 2.5 \
+  -- -H 127.0.0.1 -p "$POSTFIX_PROXY_PORT" -F probe.smtpverify.test -t 2:UNKNOWN
+
+# An unresolvable name; the DNS server is a loopback port nobody answers on, so nothing leaves
+# this machine.
+check "an unresolvable -H is CRITICAL" 2 \
+  "SMTP CRITICAL - (cannot resolve nosuch\\.smtpverify\\.test: .*|timeout after 3 s waiting for address of nosuch\\.smtpverify\\.test from .*) \| time=$t.*" 3.5 \
+  -- -H nosuch.smtpverify.test -p "$port" -F probe.smtpverify.test -t 3 --dns-server "127.0.0.1:$free_port"
+
+echo
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine, as root: installs every package the tests
+# need, builds twice (plain, and ASan+UBSan with clang), checks the format, and runs all tiers:
+# unit, component, e2e and integration (a private Postfix started by the tests themselves).
+# Usage: bash tests/run-all.sh            (from the repository root; CI runs exactly this)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "packages"
+packages=(cmake make g++ clang clang-format pkg-config libboost-program-options-dev libssl-dev
+          libc-ares-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+bash tests/integration/postfix.sh install
+
+step "format (clang-format 14)"
+git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
+
+step "build (g++, RelWithDebInfo)"
+cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/ci -j "$jobs"
+
+step "tests: unit, component, e2e, integration"
+(cd build/ci && ctest --output-on-failure -j "$jobs")
+
+step "build (clang, ASan + UBSan)"
+CXX=clang++ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSMTPVERIFY_SANITIZE=ON >/dev/null
+cmake --build build/asan -j "$jobs"
+
+step "tests under ASan + UBSan: unit, component, e2e"
+(cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs" -L 'unit|component|e2e')
+
+step "all green"
+echo "built in $root/build/ci; plugin: $root/build/ci/plugin/check_smtp_verify"
