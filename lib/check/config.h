@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "check/range.h"
+#include "net/proxy_header.h"
 
 namespace smtpverify::check {
 
@@ -45,6 +46,8 @@ struct Config {
   State timeout_state = State::Critical;               ///< -t N:STATE
   bool ignore_quit_failure = false;                    ///< -q
   std::vector<std::string> dns_servers;                ///< --dns-server
+  std::optional<net::ProxyVersion> proxy;              ///< -r/--proxy[=v1|v2]
+  std::optional<std::string> bind;                     ///< -b: local IP literal, no brackets
   int verbosity = 0;                                   ///< -v count
 };
 

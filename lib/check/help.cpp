@@ -14,7 +14,7 @@ Usage:
                      [--data | --data-file FILE]] [-C CMD [-R REGEX]]...
                     [-w [PHASE=]RANGE]... [-c [PHASE=]RANGE]...
                     [-t SECONDS[:STATE]] [-q] [--dns-server IP[:PORT]]...
-                    [-v]...
+                    [-b ADDR] [-r[v1|v2]] [-v]...
   check_smtp_verify -h | -V
 
 Connection:
@@ -23,6 +23,11 @@ Connection:
                           in order until one connects
   -p, --port PORT         TCP port (default 25; 24 with -L)
   -4, -6                  use only IPv4 / only IPv6 addresses
+  -b, --bind ADDR         connect from this local IP address; its family decides
+                          which addresses of -H are tried
+  -r, --proxy[=v1|v2]     send a PROXY protocol header built from the real
+                          addresses of the connection (default v1) before
+                          anything else, for servers behind HAProxy & co.
   --dns-server IP[:PORT]  DNS server for every lookup (repeatable; IPv6 as
                           [addr]:port); default: /etc/resolv.conf
   -t, --timeout SEC[:STATE]

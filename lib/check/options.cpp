@@ -126,19 +126,34 @@ std::string read_data_file(const std::string& path) {
 po::options_description describe_options() {
   po::options_description d;
   // Every value is taken as a string and validated here, for exact one-line messages.
-  d.add_options()("hostname,H", po::value<std::string>())("port,p", po::value<std::string>())(
-      "ipv4,4", po::bool_switch())("ipv6,6", po::bool_switch())(
-      "expect,e", po::value<std::string>())("fqdn,F", po::value<std::string>())(
-      "from,f", po::value<std::string>())("rcpt", po::value<std::vector<std::string>>())(
-      "reject-rcpt", po::value<std::vector<std::string>>())("data", po::bool_switch())(
-      "data-file", po::value<std::string>())("command,C", po::value<std::vector<std::string>>())(
-      "response,R", po::value<std::vector<std::string>>())("lmtp,L", po::bool_switch())(
-      "warning,w", po::value<std::vector<std::string>>())(
-      "critical,c", po::value<std::vector<std::string>>())("timeout,t", po::value<std::string>())(
-      "ignore-quit-failure,q", po::bool_switch())(
-      "dns-server", po::value<std::vector<std::string>>())("verbose,v", po::bool_switch())(
-      "help,h", po::bool_switch())("version,V", po::bool_switch())(
-      "stray", po::value<std::vector<std::string>>());
+  // clang-format off
+  d.add_options()
+      ("hostname,H", po::value<std::string>())
+      ("port,p", po::value<std::string>())
+      ("ipv4,4", po::bool_switch())
+      ("ipv6,6", po::bool_switch())
+      ("expect,e", po::value<std::string>())
+      ("fqdn,F", po::value<std::string>())
+      ("from,f", po::value<std::string>())
+      ("rcpt", po::value<std::vector<std::string>>())
+      ("reject-rcpt", po::value<std::vector<std::string>>())
+      ("data", po::bool_switch())
+      ("data-file", po::value<std::string>())
+      ("command,C", po::value<std::vector<std::string>>())
+      ("response,R", po::value<std::vector<std::string>>())
+      ("lmtp,L", po::bool_switch())
+      ("warning,w", po::value<std::vector<std::string>>())
+      ("critical,c", po::value<std::vector<std::string>>())
+      ("timeout,t", po::value<std::string>())
+      ("ignore-quit-failure,q", po::bool_switch())
+      ("dns-server", po::value<std::vector<std::string>>())
+      ("proxy,r", po::value<std::string>()->implicit_value("v1"))
+      ("bind,b", po::value<std::string>())
+      ("verbose,v", po::bool_switch())
+      ("help,h", po::bool_switch())
+      ("version,V", po::bool_switch())
+      ("stray", po::value<std::vector<std::string>>());
+  // clang-format on
   return d;
 }
 
@@ -171,6 +186,32 @@ Config build_config(const po::variables_map& vm) {
     if (c.family != AF_UNSPEC && literal->family() != c.family) {
       throw BadOption{std::string("-H ") + c.host + " is not an " + (v4 ? "IPv4" : "IPv6") +
                       " address"};
+    }
+  }
+  if (const auto bind = get<std::string>(vm, "bind")) {
+    const auto local = net::parse_ip_literal(*bind, 0);
+    if (!local) throw BadOption{"-b '" + *bind + "' is not an IP address"};
+    const std::string family_name = local->family() == AF_INET ? "IPv4" : "IPv6";
+    if (c.family != AF_UNSPEC && c.family != local->family()) {
+      throw BadOption{"-b " + local->address() + " is not an " + (v4 ? "IPv4" : "IPv6") +
+                      " address"};
+    }
+    if (const auto target = net::parse_ip_literal(c.host, 25);
+        target && target->family() != local->family()) {
+      throw BadOption{"-b " + local->address() + " is " + family_name + " but -H " + c.host +
+                      " is not"};
+    }
+    // The source address decides the family: only those addresses of -H are reachable from it.
+    c.family = local->family();
+    c.bind = local->address();
+  }
+  if (const auto proxy = get<std::string>(vm, "proxy")) {
+    if (*proxy == "v1") {
+      c.proxy = net::ProxyVersion::V1;
+    } else if (*proxy == "v2") {
+      c.proxy = net::ProxyVersion::V2;
+    } else {
+      throw BadOption{"--proxy '" + *proxy + "' is not v1 or v2"};
     }
   }
   c.lmtp = vm["lmtp"].as<bool>();

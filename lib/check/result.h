@@ -20,6 +20,7 @@ enum class ProblemKind {
   ThresholdWarning,   ///< a time in the -w range
   ThresholdCritical,  ///< a time in the -c range
   Internal,           ///< our own failure (c-ares could not start, …)
+  Bind,               ///< -b: the local address cannot be used on this host
 };
 
 /// One problem and its words (not yet sanitised).

@@ -188,26 +188,36 @@ class Runner {
 
   std::unique_ptr<net::TcpStream> connect(const std::vector<net::Endpoint>& addresses) {
     const auto t0 = Clock::now();
+    std::optional<net::Endpoint> from;
+    if (config_.bind) from = net::parse_ip_literal(*config_.bind, 0);
     std::string failures;
     std::string last_error;
     for (const auto& address : addresses) {
-      int error = 0;
-      net::Fd fd = net::connect_tcp(address, deadline_, error);
+      net::ConnectError error;
+      net::Fd fd = net::connect_tcp(address, from, deadline_, error);
       if (fd.valid()) {
-        times_.add("connect", seconds_between(t0, Clock::now()));
         set_endpoint(address);
         local_ = net::local_endpoint(fd.get()).value_or(net::Endpoint{});
         log("* connected to " + address.to_string() + " from " + local_.to_string());
-        return std::make_unique<net::TcpStream>(std::move(fd));
+        auto stream = std::make_unique<net::TcpStream>(std::move(fd));
+        // The PROXY header goes first, before the greeting and before any TLS handshake.
+        if (config_.proxy && !send_proxy_header(*stream, address)) return nullptr;
+        times_.add("connect", seconds_between(t0, Clock::now()));
+        return stream;
       }
-      log("* connect to " + address.to_string() + " failed: " + std::strerror(error));
-      if (error == ETIMEDOUT && deadline_.expired()) {
+      const std::string reason = std::strerror(error.error);
+      if (error.at_bind) {
+        problem(ProblemKind::Bind, "cannot use -b " + *config_.bind + ": " + reason, true);
+        return nullptr;
+      }
+      log("* connect to " + address.to_string() + " failed: " + reason);
+      if (error.error == ETIMEDOUT && deadline_.expired()) {
         set_endpoint(address);
         timeout("connect");
         return nullptr;
       }
-      last_error = std::strerror(error);
-      failures += (failures.empty() ? "" : ", ") + address.to_string() + ": " + last_error;
+      last_error = reason;
+      failures += (failures.empty() ? "" : ", ") + address.to_string() + ": " + reason;
     }
     times_.add("connect", seconds_between(t0, Clock::now()));
     if (addresses.size() == 1) {
@@ -221,6 +231,23 @@ class Runner {
               true);
     }
     return nullptr;
+  }
+
+  bool send_proxy_header(net::TcpStream& stream, const net::Endpoint& peer) {
+    const std::string header = net::proxy_header(*config_.proxy, local_, peer);
+    log("C: " + net::describe_proxy_header(*config_.proxy, local_, peer));
+    const auto r = stream.write_all(header, deadline_);
+    if (r.status == net::IoResult::Status::Timeout) {
+      timeout("the server to accept the PROXY header");
+      return false;
+    }
+    if (r.status != net::IoResult::Status::Ok) {
+      problem(
+          ProblemKind::Network,
+          std::string("connection lost while sending the PROXY header: ") + std::strerror(r.error));
+      return false;
+    }
+    return true;
   }
 
   void set_endpoint(const net::Endpoint& address) {
@@ -327,6 +354,10 @@ class Runner {
         result_.facts.push_back(first.substr(space + 1));
       }
     }
+    if (config_.proxy) {
+      result_.facts.push_back(config_.proxy == net::ProxyVersion::V1 ? "PROXY v1" : "PROXY v2");
+    }
+    if (config_.bind) result_.facts.push_back("from " + local_.address());
     if (session.used_helo()) result_.facts.push_back("EHLO not supported, HELO used");
     int accepted = 0;
     int refused = 0;

@@ -51,6 +51,7 @@ State state_of(const Problem& problem, const Config& config) {
     case ProblemKind::ThresholdWarning:
       return State::Warning;
     case ProblemKind::Internal:
+    case ProblemKind::Bind:  // our own setup is wrong, the server is not to blame
       return State::Unknown;
     case ProblemKind::Resolve:
     case ProblemKind::Connect:

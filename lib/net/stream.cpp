@@ -88,11 +88,19 @@ int wait_for(int fd, short events, const Deadline& deadline) {
   }
 }
 
-Fd connect_tcp(const Endpoint& to, const Deadline& deadline, int& error) {
-  error = 0;
+Fd connect_tcp(const Endpoint& to, const std::optional<Endpoint>& from, const Deadline& deadline,
+               ConnectError& failure) {
+  failure = {};
+  int& error = failure.error;
   Fd fd(::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
   if (!fd.valid()) {
     error = errno;
+    return Fd();
+  }
+  if (from &&
+      ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&from->storage), from->length) != 0) {
+    error = errno;
+    failure.at_bind = true;
     return Fd();
   }
   // One write per command: Nagle would only hold back our small writes.

@@ -60,9 +60,17 @@ struct IoResult {
   int error = 0;
 };
 
-/// Connects to `to` without blocking past the deadline. On failure returns an invalid Fd and
-/// sets `error` (errno; ETIMEDOUT when the deadline passed).
-Fd connect_tcp(const Endpoint& to, const Deadline& deadline, int& error);
+/// Why a connect failed: errno (ETIMEDOUT when the deadline passed), and whether it was the
+/// bind to the local address that failed.
+struct ConnectError {
+  int error = 0;
+  bool at_bind = false;
+};
+
+/// Connects to `to` from `from` (any local address when nullopt) without blocking past the
+/// deadline. On failure returns an invalid Fd and fills `error`.
+Fd connect_tcp(const Endpoint& to, const std::optional<Endpoint>& from, const Deadline& deadline,
+               ConnectError& error);
 
 /// The local and peer address of a connected socket.
 std::optional<Endpoint> local_endpoint(int fd);

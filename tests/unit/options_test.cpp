@@ -191,6 +191,28 @@ TEST(Options, EveryBadInputIsOneExactLine) {
   EXPECT_EQ(error_of({"-H", "h x"}), "-H contains a space or control character");
 }
 
+TEST(Options, ProxyAndBind) {
+  auto p = parse({"-H", "127.0.0.1", "-r"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_EQ(p.config.proxy, net::ProxyVersion::V1);
+  p = parse({"-H", "127.0.0.1", "--proxy=v2"});
+  EXPECT_EQ(p.config.proxy, net::ProxyVersion::V2);
+  p = parse({"-H", "127.0.0.1", "--proxy", "v2"});
+  EXPECT_EQ(p.config.proxy, net::ProxyVersion::V2);
+  p = parse({"-H", "127.0.0.1", "-r", "-v"});  // a bare -r before another option is v1
+  EXPECT_EQ(p.config.proxy, net::ProxyVersion::V1);
+  EXPECT_EQ(p.config.verbosity, 1);
+  EXPECT_FALSE(parse({"-H", "127.0.0.1"}).config.proxy.has_value());
+  p = parse({"-H", "mail.example.org", "-b", "[::1]"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_EQ(p.config.bind, "::1");
+  EXPECT_EQ(p.config.family, AF_INET6);  // only the bind family's addresses are reachable
+  EXPECT_EQ(error_of({"-H", "h", "--proxy=v3"}), "--proxy 'v3' is not v1 or v2");
+  EXPECT_EQ(error_of({"-H", "h", "-b", "eth0"}), "-b 'eth0' is not an IP address");
+  EXPECT_EQ(error_of({"-H", "h", "-6", "-b", "127.0.0.2"}), "-b 127.0.0.2 is not an IPv6 address");
+  EXPECT_EQ(error_of({"-H", "::1", "-b", "127.0.0.2"}), "-b 127.0.0.2 is IPv4 but -H ::1 is not");
+}
+
 TEST(Options, AbbreviatedLongOptionsAreNotGuessed) {
   EXPECT_EQ(error_of({"-H", "h", "--verb"}), "unknown option '--verb'");
 }
