@@ -8,41 +8,11 @@ postfix_dir=$2
 # shellcheck source=/dev/null
 source "$postfix_dir/env"
 
-passed=0
-failed=0
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
 port=$POSTFIX_PORT
 ep4="\\[127\\.0\\.0\\.1\\]:$port"
 ep6="\\[::1\\]:$port"
-t='[0-9]+\.[0-9]{6}s;;;0'           # one perfdata time without thresholds
-total='[0-9]+(\.[0-9]{1,3})? s'      # the summary's total time
-banner='ESMTP Postfix'
-
-# check NAME EXPECTED_EXIT LINE_REGEX [MAX_SECONDS] -- ARGS...
-check() {
-  local name=$1 want_rc=$2 regex=$3 max=""
-  shift 3
-  if [[ $1 != -- ]]; then max=$1; shift; fi
-  shift
-  local start end out rc
-  start=$(date +%s.%N)
-  out=$("$plugin" "$@")
-  rc=$?
-  end=$(date +%s.%N)
-  local first=${out%%$'\n'*}
-  local problems=()
-  [[ $rc == "$want_rc" ]] || problems+=("exit $rc, expected $want_rc")
-  [[ $first =~ ^${regex}$ ]] || problems+=("line does not match ^${regex}\$")
-  if [[ -n $max ]] && awk -v a="$start" -v b="$end" -v m="$max" 'BEGIN{exit !(b-a > m)}'; then
-    problems+=("took $(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}') s, more than $max s")
-  fi
-  if ((${#problems[@]})); then
-    failed=$((failed + 1))
-    printf 'FAIL %s\n  %s\n  got: %s\n' "$name" "${problems[*]}" "$first"
-  else
-    passed=$((passed + 1))
-    printf 'ok   %s  (%s)\n' "$name" "$first"
-  fi
-}
 
 common=(-F probe.smtpverify.test -t 10)
 
@@ -96,12 +66,10 @@ check "-R mismatch is CRITICAL" 2 "SMTP CRITICAL - $ep4 reply to NOOP does not m
 
 check "-v prints the transcript as long output" 0 "SMTP OK - $ep4 $banner, $total \| .*" \
   -- -H 127.0.0.1 -p "$port" "${common[@]}" -v
-transcript=$("$plugin" -H 127.0.0.1 -p "$port" "${common[@]}" -v)
-if grep -qx 'C: EHLO probe.smtpverify.test' <<<"$transcript" && grep -qx 'S: 221 2.0.0 Bye' <<<"$transcript"; then
-  passed=$((passed + 1)); echo "ok   transcript has C:/S: lines"
-else
-  failed=$((failed + 1)); printf 'FAIL transcript has C:/S: lines\n%s\n' "$transcript"
-fi
+transcript=$out
+expect "the transcript has C:/S: lines" \
+  grep -qx 'C: EHLO probe.smtpverify.test' <<<"$transcript"
+expect "the transcript ends with the 221" grep -qx 'S: 221 2.0.0 Bye' <<<"$transcript"
 
 # Nothing listening: port 1 (tcpmux) is never served on these machines.
 free_port=1
@@ -124,6 +92,4 @@ check "an unresolvable -H is CRITICAL" 2 \
   "SMTP CRITICAL - (cannot resolve nosuch\\.smtpverify\\.test: .*|timeout after 3 s waiting for address of nosuch\\.smtpverify\\.test from .*) \| time=$t.*" 3.5 \
   -- -H nosuch.smtpverify.test -p "$port" -F probe.smtpverify.test -t 3 --dns-server "127.0.0.1:$free_port"
 
-echo
-echo "$passed passed, $failed failed"
-((failed == 0))
+finish

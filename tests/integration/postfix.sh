@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Manage a private, throwaway Postfix instance for the integration tests.
 #
-#   postfix.sh install      install the Debian package (idempotent), keep the
+#   postfix.sh install      install the Debian packages (idempotent), keep the
 #                           system instance stopped
 #   postfix.sh start DIR    (re)create and start a private instance in DIR,
 #                           write DIR/env with what the tests need to know
@@ -9,9 +9,12 @@
 #
 # Everything of the instance lives in DIR (must be run as root):
 #   DIR/etc/      main.cf, master.cf, recipients   (config_directory)
+#   DIR/etc/sasl/ Cyrus SASL: smtpd.conf and the sasldb2 password file
 #   DIR/queue/    queue_directory
 #   DIR/data/     data_directory (master.lock etc.)
 #   DIR/mail/     Maildirs of the accepted local recipients
+#   DIR/pki/      the test PKI, made afresh by every "start" (see write_pki)
+#   DIR/authpass  the AUTH password of probe@smtpverify.test (0600, no newline)
 #   DIR/maillog   the Postfix log (maillog_file, no syslog needed)
 #   DIR/env       shell assignments for the tests (POSTFIX_PORT=… etc.)
 #
@@ -19,8 +22,23 @@
 # no SMTP client (mail for other domains goes to the "error" transport),
 # and mail for the one local recipient ends up as a file in DIR/mail.
 #
+# Listeners (each on 127.0.0.1 and, if available, [::1]). All certificates
+# are for mail.smtpverify.test (also localhost, 127.0.0.1, ::1), issued by
+# an intermediate of the root CA DIR/pki/root.pem, sent with the intermediate.
+# AUTH PLAIN/LOGIN is offered only inside TLS.
+#   10025  plain SMTP, offers STARTTLS (good certificate)
+#   10465  implicit TLS, "wrappermode" (good certificate)
+#   10026  no TLS at all: EHLO lists no STARTTLS
+#   10027  PROXY protocol: never speaks (see below)
+#   10028  STARTTLS with a certificate that expired 30 days ago
+#   10029  STARTTLS with a certificate that expires in 20 days
+#
 # Environment overrides for "start":
-#   POSTFIX_PORT=10025          plain SMTP listener
+#   POSTFIX_PORT=10025          plain SMTP listener (with STARTTLS)
+#   POSTFIX_SMTPS_PORT=10465    implicit TLS listener
+#   POSTFIX_NOTLS_PORT=10026    listener without TLS
+#   POSTFIX_EXPIRED_PORT=10028  STARTTLS listener, expired certificate
+#   POSTFIX_SOON_PORT=10029     STARTTLS listener, certificate expiring soon
 #   POSTFIX_PROXY_PORT=10027    smtpd behind "haproxy" PROXY protocol: it waits
 #                               silently for a PROXY header ("never speaks")
 #   POSTFIX_PROXY_TIMEOUT=30s   how long that listener waits before hanging up
@@ -36,6 +54,8 @@ readonly MY_DOMAIN=smtpverify.test
 readonly LOCAL_RCPT=probe@smtpverify.test
 readonly UNKNOWN_RCPT=nosuchuser@smtpverify.test
 readonly FOREIGN_RCPT=someone@example.com
+# The AUTH account is the local mailbox's address (user@realm in sasldb).
+readonly AUTH_USER=$LOCAL_RCPT
 
 # Bounds for waiting on the instance.
 readonly START_TIMEOUT=15 # seconds until the 220 banner must be there
@@ -58,6 +78,10 @@ require_root() {
 
 require_postfix() {
 	[[ -x $POSTFIX ]] || die "$POSTFIX not found; run '$0 install' first"
+	local tool
+	for tool in openssl saslpasswd2; do
+		command -v "$tool" >/dev/null || die "$tool not found; run '$0 install' first"
+	done
 }
 
 # ---------------------------------------------------------------- install
@@ -97,10 +121,24 @@ policy_restore() {
 	POLICY_CREATED=0
 }
 
-apt_install_postfix() {
+# Debian packages the instance needs: Postfix itself; openssl (the CLI makes
+# the test PKI); Cyrus SASL's PLAIN/LOGIN and sasldb plugins (libsasl2-modules,
+# which pulls in libsasl2-modules-db) and saslpasswd2 (sasl2-bin) for AUTH.
+readonly PACKAGES=(postfix openssl libsasl2-modules sasl2-bin)
+
+# The packages of PACKAGES that are not installed, one per line.
+missing_packages() {
+	local pkg status
+	for pkg in "${PACKAGES[@]}"; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+		[[ $status == installed ]] || printf '%s\n' "$pkg"
+	done
+}
+
+apt_install_packages() {
 	local -a apt=(apt-get -y -q --no-install-recommends
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
-		install postfix)
+		install "$@")
 
 	# The maintainer scripts run "hostname --fqdn". With the host name in
 	# /etc/hosts that is answered locally; otherwise it costs a DNS query.
@@ -119,9 +157,11 @@ apt_install_postfix() {
 		postfix postfix/mailname string $mailname
 	EOF
 
+	# sasl2-bin ships saslauthd's init script: not started either (and not
+	# needed: smtpd reads the sasldb file itself).
 	policy_block_services
 	trap policy_restore EXIT
-	log "installing the postfix package"
+	log "installing $*"
 	# A stale or missing package list makes the first attempt fail.
 	if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}"; then
 		log "retrying after apt-get update"
@@ -150,10 +190,12 @@ stop_system_instance() {
 
 cmd_install() {
 	require_root
-	if [[ -x $POSTFIX ]]; then
-		log "postfix already installed ($(dpkg-query -W -f='${Version}' postfix 2>/dev/null || echo '?'))"
+	local -a missing
+	mapfile -t missing < <(missing_packages)
+	if ((${#missing[@]})); then
+		apt_install_packages "${missing[@]}"
 	else
-		apt_install_postfix
+		log "postfix ($(dpkg-query -W -f='${Version}' postfix 2>/dev/null || echo '?')) and its helpers are already installed"
 	fi
 	stop_system_instance
 }
@@ -203,7 +245,7 @@ smtpd_listener() {
 }
 
 write_master_cf() {
-	local dir=$1
+	local dir=$1 pki=$1/pki
 	{
 		cat <<-'EOF'
 			# Generated by tests/integration/postfix.sh. chroot is "n" everywhere,
@@ -226,15 +268,28 @@ write_master_cf() {
 			virtual   unix  -       n       n       -       -       virtual
 			anvil     unix  -       -       n       -       1       anvil
 			scache    unix  -       -       n       -       1       scache
+			# TLS session cache, ticket keys and PRNG seed for every smtpd.
+			tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 			# maillog_file needs the postlog service (postfix check insists on it).
 			postlog   unix-dgram n  -       n       -       1       postlogd
 			# ---- SMTP listeners
 		EOF
+		# Offers STARTTLS with the good certificate (main.cf's defaults).
 		smtpd_listener smtp "$PORT"
 		# Waits silently for a PROXY v1/v2 header: "a server that never speaks".
 		smtpd_listener proxy "$PROXY_PORT" \
 			smtpd_upstream_proxy_protocol=haproxy \
 			"smtpd_upstream_proxy_timeout=$PROXY_TIMEOUT"
+		# Implicit TLS ("SMTPS", like port 465): the handshake comes first.
+		smtpd_listener smtps "$SMTPS_PORT" \
+			smtpd_tls_wrappermode=yes \
+			smtpd_tls_security_level=encrypt
+		smtpd_listener notls "$NOTLS_PORT" \
+			smtpd_tls_security_level=none
+		smtpd_listener expired "$EXPIRED_PORT" \
+			"smtpd_tls_chain_files=$pki/expired-chain.pem"
+		smtpd_listener soon "$SOON_PORT" \
+			"smtpd_tls_chain_files=$pki/soon-chain.pem"
 	} >"$dir/etc/master.cf"
 }
 
@@ -296,12 +351,186 @@ write_main_cf() {
 		smtpd_error_sleep_time = 0s
 		smtpd_client_event_limit_exceptions = $loopnets
 
+		# TLS: STARTTLS offered with the good certificate, sent with its
+		# intermediate (key first, then leaf, then intermediate in one file);
+		# master.cf overrides this per listener. smtpd reads the file as root
+		# before it drops privileges, so it stays root-only. Log level 1 puts
+		# each handshake (protocol, cipher, "Anonymous" or not) in the maillog.
+		smtpd_tls_chain_files = $dir/pki/good-chain.pem
+		smtpd_tls_security_level = may
+		smtpd_tls_loglevel = 1
+
+		# AUTH PLAIN/LOGIN, offered only after TLS (never on the listener
+		# without TLS): Cyrus SASL inside smtpd checks DIR/etc/sasl/sasldb2 itself,
+		# so neither saslauthd nor Dovecot has to run. Authenticating grants
+		# nothing (no permit_sasl_authenticated above): every client gets the
+		# same 550/554 replies.
+		smtpd_sasl_auth_enable = yes
+		smtpd_sasl_type = cyrus
+		smtpd_sasl_path = smtpd
+		# Debian's smtpd 3.7 looks for smtpd.conf only in \$config_directory/sasl
+		# and /usr/lib/sasl, whatever this says (seen with strace); other
+		# builds need it.
+		cyrus_sasl_config_path = $dir/etc/sasl
+		smtpd_tls_auth_only = yes
+
 		biff = no
 		append_dot_mydomain = no
 	EOF
 	# texthash: read as-is, no postmap needed. Left column: accepted address;
 	# right column: its Maildir (trailing slash) relative to DIR/mail.
 	printf '%s %s/\n' "$LOCAL_RCPT" "${LOCAL_RCPT%@*}" >"$dir/etc/recipients"
+}
+
+# openssl's "ca" command can set a certificate's dates freely (OpenSSL 3.0's
+# "x509 -req" has only -days from now), so it signs everything here, even
+# the self-signed root. Its config is ours: nothing of /etc/ssl/openssl.cnf.
+write_ca_cnf() {
+	local ca=$1
+	cat <<-EOF
+		# Generated by tests/integration/postfix.sh: the test CA of one start.
+		[ca]
+		default_ca = test_ca
+
+		[test_ca]
+		database = $ca/index.txt
+		serial = $ca/serial
+		new_certs_dir = $ca
+		default_md = sha256
+		policy = policy_any
+		# The three leaves share one subject.
+		unique_subject = no
+		email_in_dn = no
+
+		[policy_any]
+		commonName = supplied
+
+		[req]
+		prompt = no
+		distinguished_name = req_dn
+
+		# Always replaced by -subj.
+		[req_dn]
+		CN = unused
+
+		[ext_root]
+		basicConstraints = critical, CA:TRUE
+		keyUsage = critical, keyCertSign, cRLSign
+		subjectKeyIdentifier = hash
+
+		[ext_intermediate]
+		basicConstraints = critical, CA:TRUE, pathlen:0
+		keyUsage = critical, keyCertSign, cRLSign
+		subjectKeyIdentifier = hash
+		authorityKeyIdentifier = keyid:always
+
+		[ext_leaf]
+		basicConstraints = critical, CA:FALSE
+		keyUsage = critical, digitalSignature
+		extendedKeyUsage = serverAuth
+		subjectAltName = DNS:$MY_HOSTNAME, DNS:localhost, IP:127.0.0.1, IP:::1
+		subjectKeyIdentifier = hash
+		authorityKeyIdentifier = keyid:always
+	EOF
+}
+
+# openssl SUBCOMMAND ARGS... with the test CA's config; its chatter is shown
+# only if it fails.
+pki_openssl() {
+	local out
+	out=$(openssl "$@" -config "$PKI_CONFIG" 2>&1) || {
+		printf '%s\n' "$out" >&2
+		die "openssl $1 failed while making the test PKI"
+	}
+}
+
+# An EC P-256 key (fast to make, unlike RSA) and a request for it.
+#   pki_key_and_csr KEY CSR SUBJECT
+pki_key_and_csr() {
+	pki_openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$1" -out "$2" -subj "$3"
+}
+
+# Sign CSR with the issuer's certificate and key ("self": selfsign with KEY).
+#   pki_sign CSR ISSUER_CERT|self ISSUER_KEY EXTENSIONS FROM UNTIL OUT
+# FROM and UNTIL are seconds from now (negative: in the past).
+pki_sign() {
+	local csr=$1 cert=$2 key=$3 ext=$4 from until out=$7
+	# printf's %(...)T in UTC, not date(1): no process per date.
+	TZ=UTC0 printf -v from '%(%Y%m%d%H%M%S)TZ' "$((EPOCHSECONDS + $5))"
+	TZ=UTC0 printf -v until '%(%Y%m%d%H%M%S)TZ' "$((EPOCHSECONDS + $6))"
+	local -a issuer=(-cert "$cert")
+	[[ $cert == self ]] && issuer=(-selfsign)
+	pki_openssl ca -batch -notext -rand_serial "${issuer[@]}" -keyfile "$key" \
+		-in "$csr" -extensions "$ext" -startdate "$from" -enddate "$until" -out "$out"
+}
+
+# The test PKI, made afresh by every start (the dates are relative to now):
+#   DIR/pki/root.pem            root CA "smtpverify test root" (POSTFIX_CA_FILE)
+#   DIR/pki/intermediate.pem    the CA that issued the leaves
+#   DIR/pki/leaf.key            the key of all three leaves
+#   DIR/pki/good.pem            leaf, valid since 1 hour ago for 90 days
+#   DIR/pki/expired.pem         leaf, valid from 120 until 30 days ago
+#   DIR/pki/soon.pem            leaf, valid since 70 days ago, ends in 20 days
+#   DIR/pki/NAME-chain.pem      key, leaf NAME, intermediate: what smtpd serves
+#   DIR/pki/ca/                 CA keys, requests and openssl's CA database
+# The CAs date from a year ago so that they cover every leaf's validity.
+write_pki() {
+	local pki=$1/pki ca=$1/pki/ca name
+	local -r hour=3600 day=86400
+	install -d -m 0755 "$pki"
+	install -d -m 0700 "$ca"
+	PKI_CONFIG=$ca/ca.cnf
+	write_ca_cnf "$ca" >"$PKI_CONFIG"
+	: >"$ca/index.txt"
+
+	pki_key_and_csr "$ca/root.key" "$ca/root.csr" "/CN=smtpverify test root"
+	pki_sign "$ca/root.csr" self "$ca/root.key" ext_root \
+		$((-365 * day)) $((3650 * day)) "$pki/root.pem"
+	pki_key_and_csr "$ca/intermediate.key" "$ca/intermediate.csr" \
+		"/CN=smtpverify test intermediate"
+	pki_sign "$ca/intermediate.csr" "$pki/root.pem" "$ca/root.key" ext_intermediate \
+		$((-365 * day)) $((3650 * day)) "$pki/intermediate.pem"
+
+	# One key and request for the three leaves: they differ only in dates.
+	pki_key_and_csr "$pki/leaf.key" "$ca/leaf.csr" "/CN=$MY_HOSTNAME"
+	local -a sign_leaf=("$ca/leaf.csr" "$pki/intermediate.pem" "$ca/intermediate.key" ext_leaf)
+	pki_sign "${sign_leaf[@]}" $((-hour)) $((90 * day)) "$pki/good.pem"
+	pki_sign "${sign_leaf[@]}" $((-120 * day)) $((-30 * day)) "$pki/expired.pem"
+	pki_sign "${sign_leaf[@]}" $((-70 * day)) $((20 * day)) "$pki/soon.pem"
+	for name in good expired soon; do
+		(
+			umask 077
+			cat "$pki/leaf.key" "$pki/$name.pem" "$pki/intermediate.pem" >"$pki/$name-chain.pem"
+		)
+	done
+}
+
+# Cyrus SASL for smtpd (see cyrus_sasl_config_path): PLAIN and LOGIN against
+# a sasldb2 file holding one account with a password new each start.
+write_sasl() {
+	local dir=$1 sasl=$1/etc/sasl pass
+	install -d -o root -g root -m 0755 "$sasl"
+	cat >"$sasl/smtpd.conf" <<-EOF
+		pwcheck_method: auxprop
+		auxprop_plugin: sasldb
+		sasldb_path: $sasl/sasldb2
+		mech_list: PLAIN LOGIN
+	EOF
+	pass=$(openssl rand -hex 12)
+	# No trailing newline: "$(cat authpass)" and reading the whole file agree.
+	(
+		umask 077
+		printf '%s' "$pass" >"$dir/authpass"
+	)
+	# sasldb2 stores user and realm apart; a client's "user@realm" is split
+	# the same way when it logs in.
+	printf '%s' "$pass" |
+		saslpasswd2 -p -c -f "$sasl/sasldb2" -u "${AUTH_USER#*@}" "${AUTH_USER%@*}" ||
+		die "saslpasswd2 failed"
+	# smtpd opens it after dropping privileges to user postfix.
+	chgrp postfix "$sasl/sasldb2"
+	chmod 0640 "$sasl/sasldb2"
 }
 
 # First line the server sends on HOST PORT (empty output if none within 1 s).
@@ -336,6 +565,10 @@ write_env() {
 			POSTFIX_CONFIG_DIR "$dir/etc" \
 			POSTFIX_PORT "$PORT" \
 			POSTFIX_PROXY_PORT "$PROXY_PORT" \
+			POSTFIX_SMTPS_PORT "$SMTPS_PORT" \
+			POSTFIX_NOTLS_PORT "$NOTLS_PORT" \
+			POSTFIX_EXPIRED_PORT "$EXPIRED_PORT" \
+			POSTFIX_SOON_PORT "$SOON_PORT" \
 			POSTFIX_ADDRS "$addrs" \
 			POSTFIX_IPV6 "$IPV6" \
 			POSTFIX_HOSTNAME "$MY_HOSTNAME" \
@@ -343,7 +576,12 @@ write_env() {
 			POSTFIX_UNKNOWN_RCPT "$UNKNOWN_RCPT" \
 			POSTFIX_FOREIGN_RCPT "$FOREIGN_RCPT" \
 			POSTFIX_MAILDIR "$dir/mail/${LOCAL_RCPT%@*}" \
-			POSTFIX_MAILLOG "$dir/maillog"
+			POSTFIX_MAILLOG "$dir/maillog" \
+			POSTFIX_TLS_NAME "$MY_HOSTNAME" \
+			POSTFIX_CA_FILE "$dir/pki/root.pem" \
+			POSTFIX_PKI_DIR "$dir/pki" \
+			POSTFIX_AUTH_USER "$AUTH_USER" \
+			POSTFIX_AUTHPASS_FILE "$dir/authpass"
 	} >"$dir/env"
 }
 
@@ -356,13 +594,21 @@ cmd_start() {
 
 	PORT=${POSTFIX_PORT:-10025}
 	PROXY_PORT=${POSTFIX_PROXY_PORT:-10027}
+	SMTPS_PORT=${POSTFIX_SMTPS_PORT:-10465}
+	NOTLS_PORT=${POSTFIX_NOTLS_PORT:-10026}
+	EXPIRED_PORT=${POSTFIX_EXPIRED_PORT:-10028}
+	SOON_PORT=${POSTFIX_SOON_PORT:-10029}
 	PROXY_TIMEOUT=${POSTFIX_PROXY_TIMEOUT:-30s}
+	local -a ports=("$PORT" "$PROXY_PORT" "$SMTPS_PORT" "$NOTLS_PORT" "$EXPIRED_PORT" "$SOON_PORT")
 	local port
-	for port in "$PORT" "$PROXY_PORT"; do
+	for port in "${ports[@]}"; do
 		if [[ ! $port =~ ^[1-9][0-9]{0,4}$ ]] || ((port < 1 || port > 65535)); then
 			die "bad port number: $port"
 		fi
 	done
+	# Every listener is a service of its own: one port each.
+	[[ $(printf '%s\n' "${ports[@]}" | sort -u | wc -l) -eq ${#ports[@]} ]] ||
+		die "the listener ports must differ: ${ports[*]}"
 	[[ $PROXY_TIMEOUT =~ ^[0-9]+[smhdw]?$ ]] || die "bad POSTFIX_PROXY_TIMEOUT: $PROXY_TIMEOUT"
 	case ${POSTFIX_IPV6:-auto} in
 	auto) if ipv6_loopback_works; then IPV6=1; else IPV6=0; fi ;;
@@ -374,7 +620,7 @@ cmd_start() {
 
 	# Idempotent: a running instance in DIR is stopped and rebuilt from scratch.
 	stop_instance "$dir"
-	for port in "$PORT" "$PROXY_PORT"; do
+	for port in "${ports[@]}"; do
 		port_in_use "$port" && die "port $port is already in use"
 	done
 
@@ -389,7 +635,8 @@ cmd_start() {
 	runuser -u postfix -- test -x "$dir" ||
 		die "user postfix cannot enter $dir (a parent directory is not world-searchable)"
 
-	rm -rf "${dir:?}/etc" "$dir/queue" "$dir/data" "$dir/mail" "$dir/maillog" "$dir/env"
+	rm -rf "${dir:?}/etc" "$dir/queue" "$dir/data" "$dir/mail" "$dir/maillog" "$dir/env" \
+		"$dir/pki" "$dir/authpass"
 	# Config and queue top directory must be root-owned (postfix check warns
 	# otherwise); post-install creates the queue subdirectories and data_directory
 	# with the right owners (postfix, group postdrop) during "postfix start".
@@ -397,6 +644,8 @@ cmd_start() {
 	MAIL_UID=$(id -u nobody)
 	MAIL_GID=$(id -g nobody)
 	install -d -o "$MAIL_UID" -g "$MAIL_GID" -m 0755 "$dir/mail"
+	write_pki "$dir"
+	write_sasl "$dir"
 	write_main_cf "$dir"
 	write_master_cf "$dir"
 	# Postfix re-reads a config/table file that was modified within the
@@ -416,7 +665,9 @@ cmd_start() {
 		wait_for_banner "${addr%]}" "$PORT"
 	done
 	write_env "$dir"
-	log "instance in $dir is up: SMTP on port $PORT, PROXY on port $PROXY_PORT (${LISTEN_ADDRS[*]})"
+	log "instance in $dir is up (${LISTEN_ADDRS[*]}): SMTP+STARTTLS on port $PORT," \
+		"implicit TLS on $SMTPS_PORT, no TLS on $NOTLS_PORT, PROXY on $PROXY_PORT," \
+		"expired certificate on $EXPIRED_PORT, expiring certificate on $SOON_PORT"
 }
 
 # ------------------------------------------------------------------- stop
