@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034  # the variables are used by the scripts that source this
+# shellcheck shell=bash disable=SC2034,SC2154  # variables shared with the sourcing scripts
 # Shared by the integration scripts: the case runner and the regex pieces of our output.
 # Source it after the POSTFIX_* variables (DIR/env of postfix.sh) are set; call `finish` last.
 
