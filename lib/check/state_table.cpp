@@ -33,6 +33,11 @@ State state_of_finding(FindingKind kind, const Config& config) {
     case FindingKind::OverLongReply:
     case FindingKind::UnsolicitedData:
     case FindingKind::ConnectionClosed:
+    case FindingKind::StarttlsNotOffered:
+    case FindingKind::StarttlsRefused:
+    case FindingKind::StarttlsInjection:
+    case FindingKind::AuthNotOffered:
+    case FindingKind::AuthRejected:
       return State::Critical;
   }
   return State::Critical;
@@ -105,6 +110,18 @@ std::string describe(const smtp::Finding& f) {
              (cmd.empty() ? std::string("the greeting") : cmd);
     case FindingKind::ConnectionClosed:
       return f.detail + (cmd.empty() ? std::string(" before the greeting") : " after " + cmd);
+    case FindingKind::StarttlsNotOffered:
+      return "STARTTLS required (-S) but not offered";
+    case FindingKind::StarttlsRefused:
+      return "STARTTLS refused: " + reply_text(f.reply);
+    case FindingKind::StarttlsInjection:
+      return "data after STARTTLS reply (response injection?)";
+    case FindingKind::AuthNotOffered:
+      return cmd + " not offered" +
+             (f.detail.empty() ? std::string(" (no AUTH in EHLO)")
+                               : " (offered: " + sanitize(f.detail) + ")");
+    case FindingKind::AuthRejected:
+      return cmd + " rejected: " + reply_text(f.reply);
   }
   return "unexpected finding";
 }

@@ -10,6 +10,10 @@ std::string_view phase_name(Phase phase) {
       return "banner";
     case Phase::Ehlo:
       return "ehlo";
+    case Phase::Starttls:
+      return "starttls";
+    case Phase::Auth:
+      return "auth";
     case Phase::Mail:
       return "mail";
     case Phase::Rcpt:
@@ -26,7 +30,7 @@ std::string_view phase_name(Phase phase) {
   return "done";
 }
 
-Session::Session(Plan plan) : plan_(std::move(plan)) {
+Session::Session(Plan plan) : plan_(std::move(plan)), tls_active_(plan_.tls_active) {
   for (const auto& rcpt : plan_.recipients) recipients_.push_back({rcpt, std::nullopt});
   for (const auto& command : plan_.commands) commands_.push_back({command, std::nullopt});
   events_.push_back({Event::Kind::PhaseStart, Phase::Banner, {}});
@@ -34,6 +38,7 @@ Session::Session(Plan plan) : plan_(std::move(plan)) {
 
 Want Session::want() const {
   if (!output_.empty()) return Want::Write;
+  if (step_ == Step::TlsHandshake) return Want::StartTls;
   return step_ == Step::Done ? Want::Done : Want::Read;
 }
 
@@ -49,6 +54,14 @@ std::string Session::waiting_for() const {
       return plan_.lmtp ? "reply to LHLO" : "reply to EHLO";
     case Step::Helo:
       return "reply to HELO";
+    case Step::Starttls:
+      return "reply to STARTTLS";
+    case Step::TlsHandshake:
+      return "TLS handshake";
+    case Step::Auth:
+    case Step::AuthLoginUser:
+    case Step::AuthLoginPassword:
+      return "reply to AUTH";
     case Step::Mail:
       return "reply to MAIL FROM";
     case Step::Rcpt:
@@ -84,6 +97,15 @@ void Session::send(Step step, Phase phase, std::string line) {
   last_command_ = std::move(line);
 }
 
+// The line goes out; events and findings only ever see `shown` (the secret masked).
+void Session::send_secret(Step step, Phase phase, const std::string& line, std::string shown) {
+  transition(step, phase);
+  events_.push_back({Event::Kind::Sent, phase, shown});
+  output_ += line;
+  output_ += "\r\n";
+  last_command_ = std::move(shown);
+}
+
 void Session::note(std::string text) {
   events_.push_back({Event::Kind::Note, phase_, std::move(text)});
 }
@@ -103,7 +125,7 @@ void Session::abort() {
 void Session::receive(std::string_view bytes) {
   // No pipelining: a reply is only expected once our command has gone out (output_ empty).
   std::string answered = last_command_;  // the command whose reply came last ("" = greeting)
-  while (!bytes.empty() && step_ != Step::Done && output_.empty()) {
+  while (!bytes.empty() && step_ != Step::Done && step_ != Step::TlsHandshake && output_.empty()) {
     answered = last_command_;
     const auto status = parser_.feed(bytes);
     if (status == ReplyParser::Status::NeedMore) return;
@@ -125,6 +147,13 @@ void Session::receive(std::string_view bytes) {
   }
   // Bytes beyond the reply we asked for arrived before our next command went out: the server
   // is not in step with us, or is injecting replies. (After QUIT or an abort nothing matters.)
+  if (!bytes.empty() && step_ == Step::TlsHandshake) {
+    // RFC 3207 §4.2 and the STARTTLS command-injection class of bugs: bytes buffered after
+    // the 220 would be taken as if they had come through TLS. Refuse the handshake.
+    add(FindingKind::StarttlsInjection, "STARTTLS", {});
+    abort();
+    return;
+  }
   if (!bytes.empty() && step_ != Step::Done) {
     add(FindingKind::UnsolicitedData, answered, {});
     abort();
@@ -140,6 +169,68 @@ void Session::receive_eof() {
         parser_.in_progress() ? "connection closed in the middle of a reply" : "connection closed");
   }
   abort();
+}
+
+void Session::tls_established() {
+  if (step_ != Step::TlsHandshake) return;
+  tls_active_ = true;
+  // RFC 3207 §4.2: discard all knowledge obtained from the server in plaintext.
+  capabilities_ = Capabilities{};
+  greeting_.reset();
+  note("TLS established; capabilities from before TLS discarded");
+  send(Step::Ehlo, Phase::Ehlo, (plan_.lmtp ? "LHLO " : "EHLO ") + plan_.helo_name);
+}
+
+void Session::tls_failed() {
+  if (step_ == Step::TlsHandshake) abort();
+}
+
+// After a successful EHLO/LHLO (or HELO): STARTTLS first if required, then AUTH, then MAIL.
+void Session::after_ehlo(const Reply& reply) {
+  greeting_ = reply;
+  capabilities_ = Capabilities::from_ehlo(reply);
+  if (plan_.starttls && !tls_active_) {
+    if (!capabilities_.has("STARTTLS")) {
+      add(FindingKind::StarttlsNotOffered, "STARTTLS", {});
+      quit();
+      return;
+    }
+    send(Step::Starttls, Phase::Starttls, "STARTTLS");
+    return;
+  }
+  if (plan_.auth) {
+    start_auth();
+    return;
+  }
+  after_greeting();
+}
+
+void Session::start_auth() {
+  const bool plain = plan_.auth->mechanism == AuthPlan::Mechanism::Plain;
+  const std::string name = plain ? "PLAIN" : "LOGIN";
+  // RFC 4954 §3: the mechanisms are the space-separated parameters of the AUTH keyword.
+  bool offered = false;
+  const std::string params = capabilities_.params("AUTH") + " ";
+  std::size_t start = 0;
+  for (std::size_t space = params.find(' '); space != std::string::npos;
+       start = space + 1, space = params.find(' ', start)) {
+    std::string mech = params.substr(start, space - start);
+    for (char& ch : mech) {
+      if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+    }
+    offered = offered || mech == name;
+  }
+  if (!offered) {
+    add(FindingKind::AuthNotOffered, "AUTH " + name, {}, capabilities_.params("AUTH"));
+    quit();
+    return;
+  }
+  if (plain) {
+    send_secret(Step::Auth, Phase::Auth, "AUTH PLAIN " + plan_.auth->plain_response,
+                "AUTH PLAIN ********");
+  } else {
+    send(Step::Auth, Phase::Auth, "AUTH LOGIN");
+  }
 }
 
 void Session::after_greeting() {
@@ -187,14 +278,14 @@ void Session::on_reply(Reply reply) {
 
     case Step::Ehlo:
       if (klass == 2) {
-        greeting_ = reply;
-        capabilities_ = Capabilities::from_ehlo(reply);
-        after_greeting();
+        after_ehlo(reply);
         return;
       }
       // RFC 5321 §4.1.4: a server that does not know EHLO answers 500/502/504; then HELO.
       // LMTP (RFC 2033) has no HELO to fall back to.
-      if (!plan_.lmtp && (reply.code == 500 || reply.code == 502 || reply.code == 504)) {
+      // HELO cannot announce STARTTLS or AUTH, so it is no fallback when either is required.
+      if (!plan_.lmtp && !plan_.starttls && !plan_.auth &&
+          (reply.code == 500 || reply.code == 502 || reply.code == 504)) {
         note("EHLO not supported, falling back to HELO");
         used_helo_ = true;
         send(Step::Helo, Phase::Ehlo, "HELO " + plan_.helo_name);
@@ -206,11 +297,53 @@ void Session::on_reply(Reply reply) {
 
     case Step::Helo:
       if (klass == 2) {
-        greeting_ = reply;
-        after_greeting();
+        after_ehlo(reply);
         return;
       }
       add(FindingKind::HeloRejected, last_command_, reply);
+      quit();
+      return;
+
+    case Step::Starttls:
+      if (reply.code == 220) {
+        transition(Step::TlsHandshake, Phase::Starttls);  // the driver takes over: Want::StartTls
+        return;
+      }
+      add(FindingKind::StarttlsRefused, last_command_, reply);
+      quit();
+      return;
+
+    case Step::TlsHandshake:
+      return;  // never reached: receive() parses nothing while the handshake is due
+
+    case Step::Auth:
+      if (reply.code == 235) {
+        after_greeting();
+        return;
+      }
+      if (reply.code == 334 && plan_.auth->mechanism == AuthPlan::Mechanism::Login) {
+        send(Step::AuthLoginUser, Phase::Auth, plan_.auth->login_user);
+        return;
+      }
+      add(FindingKind::AuthRejected, last_command_, reply);
+      quit();
+      return;
+
+    case Step::AuthLoginUser:
+      if (reply.code == 334) {
+        send_secret(Step::AuthLoginPassword, Phase::Auth, plan_.auth->login_password, "********");
+        return;
+      }
+      add(FindingKind::AuthRejected, "AUTH LOGIN", reply);
+      quit();
+      return;
+
+    case Step::AuthLoginPassword:
+      if (reply.code == 235) {
+        after_greeting();
+        return;
+      }
+      add(FindingKind::AuthRejected, "AUTH LOGIN", reply);
       quit();
       return;
 

@@ -14,30 +14,35 @@
 namespace smtpverify::smtp {
 
 /// The dialogue phases that are timed and reported (contract §1).
-enum class Phase { Banner, Ehlo, Mail, Rcpt, Data, Commands, Quit, Done };
+enum class Phase { Banner, Ehlo, Starttls, Auth, Mail, Rcpt, Data, Commands, Quit, Done };
 
 /// The perfdata label / transcript name of a phase ("banner", "ehlo", …).
 std::string_view phase_name(Phase phase);
 
 /// What went wrong (or against expectation) in the dialogue; states are assigned elsewhere.
 enum class FindingKind {
-  BannerRejected,    ///< greeting not 220
-  BannerMismatch,    ///< the -e string is not in the greeting
-  ServiceClosing,    ///< 421 at any point: the server is closing the channel
-  HeloRejected,      ///< EHLO (and the HELO fallback) rejected
-  MailTempFailed,    ///< 4xx to MAIL FROM
-  MailRejected,      ///< 5xx (or otherwise not 2xx) to MAIL FROM
-  RcptTempFailed,    ///< 4xx to an --rcpt
-  RcptRejected,      ///< 5xx to an --rcpt
-  ProbeAccepted,     ///< a --reject-rcpt was accepted (open relay / unknown user accepted)
-  ProbeTempFailed,   ///< a --reject-rcpt got 4xx: neither accepted nor rejected
-  DataTempFailed,    ///< 4xx to DATA or to the end of data
-  DataRejected,      ///< 5xx to DATA or to the end of data
-  QuitFailed,        ///< QUIT not answered with 221
-  MalformedReply,    ///< a reply that is not RFC 5321 syntax
-  OverLongReply,     ///< a reply line or reply beyond the bounds
-  UnsolicitedData,   ///< bytes arrived while no command was outstanding
-  ConnectionClosed,  ///< the server closed before the dialogue ended
+  BannerRejected,      ///< greeting not 220
+  BannerMismatch,      ///< the -e string is not in the greeting
+  ServiceClosing,      ///< 421 at any point: the server is closing the channel
+  HeloRejected,        ///< EHLO (and the HELO fallback) rejected
+  MailTempFailed,      ///< 4xx to MAIL FROM
+  MailRejected,        ///< 5xx (or otherwise not 2xx) to MAIL FROM
+  RcptTempFailed,      ///< 4xx to an --rcpt
+  RcptRejected,        ///< 5xx to an --rcpt
+  ProbeAccepted,       ///< a --reject-rcpt was accepted (open relay / unknown user accepted)
+  ProbeTempFailed,     ///< a --reject-rcpt got 4xx: neither accepted nor rejected
+  DataTempFailed,      ///< 4xx to DATA or to the end of data
+  DataRejected,        ///< 5xx to DATA or to the end of data
+  QuitFailed,          ///< QUIT not answered with 221
+  MalformedReply,      ///< a reply that is not RFC 5321 syntax
+  OverLongReply,       ///< a reply line or reply beyond the bounds
+  UnsolicitedData,     ///< bytes arrived while no command was outstanding
+  ConnectionClosed,    ///< the server closed before the dialogue ended
+  StarttlsNotOffered,  ///< -S, but EHLO does not list STARTTLS
+  StarttlsRefused,     ///< -S, but STARTTLS was not answered 220
+  StarttlsInjection,   ///< bytes after the 220 to STARTTLS, before the handshake
+  AuthNotOffered,      ///< -A, but the (post-TLS) EHLO does not offer the mechanism
+  AuthRejected,        ///< -A, but AUTH was not answered 235
 };
 
 /// One finding with the command and reply it concerns.
@@ -55,6 +60,16 @@ struct Recipient {
   bool expect_reject = false;  ///< --reject-rcpt: a 5xx is the good outcome
 };
 
+/// AUTH as the check layer prepared it. lib/smtp has no base64 (and no OpenSSL), so the
+/// strings come encoded; they are secrets and never appear in events or findings.
+struct AuthPlan {
+  enum class Mechanism { Plain, Login };
+  Mechanism mechanism = Mechanism::Plain;
+  std::string plain_response;  ///< PLAIN: base64("\0user\0password") (RFC 4616)
+  std::string login_user;      ///< LOGIN: base64(user)
+  std::string login_password;  ///< LOGIN: base64(password)
+};
+
 /// Everything the dialogue needs to know, decided before connecting.
 struct Plan {
   std::string helo_name;
@@ -64,6 +79,9 @@ struct Plan {
   std::vector<Recipient> recipients;
   std::optional<std::string> payload;  ///< dot-stuffed CRLF message, without the final "."
   std::vector<std::string> commands;   ///< -C commands, sent after the transaction
+  bool starttls = false;               ///< -S: STARTTLS is required before anything else
+  bool tls_active = false;             ///< implicit TLS: the connection is encrypted already
+  std::optional<AuthPlan> auth;        ///< -A: AUTH after EHLO (and after TLS), before MAIL
 };
 
 /// The reply (if any) to one recipient.
@@ -86,8 +104,9 @@ struct Event {
   std::string text;  ///< a command line, a raw reply line, or a note; never a secret
 };
 
-/// What the driver has to do next.
-enum class Want { Write, Read, Done };
+/// What the driver has to do next. StartTls: run the TLS handshake now, then call
+/// tls_established() or tls_failed().
+enum class Want { Write, Read, StartTls, Done };
 
 /// The dialogue. Construct, then loop: Write → send take_output(); Read → receive(bytes) or
 /// receive_eof(); Done → close the connection.
@@ -103,6 +122,13 @@ class Session {
   void receive(std::string_view bytes);
   /// The server closed the connection.
   void receive_eof();
+  /// The TLS handshake after STARTTLS succeeded: forget everything learnt in plaintext and send
+  /// EHLO again (RFC 3207 §4.2).
+  void tls_established();
+  /// The TLS handshake failed: the connection is unusable, nothing more is sent.
+  void tls_failed();
+  /// True once the connection is encrypted (implicit TLS, or STARTTLS done).
+  [[nodiscard]] bool tls_active() const { return tls_active_; }
   /// The phase in progress (what a timeout is reported against).
   [[nodiscard]] Phase phase() const { return phase_; }
   /// What we are waiting for right now, e.g. "banner" or "reply to RCPT TO".
@@ -124,11 +150,30 @@ class Session {
 
  private:
   // What reply the session is waiting for; each has exactly one handler in on_reply().
-  enum class Step { Banner, Ehlo, Helo, Mail, Rcpt, Data, DataEnd, Command, Quit, Done };
+  enum class Step {
+    Banner,
+    Ehlo,
+    Helo,
+    Starttls,
+    TlsHandshake,
+    Auth,
+    AuthLoginUser,
+    AuthLoginPassword,
+    Mail,
+    Rcpt,
+    Data,
+    DataEnd,
+    Command,
+    Quit,
+    Done
+  };
 
   void on_reply(Reply reply);
   void transition(Step step, Phase phase);
   void send(Step step, Phase phase, std::string line);
+  void send_secret(Step step, Phase phase, const std::string& line, std::string shown);
+  void after_ehlo(const Reply& reply);
+  void start_auth();
   void after_greeting();
   void after_transaction();
   void quit();
@@ -158,6 +203,7 @@ class Session {
   std::vector<CommandResult> commands_;
   std::size_t next_command_ = 0;
   std::optional<Reply> quit_reply_;
+  bool tls_active_ = false;
 };
 
 }  // namespace smtpverify::smtp

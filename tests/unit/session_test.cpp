@@ -443,3 +443,187 @@ TEST(Session, PhasesAndTranscriptEvents) {
 
 }  // namespace
 }  // namespace smtpverify::smtp
+
+namespace smtpverify::smtp {
+namespace {
+
+Plan tls_plan() {
+  Plan p;
+  p.helo_name = "probe.example.org";
+  p.starttls = true;
+  p.mail_from = "m@example.org";
+  return p;
+}
+
+TEST(SessionStarttls, HandshakeThenCapabilitiesFromScratch) {
+  Session s(tls_plan());
+  s.receive("220 mx ESMTP\r\n");
+  EXPECT_EQ(s.take_output(), "EHLO probe.example.org\r\n");
+  s.receive("250-mx\r\n250-STARTTLS\r\n250 PIPELINING\r\n");
+  EXPECT_EQ(s.take_output(), "STARTTLS\r\n");
+  EXPECT_EQ(s.phase(), Phase::Starttls);
+  s.receive("220 2.0.0 Ready to start TLS\r\n");
+  EXPECT_EQ(s.want(), Want::StartTls);
+  EXPECT_EQ(s.waiting_for(), "TLS handshake");
+  EXPECT_TRUE(s.capabilities().has("PIPELINING"));
+  s.tls_established();
+  EXPECT_TRUE(s.tls_active());
+  EXPECT_FALSE(s.capabilities().has("PIPELINING"));  // RFC 3207 §4.2: forgotten
+  EXPECT_FALSE(s.greeting().has_value());
+  EXPECT_EQ(s.take_output(), "EHLO probe.example.org\r\n");  // EHLO again, inside TLS
+  s.receive("250-mx\r\n250 SIZE 1000\r\n");
+  EXPECT_TRUE(s.capabilities().has("SIZE"));
+  EXPECT_FALSE(s.capabilities().has("STARTTLS"));
+  EXPECT_EQ(s.take_output(), "MAIL FROM:<m@example.org>\r\n");  // never STARTTLS twice
+  EXPECT_TRUE(s.findings().empty());
+}
+
+TEST(SessionStarttls, InjectedReplyAfter220IsRefusedBeforeTheHandshake) {
+  for (const std::string tail : {"250 injected\r\n", "2", "\r\n"}) {
+    Session s(tls_plan());
+    s.receive("220 mx\r\n");
+    (void)s.take_output();
+    s.receive("250-mx\r\n250 STARTTLS\r\n");
+    (void)s.take_output();
+    s.receive("220 go ahead\r\n" + tail);
+    EXPECT_EQ(s.want(), Want::Done) << tail;  // no handshake, nothing more sent
+    EXPECT_EQ(s.take_output(), "");
+    ASSERT_EQ(s.findings().size(), 1u);
+    EXPECT_EQ(s.findings()[0].kind, FindingKind::StarttlsInjection);
+  }
+}
+
+TEST(SessionStarttls, BytesArrivingLaterAreInjectionToo) {
+  Session s(tls_plan());
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250 STARTTLS\r\n");
+  (void)s.take_output();
+  s.receive("220 go ahead\r\n");
+  ASSERT_EQ(s.want(), Want::StartTls);
+  s.receive("250 late injection\r\n");
+  EXPECT_EQ(s.want(), Want::Done);
+  EXPECT_EQ(s.findings()[0].kind, FindingKind::StarttlsInjection);
+}
+
+TEST(SessionStarttls, NotOfferedOrRefusedQuitsWithoutMail) {
+  const auto not_offered =
+      run(tls_plan(), {
+                          {"", "220 mx\r\n"},
+                          {"EHLO probe.example.org\r\n", "250-mx\r\n250 SIZE 1\r\n"},
+                          {"QUIT\r\n", "221 bye\r\n"},
+                      });
+  EXPECT_EQ(not_offered.unexpected, "");
+  EXPECT_EQ(not_offered.findings, (std::vector<FindingKind>{FindingKind::StarttlsNotOffered}));
+  for (const char* code : {"454 4.7.0 TLS not available\r\n", "502 5.5.1 no\r\n"}) {
+    const auto refused = run(tls_plan(), {
+                                             {"", "220 mx\r\n"},
+                                             {"EHLO probe.example.org\r\n", "250-mx\r\n250 STARTTLS\r\n"},
+                                             {"STARTTLS\r\n", code},
+                                             {"QUIT\r\n", "221 bye\r\n"},
+                                         });
+    EXPECT_EQ(refused.unexpected, "") << code;
+    EXPECT_EQ(refused.findings, (std::vector<FindingKind>{FindingKind::StarttlsRefused})) << code;
+  }
+}
+
+TEST(SessionStarttls, NoHeloFallbackWhenTlsIsRequired) {
+  const auto out = run(tls_plan(), {
+                                       {"", "220 mx\r\n"},
+                                       {"EHLO probe.example.org\r\n", "502 what\r\n"},
+                                       {"QUIT\r\n", "221 bye\r\n"},
+                                   });
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::HeloRejected}));
+}
+
+TEST(SessionStarttls, FailedHandshakeSendsNothingMore) {
+  Session s(tls_plan());
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250 STARTTLS\r\n");
+  (void)s.take_output();
+  s.receive("220 go\r\n");
+  s.tls_failed();
+  EXPECT_EQ(s.want(), Want::Done);
+  EXPECT_EQ(s.take_output(), "");
+}
+
+Plan auth_plan(AuthPlan::Mechanism mech) {
+  Plan p;
+  p.helo_name = "probe.example.org";
+  p.tls_active = true;  // implicit TLS
+  p.mail_from = "m@example.org";
+  p.auth = AuthPlan{mech, "AHVzZXIAc2VjcmV0", "dXNlcg==", "c2VjcmV0"};
+  return p;
+}
+
+std::string transcript_of(Session& s) {
+  std::string all;
+  for (const auto& e : s.take_events()) all += e.text + "\n";
+  return all;
+}
+
+TEST(SessionAuth, PlainSucceedsAndTheSecretIsMasked) {
+  Session s(auth_plan(AuthPlan::Mechanism::Plain));
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250 AUTH LOGIN plain\r\n");  // mechanism names are case-insensitive
+  EXPECT_EQ(s.take_output(), "AUTH PLAIN AHVzZXIAc2VjcmV0\r\n");
+  EXPECT_EQ(s.phase(), Phase::Auth);
+  s.receive("235 2.7.0 Authentication successful\r\n");
+  EXPECT_EQ(s.take_output(), "MAIL FROM:<m@example.org>\r\n");
+  const std::string t = transcript_of(s);
+  EXPECT_NE(t.find("AUTH PLAIN ********"), std::string::npos) << t;
+  EXPECT_EQ(t.find("AHVzZXIAc2VjcmV0"), std::string::npos) << t;
+}
+
+TEST(SessionAuth, LoginExchangeMasksThePassword) {
+  Session s(auth_plan(AuthPlan::Mechanism::Login));
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
+  EXPECT_EQ(s.take_output(), "AUTH LOGIN\r\n");
+  s.receive("334 VXNlcm5hbWU6\r\n");
+  EXPECT_EQ(s.take_output(), "dXNlcg==\r\n");
+  s.receive("334 UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(s.take_output(), "c2VjcmV0\r\n");
+  s.receive("535 5.7.8 authentication failed\r\n");
+  EXPECT_EQ(s.take_output(), "QUIT\r\n");
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].kind, FindingKind::AuthRejected);
+  EXPECT_EQ(s.findings()[0].command, "AUTH LOGIN");
+  const std::string t = transcript_of(s);
+  EXPECT_EQ(t.find("c2VjcmV0"), std::string::npos) << t;
+  EXPECT_NE(t.find("********"), std::string::npos) << t;
+}
+
+TEST(SessionAuth, MechanismNotOffered) {
+  Session s(auth_plan(AuthPlan::Mechanism::Plain));
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250 AUTH LOGIN CRAM-MD5\r\n");
+  EXPECT_EQ(s.take_output(), "QUIT\r\n");
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].kind, FindingKind::AuthNotOffered);
+  EXPECT_EQ(s.findings()[0].detail, "LOGIN CRAM-MD5");
+}
+
+TEST(SessionAuth, OfferedOnlyBeforeTlsDoesNotCount) {
+  Plan p = auth_plan(AuthPlan::Mechanism::Plain);
+  p.tls_active = false;
+  p.starttls = true;
+  Session s(p);
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n");
+  EXPECT_EQ(s.take_output(), "STARTTLS\r\n");  // no AUTH before TLS
+  s.receive("220 go\r\n");
+  s.tls_established();
+  (void)s.take_output();
+  s.receive("250-mx\r\n250 SIZE 100\r\n");  // after TLS: no AUTH offered any more
+  EXPECT_EQ(s.take_output(), "QUIT\r\n");
+  EXPECT_EQ(s.findings()[0].kind, FindingKind::AuthNotOffered);
+}
+
+}  // namespace
+}  // namespace smtpverify::smtp

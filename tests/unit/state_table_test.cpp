@@ -30,6 +30,11 @@ TEST(StateTable, DialogueFindings) {
       {FindingKind::OverLongReply, State::Critical},
       {FindingKind::UnsolicitedData, State::Critical},
       {FindingKind::ConnectionClosed, State::Critical},
+      {FindingKind::StarttlsNotOffered, State::Critical},
+      {FindingKind::StarttlsRefused, State::Critical},
+      {FindingKind::StarttlsInjection, State::Critical},
+      {FindingKind::AuthNotOffered, State::Critical},
+      {FindingKind::AuthRejected, State::Critical},
   };
   for (const auto& [kind, state] : table) {
     EXPECT_EQ(smtp_state(kind), state) << static_cast<int>(kind);
