@@ -13,6 +13,7 @@
 
 #include "check/range.h"
 #include "net/proxy_header.h"
+#include "net/tls.h"
 
 namespace smtpverify::check {
 
@@ -48,7 +49,21 @@ struct Config {
   std::vector<std::string> dns_servers;                ///< --dns-server
   std::optional<net::ProxyVersion> proxy;              ///< -r/--proxy[=v1|v2]
   std::optional<std::string> bind;                     ///< -b: local IP literal, no brackets
-  int verbosity = 0;                                   ///< -v count
+  bool starttls = false;                               ///< -S
+  bool implicit_tls = false;                           ///< -s/--ssl/--tls
+  std::optional<std::string> sni;                      ///< --sni
+  bool no_verify = false;                              ///< --no-verify
+  std::optional<std::string> ca_file;                  ///< --ca-file
+  std::optional<std::string> ca_path;                  ///< --ca-path
+  std::optional<std::string> verify_name;              ///< --verify-name
+  std::optional<long long> cert_warning_days;          ///< -D W
+  std::optional<long long> cert_critical_days;         ///< -D W,C
+  net::TlsVersion tls_min = net::TlsVersion::Tls12;    ///< --tls-min
+  std::optional<std::string> auth_mechanism;           ///< -A: "PLAIN" or "LOGIN"
+  std::string auth_user;                               ///< -U
+  std::string auth_password;    ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
+  bool auth_plaintext = false;  ///< --auth-plaintext
+  int verbosity = 0;            ///< -v count
 };
 
 }  // namespace smtpverify::check

@@ -14,7 +14,8 @@ Usage:
                      [--data | --data-file FILE]] [-C CMD [-R REGEX]]...
                     [-w [PHASE=]RANGE]... [-c [PHASE=]RANGE]...
                     [-t SECONDS[:STATE]] [-q] [--dns-server IP[:PORT]]...
-                    [-b ADDR] [-r[v1|v2]] [-v]...
+                    [-b ADDR] [-r[v1|v2]] [-S|-s] [TLS options]
+                    [-A PLAIN|LOGIN -U USER --authpass-file FILE] [-v]...
   check_smtp_verify -h | -V
 
 Connection:
@@ -33,6 +34,31 @@ Connection:
   -t, --timeout SEC[:STATE]
                           deadline for the whole check (default 10, state
                           CRITICAL); the line names the phase that timed out
+
+TLS (verification is on by default):
+  -S, --starttls          require STARTTLS (CRITICAL if not offered, refused, or
+                          if any byte follows its 220: response injection)
+  -s, --ssl, --tls        implicit TLS from the first byte (SMTPS, port 465)
+  --ca-file FILE          trust anchors (PEM) instead of the system store
+  --ca-path DIR           a hashed directory of trust anchors
+  --verify-name NAME      name the certificate must carry (default: -H when it
+                          is a name, else -H's address in the IP SANs)
+  --sni NAME              server name sent (default: --verify-name, else -H
+                          when it is a name; never an address)
+  --no-verify             do not verify chain and name (-D still applies)
+  -D, --certificate W[,C] WARNING/CRITICAL when the soonest-expiring certificate
+                          of the chain has fewer than W/C whole days left; an
+                          expired one is CRITICAL always; perfdata cert_days
+  --tls-min 1.2|1.3       lowest TLS version accepted (default 1.2)
+
+AUTH (after TLS; the mechanism must be offered in the EHLO after TLS):
+  -A, --authtype PLAIN|LOGIN
+  -U, --authuser USER
+  --authpass-file FILE    password: the file's first line (recommended)
+  SMTP_AUTHPASS           password from the environment, if no file is given
+  -P, --authpass PASS     password on the command line: visible in ps, avoid
+  --auth-plaintext        allow AUTH without TLS (test setups only)
+  The password never appears in the output or the -v transcript.
 
 Dialogue:
   -e, --expect TEXT       TEXT must occur in the 220 greeting
@@ -79,13 +105,16 @@ States:
             or unsolicited replies; a time in the -c range; timeout
   UNKNOWN   bad options, unreadable files, internal errors, -h, -V
 
-Perfdata: time (total), then resolve connect banner ehlo mail rcpt data
-commands quit for the phases that completed, in seconds.
+Perfdata: time (total), then resolve connect tls banner ehlo starttls auth
+mail rcpt data commands quit for the phases that completed, in seconds; then
+cert_days=N;W;C when TLS ran.
 
 Examples:
   check_smtp_verify -H mail.example.org -w 2 -c 5
   check_smtp_verify -H mail.example.org -f monitor@example.org \
       --rcpt postmaster@example.org --reject-rcpt nobody@example.net
+  check_smtp_verify -H mail.example.org -S -D 30,14 -A PLAIN -U monitor \
+      --authpass-file /etc/nagios/smtp.pass -f monitor@example.org
   check_smtp_verify -H 192.0.2.10 -f '' --rcpt probe@example.org --data \
       -w banner=0.5 -c banner=2 -t 20:UNKNOWN
 )";

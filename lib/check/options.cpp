@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -149,6 +150,21 @@ po::options_description describe_options() {
       ("dns-server", po::value<std::vector<std::string>>())
       ("proxy,r", po::value<std::string>()->implicit_value("v1"))
       ("bind,b", po::value<std::string>())
+      ("starttls,S", po::bool_switch())
+      ("ssl,s", po::bool_switch())
+      ("tls", po::bool_switch())
+      ("sni", po::value<std::string>())
+      ("no-verify", po::bool_switch())
+      ("ca-file", po::value<std::string>())
+      ("ca-path", po::value<std::string>())
+      ("verify-name", po::value<std::string>())
+      ("certificate,D", po::value<std::string>())
+      ("tls-min", po::value<std::string>())
+      ("authtype,A", po::value<std::string>())
+      ("authuser,U", po::value<std::string>())
+      ("authpass,P", po::value<std::string>())
+      ("authpass-file", po::value<std::string>())
+      ("auth-plaintext", po::bool_switch())
       ("verbose,v", po::bool_switch())
       ("help,h", po::bool_switch())
       ("version,V", po::bool_switch())
@@ -165,6 +181,120 @@ std::optional<T> get(const po::variables_map& vm, const char* name) {
 
 std::vector<std::string> get_all(const po::variables_map& vm, const char* name) {
   return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+// A file the plugin must read: refused up front, before anything is sent.
+void require_readable(const std::string& option, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw BadOption{"cannot read " + option + " '" + path + "'"};
+}
+
+void parse_tls(const po::variables_map& vm, Config& c) {
+  const bool tls = c.starttls || c.implicit_tls;
+  for (const char* name : {"sni", "ca-file", "ca-path", "verify-name", "certificate", "tls-min"}) {
+    if (vm.count(name) != 0 && !tls) throw BadOption{std::string("--") + name + " needs -S or -s"};
+  }
+  if (vm["no-verify"].as<bool>() && !tls) throw BadOption{"--no-verify needs -S or -s"};
+  c.no_verify = vm["no-verify"].as<bool>();
+  if (const auto sni = get<std::string>(vm, "sni")) {
+    // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName."
+    if (sni->empty() || has_control(*sni) || sni->find(' ') != std::string::npos ||
+        net::parse_ip_literal(*sni, 0)) {
+      throw BadOption{"--sni must be a host name, not an address"};
+    }
+    c.sni = *sni;
+  }
+  if (const auto name = get<std::string>(vm, "verify-name")) {
+    if (name->empty() || has_control(*name) || name->find(' ') != std::string::npos) {
+      throw BadOption{"--verify-name must be a name without spaces or control characters"};
+    }
+    c.verify_name = *name;
+  }
+  if (const auto file = get<std::string>(vm, "ca-file")) {
+    require_readable("--ca-file", *file);
+    c.ca_file = *file;
+  }
+  if (const auto path = get<std::string>(vm, "ca-path")) {
+    std::ifstream probe(*path);  // opening a directory for reading works on Linux
+    if (!probe) throw BadOption{"cannot read --ca-path '" + *path + "'"};
+    c.ca_path = *path;
+  }
+  if (const auto days = get<std::string>(vm, "certificate")) {
+    const auto comma = days->find(',');
+    auto number = [&](const std::string& text) {
+      long long value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 36500) {
+        throw BadOption{"-D '" + *days + "': days must be whole numbers from 0 to 36500"};
+      }
+      return value;
+    };
+    c.cert_warning_days = number(days->substr(0, comma));
+    if (comma != std::string::npos) {
+      c.cert_critical_days = number(days->substr(comma + 1));
+      if (*c.cert_critical_days > *c.cert_warning_days) {
+        throw BadOption{"-D '" + *days + "': critical days must not exceed warning days"};
+      }
+    }
+  }
+  if (const auto min = get<std::string>(vm, "tls-min")) {
+    if (*min == "1.2") {
+      c.tls_min = net::TlsVersion::Tls12;
+    } else if (*min == "1.3") {
+      c.tls_min = net::TlsVersion::Tls13;
+    } else {
+      throw BadOption{"--tls-min '" + *min + "' is not 1.2 or 1.3"};
+    }
+  }
+}
+
+std::string first_line_of_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw BadOption{"cannot read --authpass-file '" + path + "'"};
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+void parse_auth(const po::variables_map& vm, Config& c) {
+  const auto mech = get<std::string>(vm, "authtype");
+  if (!mech) {
+    for (const char* name : {"authuser", "authpass", "authpass-file"}) {
+      if (vm.count(name) != 0) throw BadOption{std::string("--") + name + " needs -A"};
+    }
+    if (vm["auth-plaintext"].as<bool>()) throw BadOption{"--auth-plaintext needs -A"};
+    return;
+  }
+  std::string upper;
+  for (const char ch : *mech) upper += (ch >= 'a' && ch <= 'z') ? static_cast<char>(ch - 32) : ch;
+  if (upper != "PLAIN" && upper != "LOGIN") {
+    throw BadOption{"-A '" + *mech + "' is not PLAIN or LOGIN"};
+  }
+  c.auth_mechanism = upper;
+  c.auth_plaintext = vm["auth-plaintext"].as<bool>();
+  if (!c.starttls && !c.implicit_tls && !c.auth_plaintext) {
+    throw BadOption{"-A without -S or -s would send the password in plaintext (--auth-plaintext)"};
+  }
+  const auto user = get<std::string>(vm, "authuser");
+  if (!user || user->empty()) throw BadOption{"-A needs -U/--authuser"};
+  if (has_control(*user)) throw BadOption{"-U contains a control character"};
+  c.auth_user = *user;
+  // The password: a file first (nothing in argv), then -P (visible in ps), then the environment.
+  if (const auto file = get<std::string>(vm, "authpass-file")) {
+    c.auth_password = first_line_of_file(*file);
+  } else if (const auto pass = get<std::string>(vm, "authpass")) {
+    c.auth_password = *pass;
+  } else if (const char* env = std::getenv("SMTP_AUTHPASS")) {
+    c.auth_password = env;
+  } else {
+    throw BadOption{"-A needs a password: --authpass-file, SMTP_AUTHPASS or -P"};
+  }
+  if (c.auth_password.empty()) throw BadOption{"the AUTH password is empty"};
+  if (c.auth_password.find('\0') != std::string::npos ||
+      c.auth_user.find('\0') != std::string::npos) {
+    throw BadOption{"AUTH user and password must not contain NUL"};
+  }
 }
 
 Config build_config(const po::variables_map& vm) {
@@ -215,7 +345,13 @@ Config build_config(const po::variables_map& vm) {
     }
   }
   c.lmtp = vm["lmtp"].as<bool>();
-  c.port = c.lmtp ? 24 : 25;  // RFC 2033 §4: LMTP on TCP uses port 24 by convention
+  c.starttls = vm["starttls"].as<bool>();
+  c.implicit_tls = vm["ssl"].as<bool>() || vm["tls"].as<bool>();
+  if (c.starttls && c.implicit_tls) throw BadOption{"-S and -s exclude each other"};
+  // RFC 2033 §4: LMTP on TCP uses port 24 by convention; RFC 8314 §7.3: submissions on 465.
+  c.port = c.lmtp ? 24 : (c.implicit_tls ? 465 : 25);
+  parse_tls(vm, c);
+  parse_auth(vm, c);
   if (const auto port = get<std::string>(vm, "port")) c.port = parse_port(*port);
 
   c.expect = get<std::string>(vm, "expect");

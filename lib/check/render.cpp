@@ -29,6 +29,12 @@ std::string perfdata(const CheckResult& result, const Config& config) {
   };
   std::string out = item("time", result.total_seconds);
   for (const auto& t : result.timings) out += " " + item(t.label, t.seconds);
+  if (result.cert_days) {
+    // Days, no unit; warn/crit are -D's W and C, the form check_smtp users know.
+    auto days = [](const std::optional<long long>& d) { return d ? std::to_string(*d) : ""; };
+    out += " cert_days=" + std::to_string(*result.cert_days) + ";" +
+           days(config.cert_warning_days) + ";" + days(config.cert_critical_days);
+  }
   return out;
 }
 

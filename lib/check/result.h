@@ -1,6 +1,7 @@
 // What a check found, as data. States are assigned by the one table in state_table.cpp.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ enum class ProblemKind {
   ThresholdCritical,  ///< a time in the -c range
   Internal,           ///< our own failure (c-ares could not start, …)
   Bind,               ///< -b: the local address cannot be used on this host
+  Tls,                ///< TLS handshake or certificate verification failed
+  CertExpired,        ///< a presented certificate has expired (also with --no-verify)
+  CertCritical,       ///< cert days left below -D C
+  CertWarning,        ///< cert days left below -D W
 };
 
 /// One problem and its words (not yet sanitised).
@@ -42,6 +47,7 @@ struct CheckResult {
   std::string endpoint;         ///< "name[addr]:port", "[addr]:port", or "name:port"
   std::vector<Timing> timings;  ///< phases that completed, in dialogue order
   double total_seconds = 0;
+  std::optional<long long> cert_days;   ///< soonest expiry of the presented chain, if TLS ran
   std::vector<Problem> problems;        ///< in the order found
   std::vector<std::string> facts;       ///< what the OK summary lists (server text not sanitised)
   std::vector<std::string> transcript;  ///< -v lines ("C: …", "S: …", "* …"), not sanitised

@@ -13,6 +13,7 @@
 #include "check/render.h"
 #include "dns/resolver.h"
 #include "net/stream.h"
+#include "net/tls.h"
 #include "smtp/message.h"
 #include "smtp/session.h"
 
@@ -109,6 +110,20 @@ smtp::Plan make_plan(const Config& config, const std::string& helo_name) {
     }
   }
   plan.commands = config.commands;
+  plan.starttls = config.starttls;
+  if (config.auth_mechanism) {
+    smtp::AuthPlan auth;
+    if (*config.auth_mechanism == "LOGIN") {
+      auth.mechanism = smtp::AuthPlan::Mechanism::Login;
+      auth.login_user = net::base64_encode(config.auth_user);
+      auth.login_password = net::base64_encode(config.auth_password);
+    } else {
+      // RFC 4616: authzid (empty), NUL, authcid, NUL, password.
+      auth.plain_response =
+          net::base64_encode(std::string(1, '\0') + config.auth_user + '\0' + config.auth_password);
+    }
+    plan.auth = std::move(auth);
+  }
   return plan;
 }
 
@@ -120,7 +135,8 @@ class Runner {
   CheckResult run() {
     result_.endpoint = config_.host + ":" + std::to_string(config_.port);
     if (auto addresses = resolve()) {
-      if (auto stream = connect(*addresses)) dialogue(*stream);
+      if (connect(*addresses)) dialogue();
+      certificate_days();
     }
     result_.total_seconds = seconds_between(start_, Clock::now());
     result_.timings = times_.take();
@@ -186,7 +202,7 @@ class Runner {
     return answer.addresses;
   }
 
-  std::unique_ptr<net::TcpStream> connect(const std::vector<net::Endpoint>& addresses) {
+  bool connect(const std::vector<net::Endpoint>& addresses) {
     const auto t0 = Clock::now();
     std::optional<net::Endpoint> from;
     if (config_.bind) from = net::parse_ip_literal(*config_.bind, 0);
@@ -199,22 +215,24 @@ class Runner {
         set_endpoint(address);
         local_ = net::local_endpoint(fd.get()).value_or(net::Endpoint{});
         log("* connected to " + address.to_string() + " from " + local_.to_string());
-        auto stream = std::make_unique<net::TcpStream>(std::move(fd));
+        auto tcp = std::make_unique<net::TcpStream>(std::move(fd));
+        tcp_ = tcp.get();
+        stream_ = std::move(tcp);
         // The PROXY header goes first, before the greeting and before any TLS handshake.
-        if (config_.proxy && !send_proxy_header(*stream, address)) return nullptr;
+        if (config_.proxy && !send_proxy_header(*tcp_, address)) return false;
         times_.add("connect", seconds_between(t0, Clock::now()));
-        return stream;
+        return true;
       }
       const std::string reason = std::strerror(error.error);
       if (error.at_bind) {
         problem(ProblemKind::Bind, "cannot use -b " + *config_.bind + ": " + reason, true);
-        return nullptr;
+        return false;
       }
       log("* connect to " + address.to_string() + " failed: " + reason);
       if (error.error == ETIMEDOUT && deadline_.expired()) {
         set_endpoint(address);
         timeout("connect");
-        return nullptr;
+        return false;
       }
       last_error = reason;
       failures += (failures.empty() ? "" : ", ") + address.to_string() + ": " + reason;
@@ -230,7 +248,7 @@ class Runner {
                   failures + ")",
               true);
     }
-    return nullptr;
+    return false;
   }
 
   bool send_proxy_header(net::TcpStream& stream, const net::Endpoint& peer) {
@@ -280,19 +298,103 @@ class Runner {
     }
   }
 
-  void dialogue(net::TcpStream& stream) {
+  // The TLS options of this check: names per contract §3 ("Names").
+  net::TlsOptions tls_options() const {
+    net::TlsOptions o;
+    o.verify = !config_.no_verify;
+    o.ca_file = config_.ca_file;
+    o.ca_path = config_.ca_path;
+    o.min_version = config_.tls_min;
+    const bool literal = net::parse_ip_literal(config_.host, 0).has_value();
+    if (config_.verify_name) {
+      o.verify_name = *config_.verify_name;
+    } else if (!literal) {
+      o.verify_name = config_.host;
+    } else {
+      o.verify_ip = config_.host;
+    }
+    if (config_.sni) {
+      o.sni = *config_.sni;
+    } else if (config_.verify_name) {
+      o.sni = *config_.verify_name;
+    } else if (!literal) {
+      o.sni = config_.host;
+    }
+    return o;
+  }
+
+  // Hands the TCP socket to TLS. Returns false when the connection is unusable afterwards.
+  bool start_tls(const std::string& how) {
+    const auto t0 = Clock::now();
+    net::TlsFailure failure;
+    auto tls = net::TlsStream::handshake(tcp_->release(), tls_options(), deadline_, tls_, failure);
+    tcp_ = nullptr;
+    // A handshake that ended (even in failure) took measurable time; a timed-out one did not end.
+    if (config_.implicit_tls && failure.kind != net::TlsFailure::Kind::Timeout) {
+      times_.add("tls", seconds_between(t0, Clock::now()));
+    }
+    if (!tls_.version.empty()) {
+      log("* " + how + " " + tls_.version + " " + tls_.cipher);
+      for (std::size_t i = 0; i < tls_.chain.size(); ++i) {
+        const auto& c = tls_.chain[i];
+        log("* cert " + std::to_string(i) + ": subject " + c.subject + ", issuer " + c.issuer +
+            ", not after " + c.not_after + " (" + std::to_string(c.days_left) + " d)");
+      }
+    }
+    switch (failure.kind) {
+      case net::TlsFailure::Kind::None:
+        if (tls_.verified) log("* certificate verified");
+        stream_ = std::move(tls);
+        return true;
+      case net::TlsFailure::Kind::Timeout:
+        timeout("TLS handshake");
+        return false;
+      case net::TlsFailure::Kind::Setup:
+        problem(ProblemKind::Internal, failure.reason);
+        return false;
+      case net::TlsFailure::Kind::Handshake:
+        problem(ProblemKind::Tls, "TLS handshake failed: " + failure.reason);
+        return false;
+      case net::TlsFailure::Kind::Verify:
+        // Never go on over a connection we could not authenticate (AUTH, MAIL would follow).
+        problem(ProblemKind::Tls, "certificate verification failed: " + failure.reason);
+        expiry_reported_ = failure.expired;
+        stream_ = std::move(tls);
+        return false;
+    }
+    return false;
+  }
+
+  void dialogue() {
     std::string helo = config_.helo_name;
     if (helo.empty())
       helo = default_helo_name(resolver_.get() ? resolver_.get() : resolver(), deadline_, local_);
-    smtp::Session session(make_plan(config_, helo));
+    smtp::Plan plan = make_plan(config_, helo);
+    if (config_.implicit_tls) {
+      if (!start_tls("TLS")) return;
+      plan.tls_active = true;
+    }
+    smtp::Session session(std::move(plan));
     std::array<char, 16384> buffer{};
     drain(session);
     for (;;) {
       const smtp::Want want = session.want();
       if (want == smtp::Want::Done) break;
-      if (want == smtp::Want::Write) {
+      if (want == smtp::Want::StartTls) {
+        // Anything already waiting in the socket now was sent before our ClientHello: hand it
+        // to the session, which refuses the handshake (response injection).
+        const auto early = stream_->read(buffer.data(), buffer.size(), net::Deadline(Clock::now()));
+        if (early.status == net::IoResult::Status::Ok) {
+          session.receive(std::string_view(buffer.data(), early.bytes));
+        } else if (start_tls("STARTTLS")) {
+          session.tls_established();
+        } else {
+          times_.abandon();
+          session.tls_failed();
+        }
+      } else if (want == smtp::Want::Write) {
         const std::string out = session.take_output();
-        const auto r = stream.write_all(out, deadline_);
+        const auto r = stream_->write_all(out, deadline_);
         if (r.status == net::IoResult::Status::Timeout) {
           times_.abandon();
           timeout("the server to accept our data");
@@ -304,7 +406,7 @@ class Runner {
           break;
         }
       } else {
-        const auto r = stream.read(buffer.data(), buffer.size(), deadline_);
+        const auto r = stream_->read(buffer.data(), buffer.size(), deadline_);
         if (r.status == net::IoResult::Status::Ok) {
           session.receive(std::string_view(buffer.data(), r.bytes));
         } else if (r.status == net::IoResult::Status::Eof) {
@@ -324,6 +426,25 @@ class Runner {
     drain(session);
     times_.stop(Clock::now());
     collect(session);
+  }
+
+  // -D: days left of the soonest-expiring certificate presented (also with --no-verify).
+  void certificate_days() {
+    if (!tls_.min_days_left) return;
+    const long long days = *tls_.min_days_left;
+    result_.cert_days = days;
+    if (days < 0) {
+      if (expiry_reported_) return;  // verification already said "certificate has expired"
+      problem(ProblemKind::CertExpired, "certificate expired " + std::to_string(-days) + " d ago");
+    } else if (config_.cert_critical_days && days < *config_.cert_critical_days) {
+      problem(ProblemKind::CertCritical, "certificate expires in " + std::to_string(days) +
+                                             " d (critical " +
+                                             std::to_string(*config_.cert_critical_days) + ")");
+    } else if (config_.cert_warning_days && days < *config_.cert_warning_days) {
+      problem(ProblemKind::CertWarning, "certificate expires in " + std::to_string(days) +
+                                            " d (warning " +
+                                            std::to_string(*config_.cert_warning_days) + ")");
+    }
   }
 
   void collect(const smtp::Session& session) {
@@ -358,6 +479,21 @@ class Runner {
       result_.facts.push_back(config_.proxy == net::ProxyVersion::V1 ? "PROXY v1" : "PROXY v2");
     }
     if (config_.bind) result_.facts.push_back("from " + local_.address());
+    if (!tls_.version.empty()) {
+      result_.facts.push_back((config_.starttls ? "STARTTLS " : "") + tls_.version + " " +
+                              tls_.cipher);
+      if (tls_.min_days_left)
+        result_.facts.push_back("cert " + std::to_string(*tls_.min_days_left) + " d");
+    }
+    if (config_.auth_mechanism && session.phase() != smtp::Phase::Auth) {
+      bool authenticated = true;
+      for (const auto& f : session.findings()) {
+        authenticated = authenticated && f.kind != smtp::FindingKind::AuthRejected &&
+                        f.kind != smtp::FindingKind::AuthNotOffered;
+      }
+      if (authenticated && session.mail_reply())
+        result_.facts.push_back("AUTH " + *config_.auth_mechanism);
+    }
     if (session.used_helo()) result_.facts.push_back("EHLO not supported, HELO used");
     int accepted = 0;
     int refused = 0;
@@ -385,6 +521,10 @@ class Runner {
   PhaseTimes times_;
   std::unique_ptr<dns::Resolver> resolver_;
   net::Endpoint local_;
+  std::unique_ptr<net::Stream> stream_;  // TCP, then TLS
+  net::TcpStream* tcp_ = nullptr;        // the TCP stream while it has the socket
+  net::TlsFacts tls_;
+  bool expiry_reported_ = false;
 };
 
 }  // namespace

@@ -54,6 +54,7 @@ State state_of(const Problem& problem, const Config& config) {
     case ProblemKind::Timeout:
       return config.timeout_state;
     case ProblemKind::ThresholdWarning:
+    case ProblemKind::CertWarning:
       return State::Warning;
     case ProblemKind::Internal:
     case ProblemKind::Bind:  // our own setup is wrong, the server is not to blame
@@ -63,6 +64,9 @@ State state_of(const Problem& problem, const Config& config) {
     case ProblemKind::Network:
     case ProblemKind::ResponseMismatch:
     case ProblemKind::ThresholdCritical:
+    case ProblemKind::Tls:
+    case ProblemKind::CertExpired:
+    case ProblemKind::CertCritical:
       return State::Critical;
   }
   return State::Unknown;

@@ -93,6 +93,8 @@ class TcpStream final : public Stream {
   IoResult read(char* buffer, std::size_t size, const Deadline& deadline) override;
   IoResult write_all(std::string_view data, const Deadline& deadline) override;
   [[nodiscard]] int fd() const { return fd_.get(); }
+  /// Hands the socket over (to a TLS stream after STARTTLS); this stream is unusable after.
+  Fd release() { return std::move(fd_); }
 
  private:
   Fd fd_;

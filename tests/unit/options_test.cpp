@@ -213,6 +213,82 @@ TEST(Options, ProxyAndBind) {
   EXPECT_EQ(error_of({"-H", "::1", "-b", "127.0.0.2"}), "-b 127.0.0.2 is IPv4 but -H ::1 is not");
 }
 
+TEST(Options, TlsAndAuth) {
+  auto p = parse({"-H", "mail.example.org", "-s"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_TRUE(p.config.implicit_tls);
+  EXPECT_EQ(p.config.port, 465);
+  p = parse({"-H", "mail.example.org", "--tls", "-p", "10465"});
+  EXPECT_TRUE(p.config.implicit_tls);
+  EXPECT_EQ(p.config.port, 10465);
+  p = parse({"-H", "mail.example.org", "-S", "--sni", "mx.example.org", "--verify-name",
+             "mx.example.org", "--no-verify", "-D", "30,14", "--tls-min", "1.3", "--ca-path",
+             "/etc/ssl/certs"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_TRUE(p.config.starttls);
+  EXPECT_EQ(p.config.port, 25);
+  EXPECT_EQ(p.config.sni, "mx.example.org");
+  EXPECT_EQ(p.config.verify_name, "mx.example.org");
+  EXPECT_TRUE(p.config.no_verify);
+  EXPECT_EQ(p.config.cert_warning_days, 30);
+  EXPECT_EQ(p.config.cert_critical_days, 14);
+  EXPECT_EQ(p.config.tls_min, net::TlsVersion::Tls13);
+  p = parse({"-H", "h", "-S", "-A", "login", "-U", "u", "-P", "secret"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_EQ(p.config.auth_mechanism, "LOGIN");
+  EXPECT_EQ(p.config.auth_password, "secret");
+  setenv("SMTP_AUTHPASS", "from-env", 1);
+  p = parse({"-H", "h", "-S", "-A", "PLAIN", "-U", "u"});
+  EXPECT_EQ(p.config.auth_password, "from-env");
+  p = parse({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "-P", "argv"});
+  EXPECT_EQ(p.config.auth_password, "argv");  // explicit beats the environment
+  unsetenv("SMTP_AUTHPASS");
+  p = parse({"-H", "h", "-A", "PLAIN", "-U", "u", "-P", "x", "--auth-plaintext"});
+  EXPECT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+}
+
+TEST(Options, AuthPasswordFileFirstLine) {
+  char path[] = "/tmp/smtpverify_passXXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string text = "s3cret pass\r\nsecond line\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  const auto p =
+      parse({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "--authpass-file", path, "-P", "ignored"});
+  unlink(path);
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_EQ(p.config.auth_password, "s3cret pass");
+}
+
+TEST(Options, TlsAndAuthBadInputs) {
+  unsetenv("SMTP_AUTHPASS");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-s"}), "-S and -s exclude each other");
+  EXPECT_EQ(error_of({"-H", "h", "--sni", "x"}), "--sni needs -S or -s");
+  EXPECT_EQ(error_of({"-H", "h", "-D", "30"}), "--certificate needs -S or -s");
+  EXPECT_EQ(error_of({"-H", "h", "--no-verify"}), "--no-verify needs -S or -s");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--sni", "192.0.2.1"}),
+            "--sni must be a host name, not an address");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--ca-file", "/nonexistent.pem"}),
+            "cannot read --ca-file '/nonexistent.pem'");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-D", "10,30"}),
+            "-D '10,30': critical days must not exceed warning days");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-D", "x"}),
+            "-D 'x': days must be whole numbers from 0 to 36500");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--tls-min", "1.1"}), "--tls-min '1.1' is not 1.2 or 1.3");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "CRAM-MD5", "-U", "u", "-P", "p"}),
+            "-A 'CRAM-MD5' is not PLAIN or LOGIN");
+  EXPECT_EQ(error_of({"-H", "h", "-A", "PLAIN", "-U", "u", "-P", "p"}),
+            "-A without -S or -s would send the password in plaintext (--auth-plaintext)");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-P", "p"}), "-A needs -U/--authuser");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-U", "u"}),
+            "-A needs a password: --authpass-file, SMTP_AUTHPASS or -P");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "--authpass-file", "/nope"}),
+            "cannot read --authpass-file '/nope'");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-U", "u"}), "--authuser needs -A");
+  EXPECT_EQ(error_of({"-H", "h", "--auth-plaintext"}), "--auth-plaintext needs -A");
+}
+
 TEST(Options, AbbreviatedLongOptionsAreNotGuessed) {
   EXPECT_EQ(error_of({"-H", "h", "--verb"}), "unknown option '--verb'");
 }

@@ -57,6 +57,10 @@ TEST(StateTable, OtherProblems) {
   EXPECT_EQ(state_of({ProblemKind::ThresholdCritical, {}, "x"}, c), State::Critical);
   EXPECT_EQ(state_of({ProblemKind::Internal, {}, "x"}, c), State::Unknown);
   EXPECT_EQ(state_of({ProblemKind::Bind, {}, "x"}, c), State::Unknown);
+  EXPECT_EQ(state_of({ProblemKind::Tls, {}, "x"}, c), State::Critical);
+  EXPECT_EQ(state_of({ProblemKind::CertExpired, {}, "x"}, c), State::Critical);
+  EXPECT_EQ(state_of({ProblemKind::CertCritical, {}, "x"}, c), State::Critical);
+  EXPECT_EQ(state_of({ProblemKind::CertWarning, {}, "x"}, c), State::Warning);
   EXPECT_EQ(state_of({ProblemKind::Timeout, {}, "x"}, c), State::Critical);
   for (const State s : {State::Ok, State::Warning, State::Critical, State::Unknown}) {
     c.timeout_state = s;

@@ -1,0 +1,78 @@
+// TLS over a connected socket with OpenSSL: verification, certificate facts, the handshake
+// under the deadline. Knows nothing of SMTP.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/stream.h"
+
+namespace smtpverify::net {
+
+/// The lowest TLS version accepted (--tls-min).
+enum class TlsVersion { Tls12, Tls13 };
+
+/// How to authenticate the server.
+struct TlsOptions {
+  bool verify = true;                  ///< false: --no-verify (chain and name not checked)
+  std::optional<std::string> ca_file;  ///< --ca-file; none and no ca_path = system store
+  std::optional<std::string> ca_path;  ///< --ca-path (a c_rehash'ed directory)
+  std::string verify_name;             ///< DNS name the certificate must carry, or ""
+  std::string verify_ip;               ///< else the IP address it must carry, or ""
+  std::string sni;                     ///< server name indication; "" = none (never an IP)
+  TlsVersion min_version = TlsVersion::Tls12;
+};
+
+/// One certificate of the presented chain.
+struct CertFacts {
+  std::string subject;      ///< RFC 2253 form
+  std::string issuer;       ///< RFC 2253 form
+  std::string not_after;    ///< "2027-02-26 15:04:05 UTC"
+  long long days_left = 0;  ///< whole days until not_after, rounded down (negative: expired)
+};
+
+/// What the handshake showed.
+struct TlsFacts {
+  std::string version;                     ///< "TLSv1.3"
+  std::string cipher;                      ///< "TLS_AES_256_GCM_SHA384"
+  std::vector<CertFacts> chain;            ///< as presented, leaf first
+  std::optional<long long> min_days_left;  ///< the soonest expiry in the chain
+  bool verified = false;                   ///< chain and name verified (false with --no-verify)
+};
+
+/// Why TLS failed.
+struct TlsFailure {
+  enum class Kind { None, Timeout, Handshake, Verify, Setup };
+  Kind kind = Kind::None;
+  std::string reason;    ///< OpenSSL's words: "certificate has expired", "wrong version number"
+  bool expired = false;  ///< Verify: the reason is an expired certificate
+};
+
+/// A TLS client stream. Owns the socket once the handshake has started.
+class TlsStream final : public Stream {
+ public:
+  /// Runs the client handshake on `fd` under the deadline, then checks the verification
+  /// result. On failure returns nullptr with `failure` set; `facts` holds what was seen.
+  static std::unique_ptr<TlsStream> handshake(Fd fd, const TlsOptions& options,
+                                              const Deadline& deadline, TlsFacts& facts,
+                                              TlsFailure& failure);
+  ~TlsStream() override;
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  IoResult read(char* buffer, std::size_t size, const Deadline& deadline) override;
+  IoResult write_all(std::string_view data, const Deadline& deadline) override;
+
+ private:
+  struct Impl;
+  explicit TlsStream(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Base64 (RFC 4648) through OpenSSL, for AUTH.
+std::string base64_encode(std::string_view data);
+
+}  // namespace smtpverify::net

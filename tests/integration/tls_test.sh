@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Integration: STARTTLS, implicit TLS, certificate verification and days, AUTH, against the
+# real Postfix of tests/integration/postfix.sh (its per-start test PKI, POSTFIX_CA_FILE).
+# Usage: tls_test.sh PLUGIN POSTFIX_DIR
+set -uo pipefail
+plugin=$1
+postfix_dir=$2
+# shellcheck source=/dev/null
+source "$postfix_dir/env"
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+ca=(--ca-file "$POSTFIX_CA_FILE")
+common=(-F probe.smtpverify.test -t 10)
+tls13='STARTTLS TLSv1\.3 TLS_[A-Z0-9_]+'
+days='cert_days=[0-9]+;;'
+ep() { printf '\\[%s\\]:%s' "${1//./\\.}" "$2"; }
+
+check "-S with --ca-file is OK, names TLSv1.3, starttls perfdata" 0 \
+  "SMTP OK - $(ep 127.0.0.1 "$POSTFIX_PORT") $banner, $tls13, cert (89|90) d, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t starttls=$t mail=$t rcpt=$t quit=$t $days" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" -f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT"
+
+check "the same over IPv6 with the name checked via --verify-name" 0 \
+  "SMTP OK - $(ep ::1 "$POSTFIX_PORT") $banner, $tls13, cert (89|90) d, $total \| .*" \
+  -- -H ::1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" --verify-name "$POSTFIX_TLS_NAME"
+
+check "a private CA without --ca-file is CRITICAL" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_PORT") certificate verification failed: unable to get local issuer certificate \| .*" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S
+
+check "a name the certificate does not carry is CRITICAL" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_PORT") certificate verification failed: hostname mismatch \| .*" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" --verify-name other.smtpverify.test
+
+check "an expired certificate is CRITICAL" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_EXPIRED_PORT") certificate verification failed: certificate has expired \| .* cert_days=-[0-9]+;;" \
+  -- -H 127.0.0.1 -p "$POSTFIX_EXPIRED_PORT" "${common[@]}" -S "${ca[@]}"
+
+check "an expired certificate is CRITICAL with --no-verify too" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_EXPIRED_PORT") certificate expired [0-9]+ d ago \| .* starttls=$t quit=$t cert_days=-[0-9]+;;" \
+  -- -H 127.0.0.1 -p "$POSTFIX_EXPIRED_PORT" "${common[@]}" -S --no-verify
+
+check "a 20-day certificate with -D 30,10 is WARNING" 1 \
+  "SMTP WARNING - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(warning 30\\) \| time=$t connect=$t banner=$t ehlo=$t starttls=$t quit=$t cert_days=(19|20);30;10" \
+  -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" -S "${ca[@]}" -D 30,10
+
+check "the same with -D 30,25 is CRITICAL" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(critical 25\\) \| .* cert_days=(19|20);30;25" \
+  -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" -S "${ca[@]}" -D 30,25
+
+check "implicit TLS with -s is OK (tls perfdata)" 0 \
+  "SMTP OK - $(ep 127.0.0.1 "$POSTFIX_SMTPS_PORT") $banner, TLSv1\\.3 TLS_[A-Z0-9_]+, cert (89|90) d, $total \| time=$t connect=$t tls=$t banner=$t ehlo=$t quit=$t $days" \
+  -- -H 127.0.0.1 -p "$POSTFIX_SMTPS_PORT" "${common[@]}" -s "${ca[@]}"
+
+check "a server without STARTTLS with -S is CRITICAL" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_NOTLS_PORT") STARTTLS required \\(-S\\) but not offered \| time=$t connect=$t banner=$t ehlo=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$POSTFIX_NOTLS_PORT" "${common[@]}" -S "${ca[@]}"
+
+check "--tls-min 1.3 against a TLS 1.3 server is OK" 0 "SMTP OK - .*$tls13.*" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" --tls-min 1.3
+
+check "implicit TLS on the STARTTLS port fails the handshake" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_PORT") TLS handshake failed: [a-z ]+ \| time=$t connect=$t tls=$t" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -s "${ca[@]}"
+
+secret=$(cat "$POSTFIX_AUTHPASS_FILE")
+check "AUTH PLAIN after STARTTLS with --authpass-file" 0 \
+  "SMTP OK - $(ep 127.0.0.1 "$POSTFIX_PORT") $banner, $tls13, cert (89|90) d, AUTH PLAIN, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t starttls=$t auth=$t mail=$t rcpt=$t quit=$t $days" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" -A PLAIN -U "$POSTFIX_AUTH_USER" \
+     --authpass-file "$POSTFIX_AUTHPASS_FILE" -f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT" -vv
+expect "the password is nowhere in the output (-vv)" bash -c '! grep -qF -- "$1" <<<"$2"' _ "$secret" "$out"
+expect "nor its base64" bash -c '! grep -qF -- "$(printf "\0%s\0%s" "$3" "$1" | base64 -w0)" <<<"$2"' _ "$secret" "$out" "$POSTFIX_AUTH_USER"
+expect "the transcript masks it" grep -qx '.*C: AUTH PLAIN \*\*\*\*\*\*\*\*' <<<"$out"
+
+SMTP_AUTHPASS=$secret check "AUTH LOGIN over implicit TLS with SMTP_AUTHPASS" 0 \
+  "SMTP OK - $(ep 127.0.0.1 "$POSTFIX_SMTPS_PORT") $banner, TLSv1\\.3 TLS_[A-Z0-9_]+, cert (89|90) d, AUTH LOGIN, 1 rcpt accepted, $total \| .*" \
+  -- -H 127.0.0.1 -p "$POSTFIX_SMTPS_PORT" "${common[@]}" -s "${ca[@]}" -A LOGIN -U "$POSTFIX_AUTH_USER" \
+     -f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT" -v
+expect "LOGIN masks the password line" grep -qx 'C: \*\*\*\*\*\*\*\*' <<<"$out"
+
+check "a wrong password is CRITICAL naming the 535" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_PORT") AUTH PLAIN \\*\\*\\*\\*\\*\\*\\*\\* rejected: 535 5\\.7\\.8 .* \| .*" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" -A PLAIN -U "$POSTFIX_AUTH_USER" -P wrong-password
+
+check "AUTH where the server offers none after TLS (no-TLS port, --auth-plaintext) is CRITICAL" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_NOTLS_PORT") AUTH PLAIN not offered \\(no AUTH in EHLO\\) \| .*" \
+  -- -H 127.0.0.1 -p "$POSTFIX_NOTLS_PORT" "${common[@]}" -A PLAIN -U "$POSTFIX_AUTH_USER" -P x --auth-plaintext
+
+check "-A without TLS and without --auth-plaintext is UNKNOWN, nothing sent" 3 \
+  "SMTP UNKNOWN - -A without -S or -s would send the password in plaintext \\(--auth-plaintext\\)" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -A PLAIN -U "$POSTFIX_AUTH_USER" -P x
+
+finish
