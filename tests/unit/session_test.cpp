@@ -516,12 +516,13 @@ TEST(SessionStarttls, NotOfferedOrRefusedQuitsWithoutMail) {
   EXPECT_EQ(not_offered.unexpected, "");
   EXPECT_EQ(not_offered.findings, (std::vector<FindingKind>{FindingKind::StarttlsNotOffered}));
   for (const char* code : {"454 4.7.0 TLS not available\r\n", "502 5.5.1 no\r\n"}) {
-    const auto refused = run(tls_plan(), {
-                                             {"", "220 mx\r\n"},
-                                             {"EHLO probe.example.org\r\n", "250-mx\r\n250 STARTTLS\r\n"},
-                                             {"STARTTLS\r\n", code},
-                                             {"QUIT\r\n", "221 bye\r\n"},
-                                         });
+    const auto refused =
+        run(tls_plan(), {
+                            {"", "220 mx\r\n"},
+                            {"EHLO probe.example.org\r\n", "250-mx\r\n250 STARTTLS\r\n"},
+                            {"STARTTLS\r\n", code},
+                            {"QUIT\r\n", "221 bye\r\n"},
+                        });
     EXPECT_EQ(refused.unexpected, "") << code;
     EXPECT_EQ(refused.findings, (std::vector<FindingKind>{FindingKind::StarttlsRefused})) << code;
   }
