@@ -5,6 +5,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <array>
 #include <cstdio>
@@ -13,6 +15,37 @@
 namespace smtpverify::net {
 
 namespace {
+
+// OpenSSL's socket BIO writes with write(), not send(MSG_NOSIGNAL): to a peer that has gone,
+// that raises SIGPIPE, which would kill the plugin. Around each OpenSSL call that may write,
+// block SIGPIPE for this thread only, swallow one raised meanwhile, and restore the mask;
+// nothing process-wide changes.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    if (!was_pending_) {
+      const timespec zero{};
+      while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_{};
+  sigset_t old_{};
+  bool was_pending_ = false;
+};
 
 struct CtxFree {
   void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
@@ -112,7 +145,10 @@ TlsStream::TlsStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TlsStream::~TlsStream() {
   // Best effort close_notify, never blocking: the kernel closes the socket anyway.
-  if (impl_ && impl_->ssl) SSL_shutdown(impl_->ssl.get());
+  if (impl_ && impl_->ssl) {
+    const SigpipeGuard guard;
+    SSL_shutdown(impl_->ssl.get());
+  }
 }
 
 namespace {
@@ -161,7 +197,11 @@ std::unique_ptr<TlsStream> TlsStream::handshake(Fd fd, const TlsOptions& options
     }
   }
   for (;;) {
-    const int rc = SSL_connect(ssl);
+    int rc = 0;
+    {
+      const SigpipeGuard guard;
+      rc = SSL_connect(ssl);
+    }
     if (rc == 1) break;
     bool retry = false;
     const auto status = wait_ssl(ssl, impl->fd.get(), rc, deadline, retry);
@@ -203,7 +243,11 @@ IoResult TlsStream::read(char* buffer, std::size_t size, const Deadline& deadlin
   for (;;) {
     ERR_clear_error();
     std::size_t got = 0;
-    const int rc = SSL_read_ex(ssl, buffer, size, &got);
+    int rc = 0;
+    {
+      const SigpipeGuard guard;  // a read may write too (alerts, key updates)
+      rc = SSL_read_ex(ssl, buffer, size, &got);
+    }
     if (rc == 1) return {IoResult::Status::Ok, got, 0};
     bool retry = false;
     const auto status = wait_ssl(ssl, impl_->fd.get(), rc, deadline, retry);
@@ -218,7 +262,11 @@ IoResult TlsStream::write_all(std::string_view data, const Deadline& deadline) {
   while (sent < data.size()) {
     ERR_clear_error();
     std::size_t n = 0;
-    const int rc = SSL_write_ex(ssl, data.data() + sent, data.size() - sent, &n);
+    int rc = 0;
+    {
+      const SigpipeGuard guard;
+      rc = SSL_write_ex(ssl, data.data() + sent, data.size() - sent, &n);
+    }
     if (rc == 1) {
       sent += n;
       continue;

@@ -1,6 +1,9 @@
 #include "fake_smtp_server.h"
 
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -14,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "openssl_util.h"
 #include "socket_util.h"
 
 namespace smtpverify::test {
@@ -21,6 +25,8 @@ namespace smtpverify::test {
 namespace {
 
 using detail::quote;
+using detail::SslCtxPtr;
+using detail::SslPtr;
 using detail::UniqueFd;
 using detail::WaitResult;
 using detail::WakePipe;
@@ -31,6 +37,14 @@ constexpr size_t kMaxLine = 1024 * 1024;
 // Bounds what one session can make us record (lines and DATA bodies together).
 constexpr size_t kMaxRecorded = 64 * 1024 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;
+// RFC 8446 5.1: the largest TLS record payload; stream_forever() writes about this much at once.
+constexpr size_t kStreamBatch = 16 * 1024;
+// What send_garbage_handshake() answers a ClientHello with: plausible SMTP, never a TLS record.
+constexpr std::string_view kGarbageLine = "220 not tls\r\n";
+constexpr int kGarbageRepeats = 40;
+// RFC 8446 5.1: a record starts with type (22 = handshake), a 2-byte version, a 2-byte length.
+constexpr size_t kTlsRecordHeader = 5;
+constexpr unsigned char kTlsHandshakeRecord = 22;
 
 // How one I/O operation on the client socket ended.
 enum class Io { Ok, Closed, Woken, TooLong };
@@ -44,9 +58,12 @@ std::string_view strip_line_ending(std::string_view raw) {
   return raw;
 }
 
+// Steps that cannot run without the client sending something.
 bool is_expect(Step::Kind kind) {
   return kind == Step::Kind::Expect || kind == Step::Kind::ExpectPrefix ||
-         kind == Step::Kind::ExpectData;
+         kind == Step::Kind::ExpectData || kind == Step::Kind::StartTls ||
+         kind == Step::Kind::GarbageHandshake || kind == Step::Kind::CloseMidHandshake ||
+         kind == Step::Kind::ExpectRaw;
 }
 
 std::string describe(const Step& step) {
@@ -71,13 +88,99 @@ std::string describe(const Step& step) {
       return "stream_forever " + quote(step.text);
     case Step::Kind::ExpectClose:
       return "expect_close";
+    case Step::Kind::StartTls:
+      return "start_tls";
+    case Step::Kind::GarbageHandshake:
+      return "send_garbage_handshake";
+    case Step::Kind::CloseMidHandshake:
+      return "close_mid_handshake";
+    case Step::Kind::ExpectRaw:
+      return "expect_raw " + std::to_string(step.size) + " bytes";
   }
   return "unknown step";
 }
 
 Step make_step(Step::Kind kind, std::string text = {},
                std::chrono::milliseconds duration = std::chrono::milliseconds(0)) {
-  return Step{kind, std::move(text), duration};
+  Step step;
+  step.kind = kind;
+  step.text = std::move(text);
+  step.duration = duration;
+  return step;
+}
+
+bool below_tls12(int version) { return version != 0 && version < TLS1_2_VERSION; }
+
+// The server context of one start_tls() step, built before the thread starts so that a bad setup
+// fails the test at once (in the constructor) instead of as a handshake error later.
+SslCtxPtr make_server_context(const TlsSetup& setup) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) detail::throw_openssl("SSL_CTX_new");
+  if (below_tls12(setup.min_version) || below_tls12(setup.max_version)) {
+    // OpenSSL 3 refuses SHA-1 signatures from security level 1 up, and TLS 1.0/1.1 cannot sign
+    // a handshake any other way; level 0 (in the cipher string too, which would otherwise reset
+    // it) is the only way to serve the "TLS 1.0/1.1 only" fault.
+    SSL_CTX_set_security_level(ctx.get(), 0);
+    if (SSL_CTX_set_cipher_list(ctx.get(), "DEFAULT:@SECLEVEL=0") != 1) {
+      detail::throw_openssl("SSL_CTX_set_cipher_list");
+    }
+  }
+  if ((setup.min_version != 0 &&
+       SSL_CTX_set_min_proto_version(ctx.get(), setup.min_version) != 1) ||
+      (setup.max_version != 0 &&
+       SSL_CTX_set_max_proto_version(ctx.get(), setup.max_version) != 1)) {
+    ERR_clear_error();
+    throw std::invalid_argument("TlsSetup: unknown TLS version " +
+                                std::to_string(setup.min_version) + ".." +
+                                std::to_string(setup.max_version));
+  }
+  const detail::X509Ptr cert = detail::read_cert(setup.cert_pem);
+  const detail::EvpPkeyPtr key = detail::read_key(setup.key_pem);
+  if (SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
+    throw std::invalid_argument("TlsSetup: certificate and key unusable: " +
+                                detail::openssl_error_reason());
+  }
+  for (const std::string& pem : setup.chain_pem) {
+    for (const detail::X509Ptr& extra : detail::read_certs(pem)) {
+      if (SSL_CTX_add1_chain_cert(ctx.get(), extra.get()) != 1) {
+        detail::throw_openssl("SSL_CTX_add1_chain_cert");
+      }
+    }
+  }
+  // NO_AUTO_CHAIN: the chain sent is exactly chain_pem, never completed from a store behind the
+  // test's back. PARTIAL_WRITE + MOVING_WRITE_BUFFER: send_all() retries with a shorter view.
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_NO_AUTO_CHAIN | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (!setup.send_session_tickets) {
+    SSL_CTX_set_num_tickets(ctx.get(), 0);
+    SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  }
+  return ctx;
+}
+
+std::vector<SslCtxPtr> make_server_contexts(const std::vector<Step>& script) {
+  std::vector<SslCtxPtr> contexts;
+  for (const Step& step : script) {
+    contexts.push_back(
+        step.kind == Step::Kind::StartTls && step.tls ? make_server_context(*step.tls) : nullptr);
+  }
+  return contexts;
+}
+
+// Why a TLS operation failed, for an error message. Drains the thread's OpenSSL error queue.
+std::string tls_failure_reason(int ssl_error, int saved_errno) {
+  switch (ssl_error) {
+    case SSL_ERROR_ZERO_RETURN:
+      return "client sent close_notify";
+    case SSL_ERROR_SYSCALL:
+      ERR_clear_error();
+      return saved_errno == 0 ? "client closed the connection"
+                              : std::generic_category().message(saved_errno);
+    default:
+      return detail::openssl_error_reason("TLS error " + std::to_string(ssl_error));
+  }
 }
 
 }  // namespace
@@ -101,10 +204,23 @@ Step stream_forever(std::string chunk) {
   return make_step(Step::Kind::StreamForever, std::move(chunk));
 }
 Step expect_close() { return make_step(Step::Kind::ExpectClose); }
+Step start_tls(TlsSetup setup) {
+  Step step = make_step(Step::Kind::StartTls);
+  step.tls = std::move(setup);
+  return step;
+}
+Step send_garbage_handshake() { return make_step(Step::Kind::GarbageHandshake); }
+Step close_mid_handshake() { return make_step(Step::Kind::CloseMidHandshake); }
+Step expect_raw(std::size_t bytes) {
+  Step step = make_step(Step::Kind::ExpectRaw);
+  step.size = bytes;
+  return step;
+}
 
 struct FakeSmtpServer::Impl {
   Impl(std::vector<Step> script, int family)
       : script_(std::move(script)),
+        contexts_(make_server_contexts(script_)),
         family_(family),
         listener_(detail::bind_loopback(family, SOCK_STREAM, 0)),
         port_(detail::local_port(listener_.get())) {
@@ -124,6 +240,13 @@ struct FakeSmtpServer::Impl {
   // ---- background thread ------------------------------------------------------------------
 
   void run() {
+    // OpenSSL writes with write(), not send(MSG_NOSIGNAL): a client that is gone would raise
+    // SIGPIPE and kill the test binary. Blocked in this thread only, the signal stays pending
+    // here and dies with the thread, while the write fails with EPIPE as it should.
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
     try {
       if (accept_client()) {
         Next next = Next::Continue;
@@ -142,6 +265,7 @@ struct FakeSmtpServer::Impl {
       fail(std::string("server error: ") + e.what());
     }
     // Sockets are closed (or the server is going away) before anyone is told we are done.
+    ssl_.reset();
     client_.reset();
     listener_.reset();
     const std::lock_guard lock(mutex_);
@@ -195,6 +319,13 @@ struct FakeSmtpServer::Impl {
         return run_stream(step.text);
       case Step::Kind::ExpectClose:
         return run_expect_close(index);
+      case Step::Kind::StartTls:
+        return run_start_tls(index);
+      case Step::Kind::GarbageHandshake:
+      case Step::Kind::CloseMidHandshake:
+        return run_fake_handshake(index);
+      case Step::Kind::ExpectRaw:
+        return run_expect_raw(index);
     }
     return Next::Continue;
   }
@@ -211,7 +342,7 @@ struct FakeSmtpServer::Impl {
       case Io::Closed:
         return fail_step(index, (prefix ? "client closed while expecting a line starting with "
                                         : "client closed while expecting ") +
-                                    quote(step.text) + unterminated_suffix());
+                                    quote(step.text) + closed_suffix());
       case Io::Ok:
         break;
     }
@@ -232,7 +363,7 @@ struct FakeSmtpServer::Impl {
         case Io::TooLong:
           return fail_step(index, "DATA body line longer than 1 MiB");
         case Io::Closed:
-          return fail_step(index, "client closed during the DATA body" + unterminated_suffix());
+          return fail_step(index, "client closed during the DATA body" + closed_suffix());
         case Io::Ok:
           break;
       }
@@ -260,8 +391,17 @@ struct FakeSmtpServer::Impl {
 
   Next run_stream(const std::string& chunk) {
     if (chunk.empty()) return hang_until_client_closes();
+    // Whole chunks batched into one TLS record's worth: one send() or record per batch instead
+    // of per chunk, and a look at the wake pipe between batches. Writes that keep succeeding
+    // never wait in poll(), and a sanitized TLS build can take seconds to fill the buffers of a
+    // client that does not read; the destructor must not wait for that.
+    std::string batch = chunk;
+    while (batch.size() < kStreamBatch) batch += chunk;
     for (;;) {
-      const Io io = send_all(chunk);
+      if (detail::wait_fd(-1, 0, wake_, std::chrono::milliseconds(0)) == WaitResult::Woken) {
+        return Next::Stop;
+      }
+      const Io io = send_all(batch);
       if (io == Io::Woken) return Next::Stop;
       if (io == Io::Closed) return Next::EndSession;
     }
@@ -284,6 +424,107 @@ struct FakeSmtpServer::Impl {
       // Keep reading to the close so received_lines() shows everything the client sent.
       record_unexpected(index, "expected the client to close, got ", std::move(line));
     }
+  }
+
+  Next run_start_tls(size_t index) {
+    if (ssl_) return fail_step(index, "TLS handshake failed: TLS is already active");
+    SSL_CTX* ctx = contexts_[index].get();
+    if (ctx == nullptr) return fail_step(index, "TLS handshake failed: step has no TlsSetup");
+    // A STARTTLS client must wait for the 220 before its ClientHello (RFC 3207 4); anything
+    // already read after the last line was sent before that, and would be lost to the handshake.
+    if (!inbuf_.empty()) {
+      return fail_step(index, "client sent " + quote(inbuf_) + " before the TLS handshake");
+    }
+    set_tls_state(false, {}, {});
+    ssl_.reset(SSL_new(ctx));
+    if (!ssl_ || SSL_set_fd(ssl_.get(), client_.get()) != 1) {
+      ssl_.reset();
+      return fail_step(index, "TLS handshake failed: " + detail::openssl_error_reason());
+    }
+    tls_fatal_ = false;
+    for (;;) {
+      ERR_clear_error();
+      errno = 0;  // SSL_ERROR_SYSCALL with errno 0 means EOF; a stale errno would hide that
+      const int rc = SSL_accept(ssl_.get());
+      if (rc == 1) break;
+      const int saved_errno = errno;
+      const int error = SSL_get_error(ssl_.get(), rc);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+        if (wait_for_tls(error) == WaitResult::Woken) return Next::Stop;
+        continue;
+      }
+      // TLS 1.3: the server writes its session tickets after it has read the client's Finished,
+      // i.e. after the handshake is complete for the client. A client that leaves at once makes
+      // that write fail; the handshake itself did not, and the next read sees the close.
+      if (SSL_get_state(ssl_.get()) == TLS_ST_SW_SESSION_TICKET && error == SSL_ERROR_SYSCALL) {
+        ERR_clear_error();
+        tls_fatal_ = true;
+        break;
+      }
+      const std::string reason = tls_failure_reason(error, saved_errno);
+      // Nothing more can be said over a failed session: close at the TCP level.
+      ssl_.reset();
+      return fail_step(index, "TLS handshake failed: " + reason);
+    }
+    const char* server_name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+    set_tls_state(true, SSL_get_version(ssl_.get()), server_name != nullptr ? server_name : "");
+    return Next::Continue;
+  }
+
+  // send_garbage_handshake() and close_mid_handshake(): the two ways a broken TLS server fails a
+  // client that has just sent its ClientHello.
+  Next run_fake_handshake(size_t index) {
+    std::string header;
+    switch (read_exact(kTlsRecordHeader, header)) {
+      case Io::Woken:
+        return Next::Stop;
+      case Io::Closed:
+        return fail_step(
+            index, "client closed instead of sending a TLS ClientHello" + closed_suffix(header));
+      case Io::Ok:
+      case Io::TooLong:
+        break;
+    }
+    if (static_cast<unsigned char>(header[0]) != kTlsHandshakeRecord) {
+      return fail_step(index, "expected a TLS ClientHello, got " + quote(header + inbuf_));
+    }
+    const size_t length = static_cast<size_t>(static_cast<unsigned char>(header[3])) << 8 |
+                          static_cast<unsigned char>(header[4]);
+    std::string hello;
+    switch (read_exact(length, hello)) {
+      case Io::Woken:
+        return Next::Stop;
+      case Io::Closed:
+        return fail_step(index, "client closed in the middle of its ClientHello");
+      case Io::Ok:
+      case Io::TooLong:
+        break;
+    }
+    mark_complete();
+    if (script_[index].kind == Step::Kind::CloseMidHandshake) return Next::EndSession;
+    std::string garbage;
+    for (int i = 0; i < kGarbageRepeats; ++i) garbage += kGarbageLine;
+    // A client that gives up after the first garbage bytes is what this step is for.
+    return send_all(garbage) == Io::Woken ? Next::Stop : Next::EndSession;
+  }
+
+  Next run_expect_raw(size_t index) {
+    const size_t size = script_[index].size;
+    if (!reserve_recorded(size)) return fail_step(index, "client sent more than 64 MiB");
+    std::string bytes;
+    switch (read_exact(size, bytes)) {
+      case Io::Woken:
+        return Next::Stop;
+      case Io::Closed:
+        return fail_step(index, "client closed after " + std::to_string(bytes.size()) + " of " +
+                                    std::to_string(size) + " raw bytes" + closed_suffix(bytes));
+      case Io::Ok:
+      case Io::TooLong:
+        break;
+    }
+    const std::lock_guard lock(mutex_);
+    raw_reads_.push_back(std::move(bytes));
+    return Next::Continue;
   }
 
   Next read_after_script() {
@@ -342,6 +583,7 @@ struct FakeSmtpServer::Impl {
   // ---- socket I/O (thread only) -----------------------------------------------------------
 
   Io send_all(std::string_view bytes) {
+    if (ssl_) return tls_send_all(bytes);
     while (!bytes.empty()) {
       const ssize_t n = ::send(client_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
       if (n > 0) {
@@ -375,19 +617,107 @@ struct FakeSmtpServer::Impl {
       scanned_ = inbuf_.size();
       // kMaxLine bytes plus a CR could still end well; one more byte cannot.
       if (inbuf_.size() >= kMaxLine + 2) return Io::TooLong;
-      if (detail::wait_fd(client_.get(), POLLIN, wake_, kForever) == WaitResult::Woken) {
-        return Io::Woken;
-      }
-      char buffer[kReadChunk];
-      const ssize_t n = ::recv(client_.get(), buffer, sizeof(buffer), 0);
-      if (n > 0) {
-        inbuf_.append(buffer, static_cast<size_t>(n));
-      } else if (n == 0) {
+      const Io io = receive_more();
+      if (io != Io::Ok) return io;
+    }
+  }
+
+  // Moves exactly size bytes (fewer if the client closes first) from the connection to out.
+  Io read_exact(size_t size, std::string& out) {
+    out.clear();
+    for (;;) {
+      const size_t take = std::min(size - out.size(), inbuf_.size());
+      out.append(inbuf_, 0, take);
+      inbuf_.erase(0, take);
+      scanned_ = 0;
+      if (out.size() == size) return Io::Ok;
+      const Io io = receive_more();
+      if (io != Io::Ok) return io;
+    }
+  }
+
+  // Waits for the client and appends what it sent to inbuf_ (possibly nothing after a spurious
+  // wake-up): the one place that reads the socket, plain or through TLS.
+  Io receive_more() {
+    char buffer[kReadChunk];
+    if (ssl_) {
+      if (tls_fatal_) return Io::Closed;
+      for (;;) {
+        size_t got = 0;
+        ERR_clear_error();
+        errno = 0;
+        if (SSL_read_ex(ssl_.get(), buffer, sizeof(buffer), &got) == 1) {
+          inbuf_.append(buffer, got);
+          return Io::Ok;
+        }
+        const int saved_errno = errno;
+        const int error = SSL_get_error(ssl_.get(), 0);
+        if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+          if (wait_for_tls(error) == WaitResult::Woken) return Io::Woken;
+          continue;
+        }
+        note_tls_end(error, saved_errno);
         return Io::Closed;
-      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        return Io::Closed;  // ECONNRESET: the client is gone as surely as with a FIN.
       }
     }
+    // Data OpenSSL had read ahead is never left behind here: SSL_read_ex above returns it first.
+    if (detail::wait_fd(client_.get(), POLLIN, wake_, kForever) == WaitResult::Woken) {
+      return Io::Woken;
+    }
+    const ssize_t n = ::recv(client_.get(), buffer, sizeof(buffer), 0);
+    if (n > 0) {
+      inbuf_.append(buffer, static_cast<size_t>(n));
+    } else if (n == 0) {
+      return Io::Closed;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      return Io::Closed;  // ECONNRESET: the client is gone as surely as with a FIN.
+    }
+    return Io::Ok;
+  }
+
+  Io tls_send_all(std::string_view bytes) {
+    if (tls_fatal_) return Io::Closed;
+    while (!bytes.empty()) {
+      size_t written = 0;
+      ERR_clear_error();
+      errno = 0;
+      if (SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), &written) == 1) {
+        bytes.remove_prefix(written);
+        continue;
+      }
+      const int saved_errno = errno;
+      const int error = SSL_get_error(ssl_.get(), 0);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+        if (wait_for_tls(error) == WaitResult::Woken) return Io::Woken;
+        continue;
+      }
+      note_tls_end(error, saved_errno);
+      return Io::Closed;
+    }
+    return Io::Ok;
+  }
+
+  // The wait a non-blocking SSL call asked for; the wake pipe interrupts it like any other.
+  WaitResult wait_for_tls(int ssl_error) {
+    const short events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+    return detail::wait_fd(client_.get(), events, wake_, kForever);
+  }
+
+  // Remembers how a TLS session ended: after SSL_ERROR_SYSCALL or SSL_ERROR_SSL OpenSSL forbids
+  // further calls (no close_notify then), and anything but a clean close is worth showing.
+  void note_tls_end(int ssl_error, int saved_errno) {
+    if (ssl_error == SSL_ERROR_ZERO_RETURN) return;  // close_notify: clean, ssl_ stays usable
+    tls_fatal_ = true;
+    // A FIN without close_notify (OpenSSL 3 reports it as an SSL error) or a reset is how most
+    // clients leave: the same close as on a plain connection, nothing to add to a message.
+    const bool eof_without_notify =
+        ssl_error == SSL_ERROR_SSL &&
+        ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+    const bool plain_close =
+        ssl_error == SSL_ERROR_SYSCALL &&
+        (saved_errno == 0 || saved_errno == ECONNRESET || saved_errno == EPIPE);
+    const std::string reason = tls_failure_reason(ssl_error, saved_errno);
+    if (!eof_without_notify && !plain_close && tls_note_.empty()) tls_note_ = reason;
   }
 
   Io read_line(std::string& line) {
@@ -398,6 +728,13 @@ struct FakeSmtpServer::Impl {
 
   void close_client() {
     if (!client_) return;
+    if (ssl_ && !tls_fatal_ && SSL_is_init_finished(ssl_.get()) == 1) {
+      // One try at close_notify, as a real server does; non-blocking, so it never waits.
+      ERR_clear_error();
+      SSL_shutdown(ssl_.get());
+      ERR_clear_error();
+    }
+    ssl_.reset();
     // FIN first, then drain what already arrived: closing with unread data would send RST, and
     // an RST can make the client lose the reply we just sent (e.g. a 421 before the close).
     ::shutdown(client_.get(), SHUT_WR);
@@ -407,9 +744,14 @@ struct FakeSmtpServer::Impl {
     client_.reset();
   }
 
-  std::string unterminated_suffix() const {
-    if (inbuf_.empty()) return {};
-    return " (after an unterminated " + quote(inbuf_) + ")";
+  // What an error about a closed client adds: an unterminated line (or partial raw read) and
+  // how TLS ended when that was not a plain close.
+  std::string closed_suffix(const std::string& partial = {}) const {
+    std::string suffix;
+    const std::string& pending = partial.empty() ? inbuf_ : partial;
+    if (!pending.empty()) suffix += " (after an unterminated " + quote(pending) + ")";
+    if (!tls_note_.empty()) suffix += " (TLS: " + tls_note_ + ")";
+    return suffix;
   }
 
   // ---- shared state -----------------------------------------------------------------------
@@ -458,7 +800,15 @@ struct FakeSmtpServer::Impl {
     complete_ = true;
   }
 
+  void set_tls_state(bool established, std::string version, std::string server_name) {
+    const std::lock_guard lock(mutex_);
+    tls_established_ = established;
+    tls_version_ = std::move(version);
+    tls_server_name_ = std::move(server_name);
+  }
+
   const std::vector<Step> script_;
+  const std::vector<SslCtxPtr> contexts_;  // per step; set for start_tls() steps only
   const int family_;
   UniqueFd listener_;  // thread-owned after construction
   const uint16_t port_;
@@ -466,6 +816,9 @@ struct FakeSmtpServer::Impl {
 
   // Owned by the background thread alone.
   UniqueFd client_;
+  SslPtr ssl_;              // set while the connection runs TLS; freed before client_ closes
+  bool tls_fatal_ = false;  // OpenSSL reported SYSCALL/SSL: no further calls on ssl_
+  std::string tls_note_;    // why TLS ended, when it was not a plain close
   std::string inbuf_;
   size_t scanned_ = 0;  // inbuf_ holds no LF before this offset
   std::thread thread_;
@@ -481,6 +834,10 @@ struct FakeSmtpServer::Impl {
   std::string error_;
   std::vector<std::string> lines_;
   std::vector<std::string> bodies_;
+  std::vector<std::string> raw_reads_;
+  bool tls_established_ = false;
+  std::string tls_version_;
+  std::string tls_server_name_;
 };
 
 FakeSmtpServer::FakeSmtpServer(std::vector<Step> script, int family)
@@ -522,6 +879,26 @@ std::string FakeSmtpServer::error() const {
 bool FakeSmtpServer::client_connected() const {
   const std::lock_guard lock(impl_->mutex_);
   return impl_->connected_;
+}
+
+std::vector<std::string> FakeSmtpServer::raw_reads() const {
+  const std::lock_guard lock(impl_->mutex_);
+  return impl_->raw_reads_;
+}
+
+bool FakeSmtpServer::tls_established() const {
+  const std::lock_guard lock(impl_->mutex_);
+  return impl_->tls_established_;
+}
+
+std::string FakeSmtpServer::tls_version() const {
+  const std::lock_guard lock(impl_->mutex_);
+  return impl_->tls_version_;
+}
+
+std::string FakeSmtpServer::tls_server_name() const {
+  const std::lock_guard lock(impl_->mutex_);
+  return impl_->tls_server_name_;
 }
 
 }  // namespace smtpverify::test

@@ -1,0 +1,385 @@
+// Component tier: STARTTLS, implicit TLS, certificates and AUTH against the fake server's TLS,
+// with certificates from the in-process test PKI.
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include <chrono>
+
+#include "component/component_util.h"
+#include "support/fake_smtp_server.h"
+#include "support/test_pki.h"
+
+namespace smtpverify::test {
+namespace {
+
+using namespace std::chrono_literals;
+using check::State;
+
+const std::string kName = "mx.smtpverify.test";
+const std::string kEhlo = "EHLO probe.smtpverify.test";
+
+const TestPki& pki() {
+  static const TestPki instance;
+  return instance;
+}
+
+TlsSetup good_setup() {
+  const TestCert cert = pki().leaf({kName}, -1, 90, {"127.0.0.1", "::1"});
+  return {cert.cert_pem, cert.key_pem, {pki().intermediate_pem()}};
+}
+
+TlsSetup setup_for(const TestCert& cert, bool with_intermediate = true) {
+  return {cert.cert_pem, cert.key_pem,
+          with_intermediate ? std::vector<std::string>{pki().intermediate_pem()}
+                            : std::vector<std::string>{}};
+}
+
+std::vector<Step> operator+(std::vector<Step> a, const std::vector<Step>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Greeting, EHLO offering STARTTLS, STARTTLS answered 220.
+std::vector<Step> up_to_starttls() {
+  return {send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
+          send_raw("250-mx\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n"), expect("STARTTLS"),
+          send_raw("220 2.0.0 Ready to start TLS\r\n")};
+}
+
+const std::vector<Step> kQuit = {expect("QUIT"), send_raw("221 2.0.0 Bye\r\n"), expect_close()};
+
+check::Config tls_config(std::uint16_t port) {
+  auto c = config_for(port);
+  c.starttls = true;
+  c.ca_file = pki().root_file();
+  return c;
+}
+
+std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |")); }
+
+std::string prefix(const FakeSmtpServer& s) {
+  return "[127.0.0.1]:" + std::to_string(s.port()) + " ";
+}
+
+TEST(Starttls, VerifiedHandshakeThenEhloAgain) {
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(good_setup()), expect(kEhlo),
+                                          send_raw("250-mx\r\n250 SIZE 1000\r\n")} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.cert_warning_days = 30;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_TRUE(server.tls_established());
+  EXPECT_EQ(server.tls_version(), "TLSv1.3");
+  EXPECT_EQ(server.tls_server_name(), "");  // -H is an address: no SNI (RFC 6066 §3)
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_TRUE(std::regex_match(
+      c.line, std::regex("SMTP OK - \\[127\\.0\\.0\\.1\\]:[0-9]+ ESMTP Fake, STARTTLS TLSv1\\.3 "
+                         "TLS_[A-Z0-9_]+, cert (88|89) d, T s \\| time=Ts;;;0 connect=Ts;;;0 "
+                         "banner=Ts;;;0 ehlo=Ts;;;0 starttls=Ts;;;0 quit=Ts;;;0 "
+                         "cert_days=(88|89);30;")))
+      << c.line;
+}
+
+TEST(Starttls, NameVerifiedAndSentAsSni) {
+  FakeSmtpServer server(
+      up_to_starttls() +
+      std::vector<Step>{start_tls(good_setup()), expect(kEhlo), send_raw("250 mx\r\n")} + kQuit);
+  auto config = tls_config(server.port());
+  config.verify_name = kName;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(server.tls_server_name(), kName);
+}
+
+TEST(Starttls, InjectedReplyAfter220FailsBeforeTheHandshake) {
+  FakeSmtpServer server({send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
+                         send_raw("250-mx\r\n250 STARTTLS\r\n"), expect("STARTTLS"),
+                         send_raw("220 ready\r\n250-mx\r\n250 AUTH PLAIN\r\n"), expect_close()});
+  auto config = tls_config(server.port());
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");  // nothing after STARTTLS: no ClientHello, no EHLO
+  EXPECT_FALSE(server.tls_established());
+  EXPECT_EQ(server.received_lines(), (std::vector<std::string>{kEhlo, "STARTTLS"}));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
+                            "data after STARTTLS reply (response injection?)");
+}
+
+TEST(Starttls, InjectedPartialLineIsEnough) {
+  FakeSmtpServer server({send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
+                         send_raw("250-mx\r\n250 STARTTLS\r\n"), expect("STARTTLS"),
+                         send_raw("220 ready\r\n2"), expect_close()});
+  const auto c = check_with(tls_config(server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
+                            "data after STARTTLS reply (response injection?)");
+}
+
+TEST(Starttls, PreTlsCapabilitiesAreNotUsedAfterTls) {
+  // Before TLS the server offers AUTH PLAIN; inside TLS it offers none: no AUTH may be sent.
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(good_setup()), expect(kEhlo),
+                                          send_raw("250-mx\r\n250 SIZE 1000\r\n")} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.auth_mechanism = "PLAIN";
+  config.auth_user = "probe";
+  config.auth_password = "s3cret";
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c),
+            "SMTP CRITICAL - " + prefix(server) + "AUTH PLAIN not offered (no AUTH in EHLO)");
+  for (const auto& line : server.received_lines()) EXPECT_NE(line.rfind("AUTH", 0), 0u) << line;
+}
+
+TEST(Starttls, NotOfferedMeansNoAuthAndNoMail) {
+  FakeSmtpServer server(std::vector<Step>{send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
+                                          send_raw("250-mx\r\n250 AUTH PLAIN\r\n")} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.auth_mechanism = "PLAIN";
+  config.auth_user = "probe";
+  config.auth_password = "s3cret";
+  config.mail_from = "m@smtpverify.test";
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(server.received_lines(), (std::vector<std::string>{kEhlo, "QUIT"}));
+  EXPECT_EQ(summary(c),
+            "SMTP CRITICAL - " + prefix(server) + "STARTTLS required (-S) but not offered");
+}
+
+TEST(Starttls, RefusedCodes) {
+  for (const char* reply : {"454 4.7.0 TLS not available due to local problem",
+                            "502 5.5.1 Unrecognized command", "550 no"}) {
+    FakeSmtpServer server(std::vector<Step>{send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
+                                            send_raw("250-mx\r\n250 STARTTLS\r\n"),
+                                            expect("STARTTLS"), send(reply)} +
+                          kQuit);
+    const auto c = check_with(tls_config(server.port()));
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(server.error(), "");
+    EXPECT_EQ(c.state, State::Critical);
+    EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) + "STARTTLS refused: " + reply);
+  }
+}
+
+TEST(Starttls, GarbageInsteadOfServerHello) {
+  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{send_garbage_handshake()});
+  const auto c = check_with(tls_config(server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_TRUE(
+      std::regex_match(summary(c), std::regex("SMTP CRITICAL - \\[127\\.0\\.0\\.1\\]:[0-9]+ "
+                                              "TLS handshake failed: [a-z ]+")))
+      << c.line;
+}
+
+TEST(Starttls, CloseMidHandshake) {
+  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{close_mid_handshake()});
+  const auto c = check_with(tls_config(server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_TRUE(
+      std::regex_match(summary(c), std::regex("SMTP CRITICAL - \\[127\\.0\\.0\\.1\\]:[0-9]+ "
+                                              "TLS handshake failed: [a-z ]+")))
+      << c.line;
+}
+
+TEST(Starttls, SilentAfter220TimesOutNamingTheHandshake) {
+  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{hang()});
+  auto config = tls_config(server.port());
+  config.timeout = 400ms;
+  const auto c = check_with(config);
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - timeout after 0.4 s waiting for TLS handshake from " +
+                            prefix(server).substr(0, prefix(server).size() - 1));
+}
+
+struct CertCase {
+  const char* name;
+  TlsSetup setup;
+  std::string reason;
+};
+
+TEST(Certificates, VerificationFailuresInOpenSslWords) {
+  const TestPki other;  // an unknown CA
+  const std::vector<CertCase> cases = {
+      {"self-signed", setup_for(pki().self_signed(kName), false),
+       "certificate verification failed: self-signed certificate"},
+      {"unknown CA", setup_for(other.leaf({kName}, -1, 90, {"127.0.0.1"}), false),
+       "certificate verification failed: unable to get local issuer certificate"},
+      {"wrong name", setup_for(pki().leaf({"other.smtpverify.test"}, -1, 90)),
+       "certificate verification failed: IP address mismatch"},
+      {"expired", setup_for(pki().leaf({kName}, -100, 10, {"127.0.0.1"})),
+       "certificate verification failed: certificate has expired"},
+      {"missing intermediate", setup_for(pki().leaf({kName}, -1, 90, {"127.0.0.1"}), false),
+       "certificate verification failed: unable to get local issuer certificate"},
+  };
+  for (const auto& tc : cases) {
+    FakeSmtpServer server(up_to_starttls() + std::vector<Step>{start_tls(tc.setup), hang()});
+    const auto c = check_with(tls_config(server.port()));
+    EXPECT_EQ(c.state, State::Critical) << tc.name;
+    EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) + tc.reason) << tc.name;
+  }
+}
+
+TEST(Certificates, WrongNameWithVerifyName) {
+  FakeSmtpServer server(
+      up_to_starttls() +
+      std::vector<Step>{start_tls(setup_for(pki().leaf({"other.test"}))), hang()});
+  auto config = tls_config(server.port());
+  config.verify_name = kName;
+  const auto c = check_with(config);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
+                            "certificate verification failed: hostname mismatch");
+}
+
+TEST(Certificates, ExpiringWithinWarningAndCriticalDays) {
+  for (const auto& [crit, state, words] : std::vector<std::tuple<long long, State, std::string>>{
+           {10, State::Warning, "certificate expires in (19|20) d \\(warning 30\\)"},
+           {25, State::Critical, "certificate expires in (19|20) d \\(critical 25\\)"}}) {
+    FakeSmtpServer server(
+        up_to_starttls() +
+        std::vector<Step>{start_tls(setup_for(pki().leaf({kName}, -70, 90, {"127.0.0.1"}))),
+                          expect(kEhlo), send_raw("250 mx\r\n")} +
+        kQuit);
+    auto config = tls_config(server.port());
+    config.cert_warning_days = 30;
+    config.cert_critical_days = crit;
+    const auto c = check_with(config);
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(server.error(), "");
+    EXPECT_EQ(c.state, state);
+    // The leaf ends 20 days after now at signing; a few ms later that is 19 whole days or, with
+    // the PKI's clock rounding, 20.
+    EXPECT_TRUE(
+        std::regex_match(summary(c), std::regex("SMTP " + std::string(check::state_name(state)) +
+                                                " - \\[127\\.0\\.0\\.1\\]:[0-9]+ " + words)))
+        << c.line;
+    EXPECT_TRUE(std::regex_search(
+        c.line, std::regex(" cert_days=(19|20);30;" + std::to_string(crit) + "$")))
+        << c.line;
+  }
+}
+
+TEST(Certificates, ExpiredIsCriticalWithNoVerifyToo) {
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(setup_for(pki().leaf({kName}, -100, 10))),
+                                          expect(kEhlo), send_raw("250 mx\r\n")} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.no_verify = true;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) + "certificate expired 90 d ago");
+}
+
+TEST(Certificates, OldProtocolOnlyServer) {
+  TlsSetup old = good_setup();
+  old.min_version = TLS1_VERSION;
+  old.max_version = TLS1_1_VERSION;
+  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{start_tls(old)});
+  const auto c = check_with(tls_config(server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_TRUE(
+      std::regex_match(summary(c), std::regex("SMTP CRITICAL - \\[127\\.0\\.0\\.1\\]:[0-9]+ "
+                                              "TLS handshake failed: [a-z0-9 ]+")))
+      << c.line;
+}
+
+TEST(ImplicitTls, ServerGoneWhileWeWriteIsNoSigpipe) {
+  // A 2 MB message into a server that closes: our TLS writes hit a dead socket. OpenSSL writes
+  // with write(); without the guard SIGPIPE would kill this test process.
+  FakeSmtpServer server({start_tls(good_setup()), send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
+                         send_raw("250 mx\r\n"), expect("MAIL FROM:<m@smtpverify.test>"),
+                         send_raw("250 ok\r\n"), expect("RCPT TO:<probe@smtpverify.test>"),
+                         send_raw("250 ok\r\n"), expect("DATA"), send_raw("354 go\r\n"),
+                         close_connection()});
+  auto config = config_for(server.port());
+  config.implicit_tls = true;
+  config.ca_file = pki().root_file();
+  config.mail_from = "m@smtpverify.test";
+  config.rcpts = {"probe@smtpverify.test"};
+  config.data = true;
+  config.data_file_text = std::string(2 * 1024 * 1024, 'x');
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_TRUE(c.line.find(" connection lost while") != std::string::npos ||
+              c.line.find(" connection closed after end of data") != std::string::npos)
+      << c.line;
+}
+
+TEST(ImplicitTls, HandshakeFirstThenGreeting) {
+  FakeSmtpServer server(std::vector<Step>{start_tls(good_setup()),
+                                          send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
+                                          send_raw("250 mx\r\n")} +
+                        kQuit);
+  auto config = config_for(server.port());
+  config.implicit_tls = true;
+  config.ca_file = pki().root_file();
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(c.labels, (Labels{"time", "connect", "tls", "banner", "ehlo", "quit", "cert_days"}));
+}
+
+TEST(Auth, PlainOverStarttlsWithTheSecretMasked) {
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(good_setup()), expect(kEhlo),
+                                          send_raw("250-mx\r\n250 AUTH LOGIN PLAIN\r\n"),
+                                          expect("AUTH PLAIN AHByb2JlAHMzY3JldA=="),
+                                          send_raw("235 2.7.0 Authentication successful\r\n")} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.auth_mechanism = "PLAIN";
+  config.auth_user = "probe";
+  config.auth_password = "s3cret";
+  config.verbosity = 2;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(c.text.find("s3cret"), std::string::npos) << c.text;
+  EXPECT_EQ(c.text.find("AHByb2JlAHMzY3JldA=="), std::string::npos) << c.text;
+  EXPECT_NE(c.text.find("C: AUTH PLAIN ********\n"), std::string::npos) << c.text;
+}
+
+TEST(Auth, LoginRejected) {
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(good_setup()), expect(kEhlo),
+                                          send_raw("250-mx\r\n250 AUTH LOGIN\r\n"),
+                                          expect("AUTH LOGIN"), send_raw("334 VXNlcm5hbWU6\r\n"),
+                                          expect("cHJvYmU="), send_raw("334 UGFzc3dvcmQ6\r\n"),
+                                          expect("czNjcmV0"),
+                                          send_raw("535 5.7.8 authentication failed\r\n")} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.auth_mechanism = "LOGIN";
+  config.auth_user = "probe";
+  config.auth_password = "s3cret";
+  config.verbosity = 1;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
+                            "AUTH LOGIN rejected: 535 5.7.8 authentication failed");
+  EXPECT_EQ(c.text.find("czNjcmV0"), std::string::npos) << c.text;
+}
+
+}  // namespace
+}  // namespace smtpverify::test
