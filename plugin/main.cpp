@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
       case ParsedOptions::Action::Run:
         break;
     }
-    return emit(render(run_check(parsed.config), parsed.config));
+    const CheckResult result = run_check(parsed.config);
+    return emit(parsed.config.json ? render_json(result, parsed.config)
+                                   : render(result, parsed.config));
   } catch (const std::exception& e) {
     return emit(render_unknown(std::string("internal error: ") + e.what()));
   } catch (...) {

@@ -12,7 +12,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "packages"
 packages=(cmake make g++ clang clang-format pkg-config libboost-program-options-dev libssl-dev
-          libc-ares-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev)
+          libc-ares-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

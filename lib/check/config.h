@@ -63,6 +63,7 @@ struct Config {
   std::string auth_user;                               ///< -U
   std::string auth_password;    ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
   bool auth_plaintext = false;  ///< --auth-plaintext
+  bool json = false;            ///< --output json
   int verbosity = 0;            ///< -v count
 };
 

@@ -165,6 +165,7 @@ po::options_description describe_options() {
       ("authpass,P", po::value<std::string>())
       ("authpass-file", po::value<std::string>())
       ("auth-plaintext", po::bool_switch())
+      ("output", po::value<std::string>())
       ("verbose,v", po::bool_switch())
       ("help,h", po::bool_switch())
       ("version,V", po::bool_switch())
@@ -396,6 +397,12 @@ Config build_config(const po::variables_map& vm) {
   parse_thresholds("-c", get_all(vm, "critical"), c.critical);
   if (const auto t = get<std::string>(vm, "timeout")) parse_timeout(*t, c);
   c.ignore_quit_failure = vm["ignore-quit-failure"].as<bool>();
+  if (const auto output = get<std::string>(vm, "output")) {
+    if (*output != "nagios" && *output != "json") {
+      throw BadOption{"--output '" + *output + "' is not nagios or json"};
+    }
+    c.json = *output == "json";
+  }
   for (const auto& server : get_all(vm, "dns-server")) {
     if (const auto error = dns::check_server_syntax(server); !error.empty()) {
       throw BadOption{"--dns-server '" + server + "': " + error};

@@ -18,6 +18,9 @@ struct Output {
 /// Renders a finished check: "SMTP <STATE> - <summary> | <perfdata>" plus long output.
 Output render(const CheckResult& result, const Config& config);
 
+/// --output json: one JSON object with the same facts and the same state (README: schema).
+Output render_json(const CheckResult& result, const Config& config);
+
 /// "SMTP UNKNOWN - <what>\n" for bad options and internal errors (what is sanitised).
 Output render_unknown(std::string_view what);
 

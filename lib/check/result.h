@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "check/config.h"
+#include "net/tls.h"
 #include "smtp/session.h"
 
 namespace smtpverify::check {
@@ -42,6 +43,15 @@ struct Timing {
   double seconds = 0;
 };
 
+/// One command and its reply, as the transcript shows them (secrets already masked).
+struct Exchange {
+  std::string phase;               ///< perfdata label of the phase it belongs to
+  std::string command;             ///< "" for the greeting
+  int code = 0;                    ///< 0 when no reply came
+  std::vector<std::string> lines;  ///< reply text of each line (after "NNN-"), raw
+  bool complete = false;           ///< the last line of the reply has been seen
+};
+
 /// Everything run_check observed; rendering and evaluation are pure functions of it.
 struct CheckResult {
   std::string endpoint;         ///< "name[addr]:port", "[addr]:port", or "name:port"
@@ -51,6 +61,14 @@ struct CheckResult {
   std::vector<Problem> problems;        ///< in the order found
   std::vector<std::string> facts;       ///< what the OK summary lists (server text not sanitised)
   std::vector<std::string> transcript;  ///< -v lines ("C: …", "S: …", "* …"), not sanitised
+  // Facts for --output json.
+  std::string host;  ///< -H as given
+  std::uint16_t port = 0;
+  std::vector<std::string> resolved;  ///< addresses -H resolved to, in order
+  std::string address;                ///< the address connected to, or ""
+  std::string local_address;          ///< our end of the connection, or ""
+  std::vector<Exchange> exchanges;    ///< the dialogue, in order
+  std::optional<net::TlsFacts> tls;   ///< when a TLS handshake completed
 };
 
 /// A problem with the state the table gives it.

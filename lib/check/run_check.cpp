@@ -134,9 +134,12 @@ class Runner {
 
   CheckResult run() {
     result_.endpoint = config_.host + ":" + std::to_string(config_.port);
+    result_.host = config_.host;
+    result_.port = config_.port;
     if (auto addresses = resolve()) {
       if (connect(*addresses)) dialogue();
       certificate_days();
+      if (!tls_.version.empty()) result_.tls = tls_;
     }
     result_.total_seconds = seconds_between(start_, Clock::now());
     result_.timings = times_.take();
@@ -197,7 +200,10 @@ class Runner {
       return std::nullopt;
     }
     std::string list;
-    for (const auto& a : answer.addresses) list += (list.empty() ? "" : " ") + a.address();
+    for (const auto& a : answer.addresses) {
+      list += (list.empty() ? "" : " ") + a.address();
+      result_.resolved.push_back(a.address());
+    }
     log("* " + config_.host + " resolves to " + list);
     return answer.addresses;
   }
@@ -214,6 +220,8 @@ class Runner {
       if (fd.valid()) {
         set_endpoint(address);
         local_ = net::local_endpoint(fd.get()).value_or(net::Endpoint{});
+        result_.address = address.address();
+        result_.local_address = local_.address();
         log("* connected to " + address.to_string() + " from " + local_.to_string());
         auto tcp = std::make_unique<net::TcpStream>(std::move(fd));
         tcp_ = tcp.get();
@@ -287,9 +295,14 @@ class Runner {
           break;
         case smtp::Event::Kind::Sent:
           log("C: " + e.text);
+          // A new exchange per command; the message body of DATA is not a command.
+          if (e.text.rfind("[message:", 0) != 0 && e.text != ".") {
+            result_.exchanges.push_back({std::string(smtp::phase_name(e.phase)), e.text, 0, {}});
+          }
           break;
         case smtp::Event::Kind::Received:
           log("S: " + e.text);
+          record_reply_line(e);
           break;
         case smtp::Event::Kind::Note:
           log("* " + e.text);
@@ -363,6 +376,18 @@ class Runner {
         return false;
     }
     return false;
+  }
+
+  // Reply lines arrive as "NNN-text" / "NNN text" / "NNN" (the session parsed them). A reply
+  // with no command before it (the greeting, a second LMTP reply) opens its own exchange.
+  void record_reply_line(const smtp::Event& e) {
+    if (result_.exchanges.empty() || result_.exchanges.back().complete) {
+      result_.exchanges.push_back({std::string(smtp::phase_name(e.phase)), "", 0, {}});
+    }
+    auto& x = result_.exchanges.back();
+    x.code = (e.text[0] - '0') * 100 + (e.text[1] - '0') * 10 + (e.text[2] - '0');
+    x.lines.push_back(e.text.size() > 4 ? e.text.substr(4) : std::string());
+    x.complete = e.text.size() == 3 || e.text[3] == ' ';
   }
 
   void dialogue() {

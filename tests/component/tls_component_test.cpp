@@ -358,6 +358,28 @@ TEST(Auth, PlainOverStarttlsWithTheSecretMasked) {
   EXPECT_NE(c.text.find("C: AUTH PLAIN ********\n"), std::string::npos) << c.text;
 }
 
+TEST(Auth, SecretNeverInJson) {
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(good_setup()), expect(kEhlo),
+                                          send_raw("250-mx\r\n250 AUTH PLAIN\r\n"),
+                                          expect("AUTH PLAIN AHByb2JlAHMzY3JldA=="),
+                                          send_raw("535 5.7.8 nope\r\n")} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.auth_mechanism = "PLAIN";
+  config.auth_user = "probe";
+  config.auth_password = "s3cret";
+  config.verbosity = 2;
+  config.json = true;
+  const auto result = check::run_check(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  const check::Output out = check::render_json(result, config);
+  EXPECT_EQ(out.state, State::Critical);
+  EXPECT_EQ(out.text.find("s3cret"), std::string::npos) << out.text;
+  EXPECT_EQ(out.text.find("AHByb2JlAHMzY3JldA=="), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("\"AUTH PLAIN ********\""), std::string::npos) << out.text;
+}
+
 TEST(Auth, LoginRejected) {
   FakeSmtpServer server(up_to_starttls() +
                         std::vector<Step>{start_tls(good_setup()), expect(kEhlo),

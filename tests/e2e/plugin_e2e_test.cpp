@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <vector>
@@ -207,6 +208,58 @@ TEST(Plugin, BadOptionsTouchNoServer) {
     EXPECT_EQ(r.out, line + "\n");
   }
   EXPECT_FALSE(server.client_connected());
+}
+
+TEST(Plugin, JsonOutputCarriesTheSameFacts) {
+  const std::vector<Step> script = {send("220 mx.smtpverify.test ESMTP Fake"),
+                                    expect("EHLO probe.smtpverify.test"),
+                                    send("250-mx\r\n250 PIPELINING"),
+                                    expect("MAIL FROM:<m@smtpverify.test>"),
+                                    send("250 2.1.0 Ok"),
+                                    expect("RCPT TO:<nosuchuser@smtpverify.test>"),
+                                    send("550 5.1.1 no such user | x=1"),
+                                    expect("QUIT"),
+                                    send("221 2.0.0 Bye"),
+                                    expect_close()};
+  const std::vector<std::string> args = {"-f", "m@smtpverify.test", "--rcpt",
+                                         "nosuchuser@smtpverify.test"};
+  FakeSmtpServer nagios_server(script);
+  const PluginRun nagios = run_plugin(base(nagios_server.port()) + args);
+  FakeSmtpServer json_server(script);
+  const PluginRun j =
+      run_plugin(base(json_server.port()) + args + std::vector<std::string>{"--output", "json"});
+  EXPECT_TRUE(json_server.wait_done(3s));
+  EXPECT_EQ(json_server.error(), "");
+  EXPECT_EQ(j.exit_code, 2);
+  EXPECT_EQ(j.out.back(), '\n');
+  EXPECT_EQ(std::count(j.out.begin(), j.out.end(), '\n'), 1);  // one JSON object, one line
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["state"], 2);
+  EXPECT_EQ(doc["state_name"], "CRITICAL");
+  const std::string expected_summary = "[127.0.0.1]:" + std::to_string(json_server.port()) +
+                                       " RCPT TO:<nosuchuser@smtpverify.test> rejected: 550 "
+                                       "5.1.1 no such user \\x7c x=1";
+  EXPECT_EQ(doc["summary"], expected_summary);
+  EXPECT_EQ(summary(nagios.first_line).substr(std::string("SMTP CRITICAL - ").size()),
+            "[127.0.0.1]:" + std::to_string(nagios_server.port()) +
+                " RCPT TO:<nosuchuser@smtpverify.test> rejected: 550 5.1.1 no such user \\x7c x=1");
+  EXPECT_EQ(doc["host"], "127.0.0.1");
+  EXPECT_EQ(doc["port"], json_server.port());
+  EXPECT_EQ(doc["address"], "127.0.0.1");
+  EXPECT_TRUE(doc["tls"].is_null());
+  ASSERT_EQ(doc["problems"].size(), 1u);
+  EXPECT_EQ(doc["problems"][0]["state"], "CRITICAL");
+  std::vector<std::string> names;
+  for (const auto& p : doc["phases"]) names.push_back(p["name"]);
+  EXPECT_EQ(names, (Labels{"connect", "banner", "ehlo", "mail", "rcpt", "quit"}));
+  const auto& rcpt = doc["phases"][4];
+  EXPECT_GE(rcpt["seconds"].get<double>(), 0.0);
+  EXPECT_EQ(rcpt["exchanges"][0]["command"], "RCPT TO:<nosuchuser@smtpverify.test>");
+  EXPECT_EQ(rcpt["exchanges"][0]["code"], 550);
+  EXPECT_EQ(rcpt["exchanges"][0]["lines"][0], "5.1.1 no such user \\x7c x=1");
+  EXPECT_EQ(doc["phases"][2]["exchanges"][0]["lines"], nlohmann::json::array({"mx", "PIPELINING"}));
+  EXPECT_EQ(perf_labels("x | " + doc["perfdata"].get<std::string>()),
+            (Labels{"time", "connect", "banner", "ehlo", "mail", "rcpt", "quit"}));
 }
 
 TEST(Plugin, HelpAndVersionExitUnknown) {

@@ -289,6 +289,13 @@ TEST(Options, TlsAndAuthBadInputs) {
   EXPECT_EQ(error_of({"-H", "h", "--auth-plaintext"}), "--auth-plaintext needs -A");
 }
 
+TEST(Options, OutputFormat) {
+  EXPECT_FALSE(parse({"-H", "h"}).config.json);
+  EXPECT_FALSE(parse({"-H", "h", "--output", "nagios"}).config.json);
+  EXPECT_TRUE(parse({"-H", "h", "--output", "json"}).config.json);
+  EXPECT_EQ(error_of({"-H", "h", "--output", "xml"}), "--output 'xml' is not nagios or json");
+}
+
 TEST(Options, AbbreviatedLongOptionsAreNotGuessed) {
   EXPECT_EQ(error_of({"-H", "h", "--verb"}), "unknown option '--verb'");
 }
