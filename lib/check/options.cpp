@@ -133,6 +133,8 @@ po::options_description describe_options() {
       ("port,p", po::value<std::string>())
       ("ipv4,4", po::bool_switch())
       ("ipv6,6", po::bool_switch())
+      ("use-ipv4", po::bool_switch())  // check_smtp's long names
+      ("use-ipv6", po::bool_switch())
       ("expect,e", po::value<std::string>())
       ("fqdn,F", po::value<std::string>())
       ("from,f", po::value<std::string>())
@@ -309,8 +311,8 @@ Config build_config(const po::variables_map& vm) {
   if (c.host.size() >= 2 && c.host.front() == '[' && c.host.back() == ']') {
     c.host = c.host.substr(1, c.host.size() - 2);
   }
-  const bool v4 = vm["ipv4"].as<bool>();
-  const bool v6 = vm["ipv6"].as<bool>();
+  const bool v4 = vm["ipv4"].as<bool>() || vm["use-ipv4"].as<bool>();
+  const bool v6 = vm["ipv6"].as<bool>() || vm["use-ipv6"].as<bool>();
   if (v4 && v6) throw BadOption{"-4 and -6 exclude each other"};
   c.family = v4 ? AF_INET : (v6 ? AF_INET6 : AF_UNSPEC);
   if (const auto literal = net::parse_ip_literal(c.host, 25)) {

@@ -372,6 +372,7 @@ class Runner {
         // Never go on over a connection we could not authenticate (AUTH, MAIL would follow).
         problem(ProblemKind::Tls, "certificate verification failed: " + failure.reason);
         expiry_reported_ = failure.expired;
+        untrusted_ = failure.reason;
         stream_ = std::move(tls);
         return false;
     }
@@ -413,6 +414,8 @@ class Runner {
           session.receive(std::string_view(buffer.data(), early.bytes));
         } else if (start_tls("STARTTLS")) {
           session.tls_established();
+        } else if (stream_ && tcp_ == nullptr && !untrusted_.empty()) {
+          session.tls_untrusted();  // verification failed on a working channel: QUIT only
         } else {
           times_.abandon();
           session.tls_failed();
@@ -550,6 +553,7 @@ class Runner {
   net::TcpStream* tcp_ = nullptr;        // the TCP stream while it has the socket
   net::TlsFacts tls_;
   bool expiry_reported_ = false;
+  std::string untrusted_;  // why the TLS channel is up but not trusted, or ""
 };
 
 }  // namespace

@@ -185,6 +185,12 @@ void Session::tls_failed() {
   if (step_ == Step::TlsHandshake) abort();
 }
 
+void Session::tls_untrusted() {
+  if (step_ != Step::TlsHandshake) return;
+  tls_active_ = true;
+  quit();  // nothing secret, and no "lost connection" in the server's log
+}
+
 // After a successful EHLO/LHLO (or HELO): STARTTLS first if required, then AUTH, then MAIL.
 void Session::after_ehlo(const Reply& reply) {
   greeting_ = reply;

@@ -127,6 +127,8 @@ class Session {
   void tls_established();
   /// The TLS handshake failed: the connection is unusable, nothing more is sent.
   void tls_failed();
+  /// The handshake worked but the certificate was not trusted: only QUIT goes out (over TLS).
+  void tls_untrusted();
   /// True once the connection is encrypted (implicit TLS, or STARTTLS done).
   [[nodiscard]] bool tls_active() const { return tls_active_; }
   /// The phase in progress (what a timeout is reported against).

@@ -226,17 +226,20 @@ TEST(Certificates, VerificationFailuresInOpenSslWords) {
        "certificate verification failed: unable to get local issuer certificate"},
   };
   for (const auto& tc : cases) {
-    FakeSmtpServer server(up_to_starttls() + std::vector<Step>{start_tls(tc.setup), hang()});
+    FakeSmtpServer server(up_to_starttls() + std::vector<Step>{start_tls(tc.setup)} + kQuit);
     const auto c = check_with(tls_config(server.port()));
+    EXPECT_TRUE(server.wait_done(3s)) << tc.name;
+    EXPECT_EQ(server.error(), "") << tc.name;  // the untrusted channel saw QUIT, nothing else
+    EXPECT_EQ(server.received_lines().back(), "QUIT") << tc.name;
     EXPECT_EQ(c.state, State::Critical) << tc.name;
     EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) + tc.reason) << tc.name;
   }
 }
 
 TEST(Certificates, WrongNameWithVerifyName) {
-  FakeSmtpServer server(
-      up_to_starttls() +
-      std::vector<Step>{start_tls(setup_for(pki().leaf({"other.test"}))), hang()});
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(setup_for(pki().leaf({"other.test"})))} +
+                        kQuit);
   auto config = tls_config(server.port());
   config.verify_name = kName;
   const auto c = check_with(config);

@@ -289,6 +289,12 @@ TEST(Options, TlsAndAuthBadInputs) {
   EXPECT_EQ(error_of({"-H", "h", "--auth-plaintext"}), "--auth-plaintext needs -A");
 }
 
+TEST(Options, CheckSmtpLongNames) {
+  EXPECT_EQ(parse({"-H", "h", "--use-ipv4"}).config.family, AF_INET);
+  EXPECT_EQ(parse({"-H", "h", "--use-ipv6"}).config.family, AF_INET6);
+  EXPECT_EQ(error_of({"-H", "h", "--use-ipv4", "-6"}), "-4 and -6 exclude each other");
+}
+
 TEST(Options, OutputFormat) {
   EXPECT_FALSE(parse({"-H", "h"}).config.json);
   EXPECT_FALSE(parse({"-H", "h", "--output", "nagios"}).config.json);

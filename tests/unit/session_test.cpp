@@ -537,6 +537,23 @@ TEST(SessionStarttls, NoHeloFallbackWhenTlsIsRequired) {
   EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::HeloRejected}));
 }
 
+TEST(SessionStarttls, UntrustedCertificateSendsOnlyQuit) {
+  Plan p = tls_plan();
+  p.auth = AuthPlan{AuthPlan::Mechanism::Plain, "c2VjcmV0", "", ""};
+  Session s(p);
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250 STARTTLS\r\n");
+  (void)s.take_output();
+  s.receive("220 go\r\n");
+  s.tls_untrusted();
+  EXPECT_TRUE(s.tls_active());
+  EXPECT_EQ(s.take_output(), "QUIT\r\n");  // no EHLO, no AUTH, no MAIL
+  s.receive("221 bye\r\n");
+  EXPECT_EQ(s.want(), Want::Done);
+  EXPECT_TRUE(s.findings().empty());
+}
+
 TEST(SessionStarttls, FailedHandshakeSendsNothingMore) {
   Session s(tls_plan());
   s.receive("220 mx\r\n");
