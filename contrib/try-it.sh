@@ -32,7 +32,8 @@ bash tests/integration/postfix.sh start "$instance"
 source "$instance/env"
 
 set -x
-"$plugin" -H 127.0.0.1 -p "$POSTFIX_PORT" -F probe.smtpverify.test \
+# --helo-dns ignore: probe.smtpverify.test exists only in this demo, not in your DNS.
+"$plugin" -H 127.0.0.1 -p "$POSTFIX_PORT" -F probe.smtpverify.test --helo-dns ignore \
   -f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT" --reject-rcpt "$POSTFIX_FOREIGN_RCPT" \
   --data -w 1 -c 5 -v && rc=0 || rc=$?
 { set +x; } 2>/dev/null

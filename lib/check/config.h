@@ -26,6 +26,9 @@ std::string_view state_name(State state);
 /// Severity order for "the worst wins": OK < WARNING < UNKNOWN < CRITICAL.
 int severity(State state);
 
+/// --helo-dns: what a HELO name that does not resolve to us is worth.
+enum class HeloDnsMode { Ignore, Warning, Critical };
+
 /// The parsed command line.
 struct Config {
   std::string host;                           ///< -H: a name or an IP literal (brackets stripped)
@@ -64,7 +67,8 @@ struct Config {
   std::string auth_password;    ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
   bool auth_plaintext = false;  ///< --auth-plaintext
   bool json = false;            ///< --output json
-  int verbosity = 0;            ///< -v count
+  HeloDnsMode helo_dns = HeloDnsMode::Warning;  ///< --helo-dns
+  int verbosity = 0;                            ///< -v count
 };
 
 }  // namespace smtpverify::check

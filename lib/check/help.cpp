@@ -29,6 +29,12 @@ Connection:
   -r, --proxy[=v1|v2]     send a PROXY protocol header built from the real
                           addresses of the connection (default v1) before
                           anything else, for servers behind HAProxy & co.
+  --helo-dns ignore|warning|critical
+                          the state when the HELO name does not resolve (A and
+                          AAAA, asked of DNS, not /etc/hosts) to the address we
+                          connect from: NXDOMAIN, no address, another address,
+                          SERVFAIL, timeout (default warning; ignore skips the
+                          lookup). An address literal HELO is compared as is.
   --dns-server IP[:PORT]  DNS server for every lookup (repeatable; IPv6 as
                           [addr]:port); default: /etc/resolv.conf
   -t, --timeout SEC[:STATE]
@@ -106,8 +112,8 @@ States:
   UNKNOWN   bad options, unreadable files, internal errors, -h, -V
 
 Perfdata: time (total), then resolve connect tls banner ehlo starttls auth
-mail rcpt data commands quit for the phases that completed, in seconds; then
-cert_days=N;W;C when TLS ran.
+mail rcpt data commands quit helo_dns for the phases that completed, in
+seconds; then cert_days=N;W;C when TLS ran.
 
 Examples:
   check_smtp_verify -H mail.example.org -w 2 -c 5

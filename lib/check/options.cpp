@@ -168,6 +168,7 @@ po::options_description describe_options() {
       ("authpass-file", po::value<std::string>())
       ("auth-plaintext", po::bool_switch())
       ("output", po::value<std::string>())
+      ("helo-dns", po::value<std::string>())
       ("verbose,v", po::bool_switch())
       ("help,h", po::bool_switch())
       ("version,V", po::bool_switch())
@@ -399,6 +400,17 @@ Config build_config(const po::variables_map& vm) {
   parse_thresholds("-c", get_all(vm, "critical"), c.critical);
   if (const auto t = get<std::string>(vm, "timeout")) parse_timeout(*t, c);
   c.ignore_quit_failure = vm["ignore-quit-failure"].as<bool>();
+  if (const auto mode = get<std::string>(vm, "helo-dns")) {
+    if (*mode == "ignore") {
+      c.helo_dns = HeloDnsMode::Ignore;
+    } else if (*mode == "warning") {
+      c.helo_dns = HeloDnsMode::Warning;
+    } else if (*mode == "critical") {
+      c.helo_dns = HeloDnsMode::Critical;
+    } else {
+      throw BadOption{"--helo-dns '" + *mode + "' is not ignore, warning or critical"};
+    }
+  }
   if (const auto output = get<std::string>(vm, "output")) {
     if (*output != "nagios" && *output != "json") {
       throw BadOption{"--output '" + *output + "' is not nagios or json"};

@@ -27,6 +27,7 @@ enum class ProblemKind {
   CertExpired,        ///< a presented certificate has expired (also with --no-verify)
   CertCritical,       ///< cert days left below -D C
   CertWarning,        ///< cert days left below -D W
+  HeloDns,            ///< the HELO name does not resolve to our address (--helo-dns)
 };
 
 /// One problem and its words (not yet sanitised).

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -11,6 +12,7 @@
 
 #include "check/regex.h"
 #include "check/render.h"
+#include "dns/helo.h"
 #include "dns/resolver.h"
 #include "net/stream.h"
 #include "net/tls.h"
@@ -59,8 +61,9 @@ class PhaseTimes {
 };
 
 // RFC 5321 §4.1.4: the HELO name is the client's FQDN, or an address literal when it has none.
-std::string default_helo_name(dns::Resolver* resolver, const net::Deadline& deadline,
-                              const net::Endpoint& local) {
+// The machine's FQDN, or "" when it has none (then the address literal is used, once the local
+// address is known).
+std::string machine_fqdn(dns::Resolver* resolver, const net::Deadline& deadline) {
   std::array<char, 256> host{};
   if (::gethostname(host.data(), host.size() - 1) == 0) {
     std::string name = host.data();
@@ -74,6 +77,11 @@ std::string default_helo_name(dns::Resolver* resolver, const net::Deadline& dead
       if (canonical.find('.') != std::string::npos) return canonical;
     }
   }
+  return {};
+}
+
+// RFC 5321 §4.1.3 address literal of our end of the connection.
+std::string address_literal_of(const net::Endpoint& local) {
   return local.family() == AF_INET6 ? "[IPv6:" + local.address() + "]"
                                     : "[" + local.address() + "]";
 }
@@ -136,10 +144,12 @@ class Runner {
     result_.endpoint = config_.host + ":" + std::to_string(config_.port);
     result_.host = config_.host;
     result_.port = config_.port;
+    start_helo_lookup();
     if (auto addresses = resolve()) {
       if (connect(*addresses)) dialogue();
       certificate_days();
       if (!tls_.version.empty()) result_.tls = tls_;
+      check_helo_name();
     }
     result_.total_seconds = seconds_between(start_, Clock::now());
     result_.timings = times_.take();
@@ -379,6 +389,63 @@ class Runner {
     return false;
   }
 
+  // The HELO name is decided first, so its DNS lookup can run alongside connect and banner.
+  void start_helo_lookup() {
+    helo_name_ = config_.helo_name;
+    if (helo_name_.empty()) {
+      helo_name_ = machine_fqdn(resolver_.get() ? resolver_.get() : resolver(), deadline_);
+    }
+    if (config_.helo_dns == HeloDnsMode::Ignore || helo_name_.empty() ||
+        dns::address_literal(helo_name_)) {
+      return;
+    }
+    if (auto* r = resolver()) helo_lookup_.emplace(*r, helo_name_);
+  }
+
+  // contract §1 helo_dns: the HELO name's A/AAAA must include our local socket address.
+  void check_helo_name() {
+    if (config_.helo_dns == HeloDnsMode::Ignore || result_.local_address.empty()) return;
+    const std::string local = local_.address();
+    const std::string name = helo_name_.empty() ? address_literal_of(local_) : helo_name_;
+    if (const auto literal = dns::address_literal(name)) {
+      if (*literal != local) {
+        problem(ProblemKind::HeloDns, "HELO " + name + " is not our address " + local);
+      }
+      return;
+    }
+    if (!helo_lookup_) return;
+    if (!helo_lookup_->finish(deadline_)) {
+      // Only worth saying if the check itself did not already time out.
+      for (const auto& p : result_.problems) {
+        if (p.kind == ProblemKind::Timeout) return;
+      }
+      problem(ProblemKind::HeloDns, "HELO name " + name + ": DNS timeout");
+      return;
+    }
+    const dns::HeloAnswer a = helo_lookup_->answer();
+    if (a.finished) times_.add("helo_dns", seconds_between(start_, *a.finished));
+    std::string list;
+    for (const auto& address : a.addresses) list += (list.empty() ? "" : ", ") + address;
+    log("* HELO name " + name + ": " + (a.status == dns::Status::Ok ? list : a.error));
+    switch (a.status) {
+      case dns::Status::Ok:
+        if (std::find(a.addresses.begin(), a.addresses.end(), local) == a.addresses.end()) {
+          problem(ProblemKind::HeloDns,
+                  "HELO name " + name + " resolves to " + list + " - not to our address " + local);
+        }
+        return;
+      case dns::Status::NxDomain:
+        problem(ProblemKind::HeloDns, "HELO name " + name + " does not resolve (NXDOMAIN)");
+        return;
+      case dns::Status::NoData:
+        problem(ProblemKind::HeloDns, "HELO name " + name + " has no address records");
+        return;
+      default:
+        problem(ProblemKind::HeloDns, "HELO name " + name + ": " + a.error);
+        return;
+    }
+  }
+
   // Reply lines arrive as "NNN-text" / "NNN text" / "NNN" (the session parsed them). A reply
   // with no command before it (the greeting, a second LMTP reply) opens its own exchange.
   void record_reply_line(const smtp::Event& e) {
@@ -392,9 +459,8 @@ class Runner {
   }
 
   void dialogue() {
-    std::string helo = config_.helo_name;
-    if (helo.empty())
-      helo = default_helo_name(resolver_.get() ? resolver_.get() : resolver(), deadline_, local_);
+    if (helo_name_.empty()) helo_name_ = address_literal_of(local_);
+    const std::string helo = helo_name_;
     smtp::Plan plan = make_plan(config_, helo);
     if (config_.implicit_tls) {
       if (!start_tls("TLS")) return;
@@ -450,6 +516,7 @@ class Runner {
         }
       }
       drain(session);
+      if (helo_lookup_) helo_lookup_->pump();  // pick up DNS answers that arrived meanwhile
     }
     drain(session);
     times_.stop(Clock::now());
@@ -553,7 +620,9 @@ class Runner {
   net::TcpStream* tcp_ = nullptr;        // the TCP stream while it has the socket
   net::TlsFacts tls_;
   bool expiry_reported_ = false;
-  std::string untrusted_;  // why the TLS channel is up but not trusted, or ""
+  std::string helo_name_;                       // decided before connecting
+  std::optional<dns::HeloLookup> helo_lookup_;  // after resolver_: it uses the channel
+  std::string untrusted_;                       // why the TLS channel is up but not trusted, or ""
 };
 
 }  // namespace

@@ -56,6 +56,8 @@ State state_of(const Problem& problem, const Config& config) {
     case ProblemKind::ThresholdWarning:
     case ProblemKind::CertWarning:
       return State::Warning;
+    case ProblemKind::HeloDns:
+      return config.helo_dns == HeloDnsMode::Critical ? State::Critical : State::Warning;
     case ProblemKind::Internal:
     case ProblemKind::Bind:  // our own setup is wrong, the server is not to blame
       return State::Unknown;

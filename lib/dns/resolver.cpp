@@ -239,6 +239,33 @@ AddressResult Resolver::resolve(std::string_view host, int family, std::uint16_t
   return out;
 }
 
+void Resolver::query(const std::string& name, int type, QueryCallback done) {
+  // The callback travels through c-ares as a heap object it hands back exactly once.
+  auto* holder = new QueryCallback(std::move(done));
+  ares_query(
+      channel_, name.c_str(), 1 /* C_IN */, type,
+      [](void* arg, int status, int /*timeouts*/, unsigned char* answer, int length) {
+        std::unique_ptr<QueryCallback> cb(static_cast<QueryCallback*>(arg));
+        (*cb)(status, answer, length);
+      },
+      holder);
+}
+
+void Resolver::pump() {
+  std::vector<pollfd> fds;
+  for (const auto& s : sockets_) {
+    fds.push_back({s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)), 0});
+  }
+  if (!fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0) {
+    for (const auto& p : fds) {
+      if (p.revents == 0) continue;
+      ares_process_fd(channel_, (p.revents & (POLLIN | POLLERR | POLLHUP)) ? p.fd : ARES_SOCKET_BAD,
+                      (p.revents & POLLOUT) ? p.fd : ARES_SOCKET_BAD);
+    }
+  }
+  ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // due retries
+}
+
 std::string Resolver::canonical_name(std::string_view host, const net::Deadline& deadline) {
   LookupState state;
   ares_addrinfo_hints hints{};

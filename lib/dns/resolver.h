@@ -4,6 +4,7 @@
 #include <ares.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,10 +42,18 @@ class Resolver {
   /// The canonical name of `host` (hosts file first, then DNS); "" when there is none.
   std::string canonical_name(std::string_view host, const net::Deadline& deadline);
 
- private:
-  Resolver() = default;
+  /// A finished raw query: c-ares status (ARES_SUCCESS, ARES_ENOTFOUND, …) and the answer.
+  using QueryCallback = std::function<void(int status, const unsigned char* answer, int length)>;
+  /// Sends a DNS query (class IN) for `name`/`type` now, never the hosts file; `done` runs
+  /// when it is answered, fails, or the resolver is destroyed.
+  void query(const std::string& name, int type, QueryCallback done);
+  /// Processes whatever answers are ready, without waiting (to overlap lookups with I/O).
+  void pump();
   /// Runs the channel until `done` turns true; false when the deadline passed first.
   bool run(const net::Deadline& deadline, const bool& done);
+
+ private:
+  Resolver() = default;
   static void on_socket_state(void* self, ares_socket_t fd, int readable, int writable);
 
   struct Socket {

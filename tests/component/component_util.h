@@ -18,6 +18,8 @@ inline check::Config config_for(std::uint16_t port, std::string host = "127.0.0.
   c.port = port;
   c.helo_name = "probe.smtpverify.test";
   c.timeout = std::chrono::milliseconds(2000);
+  // Never ask the machine's resolver about test names; HELO tests point at a FakeDnsServer.
+  c.helo_dns = check::HeloDnsMode::Ignore;
   return c;
 }
 

@@ -14,7 +14,8 @@ port=$POSTFIX_PORT
 ep4="\\[127\\.0\\.0\\.1\\]:$port"
 ep6="\\[::1\\]:$port"
 
-common=(-F probe.smtpverify.test -t 10)
+# --helo-dns ignore: test names must never reach the machine's resolver (see helo_test.sh).
+common=(-F probe.smtpverify.test -t 10 --helo-dns ignore)
 
 check "known recipient is OK with every phase's perfdata" 0 \
   "SMTP OK - $ep4 $banner, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t quit=$t" \
@@ -80,16 +81,17 @@ check "nothing listening is CRITICAL" 2 \
 # The PROXY-protocol listener waits for a header we do not send: a server that never speaks.
 check "a silent listener with -t 2 is CRITICAL within 2.5 s naming the banner" 2 \
   "SMTP CRITICAL - timeout after 2 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_PROXY_PORT \| time=$t connect=$t" 2.5 \
-  -- -H 127.0.0.1 -p "$POSTFIX_PROXY_PORT" -F probe.smtpverify.test -t 2
+  -- -H 127.0.0.1 -p "$POSTFIX_PROXY_PORT" -F probe.smtpverify.test -t 2 --helo-dns ignore
 
 check "-t 2:UNKNOWN turns that timeout into UNKNOWN" 3 \
   "SMTP UNKNOWN - timeout after 2 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_PROXY_PORT \| time=$t connect=$t" 2.5 \
-  -- -H 127.0.0.1 -p "$POSTFIX_PROXY_PORT" -F probe.smtpverify.test -t 2:UNKNOWN
+  -- -H 127.0.0.1 -p "$POSTFIX_PROXY_PORT" -F probe.smtpverify.test -t 2:UNKNOWN --helo-dns ignore
 
 # An unresolvable name; the DNS server is a loopback port nobody answers on, so nothing leaves
 # this machine.
 check "an unresolvable -H is CRITICAL" 2 \
   "SMTP CRITICAL - (cannot resolve nosuch\\.smtpverify\\.test: .*|timeout after 3 s waiting for address of nosuch\\.smtpverify\\.test from .*) \| time=$t.*" 3.5 \
-  -- -H nosuch.smtpverify.test -p "$port" -F probe.smtpverify.test -t 3 --dns-server "127.0.0.1:$free_port"
+  -- -H nosuch.smtpverify.test -p "$port" -F probe.smtpverify.test -t 3 --dns-server "127.0.0.1:$free_port" \
+     --helo-dns ignore
 
 finish

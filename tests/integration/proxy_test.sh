@@ -11,7 +11,7 @@ source "$postfix_dir/env"
 source "$(dirname "$0")/lib.sh"
 
 port=$POSTFIX_PROXY_PORT
-common=(-p "$port" -F probe.smtpverify.test -t 5)
+common=(-p "$port" -F probe.smtpverify.test -t 5 --helo-dns ignore)
 both="$t connect=$t banner=$t ehlo=$t quit=$t"
 
 for version in v1 v2; do
@@ -49,7 +49,7 @@ check "IPv6 -b ::1 over PROXY v2" 0 \
 
 check "without -r the listener waits: timeout naming the banner" 2 \
   "SMTP CRITICAL - timeout after 1 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$port \| time=$t connect=$t" 1.5 \
-  -- -H 127.0.0.1 -p "$port" -F probe.smtpverify.test -t 1
+  -- -H 127.0.0.1 -p "$port" -F probe.smtpverify.test -t 1 --helo-dns ignore
 
 check "-b with an address not on this host is UNKNOWN" 3 \
   "SMTP UNKNOWN - cannot use -b 192\\.0\\.2\\.1: Cannot assign requested address \| time=$t" \

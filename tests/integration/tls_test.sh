@@ -11,7 +11,7 @@ source "$postfix_dir/env"
 source "$(dirname "$0")/lib.sh"
 
 ca=(--ca-file "$POSTFIX_CA_FILE")
-common=(-F probe.smtpverify.test -t 10)
+common=(-F probe.smtpverify.test -t 10 --helo-dns ignore)
 tls13='STARTTLS TLSv1\.3 TLS_[A-Z0-9_]+'
 days='cert_days=[0-9]+;;'
 ep() { printf '\\[%s\\]:%s' "${1//./\\.}" "$2"; }

@@ -295,6 +295,14 @@ TEST(Options, CheckSmtpLongNames) {
   EXPECT_EQ(error_of({"-H", "h", "--use-ipv4", "-6"}), "-4 and -6 exclude each other");
 }
 
+TEST(Options, HeloDnsMode) {
+  EXPECT_EQ(parse({"-H", "h", "--helo-dns", "ignore"}).config.helo_dns, HeloDnsMode::Ignore);
+  EXPECT_EQ(parse({"-H", "h", "--helo-dns", "warning"}).config.helo_dns, HeloDnsMode::Warning);
+  EXPECT_EQ(parse({"-H", "h", "--helo-dns", "critical"}).config.helo_dns, HeloDnsMode::Critical);
+  EXPECT_EQ(error_of({"-H", "h", "--helo-dns", "loud"}),
+            "--helo-dns 'loud' is not ignore, warning or critical");
+}
+
 TEST(Options, OutputFormat) {
   EXPECT_FALSE(parse({"-H", "h"}).config.json);
   EXPECT_FALSE(parse({"-H", "h", "--output", "nagios"}).config.json);

@@ -1,0 +1,150 @@
+// Component tier: the HELO-name check (contract §1 helo_dns) against the FakeDnsServer.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "component/component_util.h"
+#include "support/fake_dns_server.h"
+#include "support/fake_smtp_server.h"
+
+namespace smtpverify::test {
+namespace {
+
+using namespace std::chrono_literals;
+using check::State;
+
+const std::string kHelo = "probe.smtpverify.test";
+
+std::vector<Step> ok_script(const std::string& helo = kHelo) {
+  return {send_raw("220 mx ESMTP Fake\r\n"),
+          expect("EHLO " + helo),
+          send_raw("250 mx\r\n"),
+          expect("QUIT"),
+          send_raw("221 bye\r\n"),
+          expect_close()};
+}
+
+check::Config helo_config(const FakeDnsServer& dns, std::uint16_t port,
+                          check::HeloDnsMode mode = check::HeloDnsMode::Warning) {
+  auto c = config_for(port);
+  c.helo_dns = mode;
+  c.dns_servers = {dns.address_port()};
+  return c;
+}
+
+DnsAnswer records(std::vector<DnsRecord> r) { return {DnsAnswer::Kind::Records, std::move(r)}; }
+DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
+
+std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |")); }
+
+TEST(HeloDns, ResolvesToOurAddress) {
+  FakeDnsServer dns;
+  dns.set(kHelo, kDnsTypeA, records({a_record(kHelo, "127.0.0.1")}));
+  dns.set(kHelo, kDnsTypeAaaa, records({aaaa_record(kHelo, "::1")}));
+  FakeSmtpServer server(ok_script());
+  auto config = helo_config(dns, server.port());
+  config.verbosity = 1;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(c.labels, (Labels{"time", "connect", "banner", "ehlo", "quit", "helo_dns"}));
+  EXPECT_NE(c.text.find("\n* HELO name probe.smtpverify.test: 127.0.0.1, ::1\n"), std::string::npos)
+      << c.text;
+  EXPECT_EQ(dns.query_count(kHelo, kDnsTypeA), 1);
+  EXPECT_EQ(dns.query_count(kHelo, kDnsTypeAaaa), 1);
+}
+
+struct HeloCase {
+  const char* name;
+  DnsAnswer a;
+  DnsAnswer aaaa;
+  std::string words;
+};
+
+TEST(HeloDns, FindingsAreNamed) {
+  const std::vector<HeloCase> cases = {
+      {"elsewhere", records({a_record(kHelo, "192.0.2.55")}), of_kind(DnsAnswer::Kind::NoData),
+       "HELO name probe.smtpverify.test resolves to 192.0.2.55 - not to our address 127.0.0.1"},
+      {"AAAA only, we came over IPv4", of_kind(DnsAnswer::Kind::NoData),
+       records({aaaa_record(kHelo, "::1")}),
+       "HELO name probe.smtpverify.test resolves to ::1 - not to our address 127.0.0.1"},
+      {"NXDOMAIN", of_kind(DnsAnswer::Kind::NxDomain), of_kind(DnsAnswer::Kind::NxDomain),
+       "HELO name probe.smtpverify.test does not resolve (NXDOMAIN)"},
+      {"NODATA", of_kind(DnsAnswer::Kind::NoData), of_kind(DnsAnswer::Kind::NoData),
+       "HELO name probe.smtpverify.test has no address records"},
+      {"SERVFAIL", of_kind(DnsAnswer::Kind::ServFail), of_kind(DnsAnswer::Kind::ServFail),
+       "HELO name probe.smtpverify.test: DNS SERVFAIL"},
+  };
+  for (const auto& tc : cases) {
+    FakeDnsServer dns;
+    dns.set(kHelo, kDnsTypeA, tc.a);
+    dns.set(kHelo, kDnsTypeAaaa, tc.aaaa);
+    FakeSmtpServer server(ok_script());
+    const auto c = check_with(helo_config(dns, server.port()));
+    EXPECT_TRUE(server.wait_done(3s)) << tc.name;
+    EXPECT_EQ(server.error(), "") << tc.name;
+    EXPECT_EQ(c.state, State::Warning) << tc.name;
+    EXPECT_EQ(summary(c),
+              "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) + " " + tc.words)
+        << tc.name;
+  }
+}
+
+TEST(HeloDns, CriticalModeAndIgnoreMode) {
+  for (const auto& [mode, state] : std::vector<std::pair<check::HeloDnsMode, State>>{
+           {check::HeloDnsMode::Critical, State::Critical},
+           {check::HeloDnsMode::Ignore, State::Ok}}) {
+    FakeDnsServer dns;
+    dns.set(kHelo, kDnsTypeA, of_kind(DnsAnswer::Kind::NxDomain));
+    dns.set(kHelo, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NxDomain));
+    FakeSmtpServer server(ok_script());
+    const auto c = check_with(helo_config(dns, server.port(), mode));
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(c.state, state);
+    if (mode == check::HeloDnsMode::Ignore) {
+      EXPECT_EQ(dns.query_count(kHelo, kDnsTypeA), 0);  // ignore skips the lookup entirely
+    }
+  }
+}
+
+TEST(HeloDns, SilentDnsServerStaysUnderTheDeadline) {
+  FakeDnsServer dns;
+  dns.set(kHelo, kDnsTypeA, of_kind(DnsAnswer::Kind::Drop));
+  dns.set(kHelo, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::Drop));
+  FakeSmtpServer server(ok_script());
+  auto config = helo_config(dns, server.port());
+  config.timeout = 600ms;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto c = check_with(config);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1100ms);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");  // the dialogue itself completed, QUIT included
+  EXPECT_EQ(c.state, State::Warning);
+  EXPECT_EQ(summary(c), "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) +
+                            " HELO name probe.smtpverify.test: DNS timeout");
+}
+
+TEST(HeloDns, AddressLiteralIsComparedDirectly) {
+  FakeDnsServer dns;
+  {
+    FakeSmtpServer server(ok_script("[127.0.0.1]"));
+    auto config = helo_config(dns, server.port());
+    config.helo_name = "[127.0.0.1]";
+    const auto c = check_with(config);
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(c.state, State::Ok) << c.text;
+  }
+  {
+    FakeSmtpServer server(ok_script("[192.0.2.1]"));
+    auto config = helo_config(dns, server.port());
+    config.helo_name = "[192.0.2.1]";
+    const auto c = check_with(config);
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(summary(c), "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) +
+                              " HELO [192.0.2.1] is not our address 127.0.0.1");
+  }
+  EXPECT_EQ(dns.query_count("[127.0.0.1]", kDnsTypeA), 0);
+}
+
+}  // namespace
+}  // namespace smtpverify::test
