@@ -22,6 +22,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 bash tests/integration/postfix.sh install
+bash tests/integration/unbound.sh install
 
 step "format (clang-format 14)"
 git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror

@@ -64,9 +64,11 @@ struct Config {
   net::TlsVersion tls_min = net::TlsVersion::Tls12;    ///< --tls-min
   std::optional<std::string> auth_mechanism;           ///< -A: "PLAIN" or "LOGIN"
   std::string auth_user;                               ///< -U
-  std::string auth_password;    ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
-  bool auth_plaintext = false;  ///< --auth-plaintext
-  bool json = false;            ///< --output json
+  std::string auth_password;      ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
+  bool auth_plaintext = false;    ///< --auth-plaintext
+  bool json = false;              ///< --output json
+  std::optional<std::string> mx;  ///< --mx DOMAIN instead of -H
+  bool mx_all = false;            ///< --mx-all
   HeloDnsMode helo_dns = HeloDnsMode::Warning;  ///< --helo-dns
   int verbosity = 0;                            ///< -v count
 };

@@ -9,7 +9,8 @@ Walks the whole dialogue - connect, 220 banner, EHLO (HELO fallback), MAIL FROM,
 RCPT TO, optional DATA, QUIT - and prints one status line with perfdata.
 
 Usage:
-  check_smtp_verify -H HOST [-p PORT] [-4|-6] [-e TEXT] [-F NAME] [-L]
+  check_smtp_verify {-H HOST | --mx DOMAIN [--mx-all]} [-p PORT] [-4|-6]
+                    [-e TEXT] [-F NAME] [-L]
                     [-f FROM [--rcpt ADDR]... [--reject-rcpt ADDR]...
                      [--data | --data-file FILE]] [-C CMD [-R REGEX]]...
                     [-w [PHASE=]RANGE]... [-c [PHASE=]RANGE]...
@@ -22,7 +23,12 @@ Connection:
   -H, --hostname HOST     server name or IP address (IPv6 with or without [ ]);
                           a name is resolved with c-ares, every A/AAAA tried
                           in order until one connects
-  -p, --port PORT         TCP port (default 25; 24 with -L)
+  --mx DOMAIN             instead of -H: check DOMAIN's most preferred MX host
+                          (equal preference: the next one if the first cannot
+                          be reached; no MX: DOMAIN itself; null MX: CRITICAL)
+  --mx-all                with --mx: check every MX host, the worst state wins,
+                          perfdata labels prefixed with each host
+  -p, --port PORT         TCP port (default 25; 465 with -s; 24 with -L)
   -4, -6                  use only IPv4 / only IPv6 addresses
   -b, --bind ADDR         connect from this local IP address; its family decides
                           which addresses of -H are tried

@@ -169,6 +169,8 @@ po::options_description describe_options() {
       ("auth-plaintext", po::bool_switch())
       ("output", po::value<std::string>())
       ("helo-dns", po::value<std::string>())
+      ("mx", po::value<std::string>())
+      ("mx-all", po::bool_switch())
       ("verbose,v", po::bool_switch())
       ("help,h", po::bool_switch())
       ("version,V", po::bool_switch())
@@ -304,8 +306,20 @@ void parse_auth(const po::variables_map& vm, Config& c) {
 Config build_config(const po::variables_map& vm) {
   Config c;
   const auto host = get<std::string>(vm, "hostname");
-  if (!host || host->empty()) throw BadOption{"missing -H/--hostname"};
-  c.host = *host;
+  if (const auto mx = get<std::string>(vm, "mx")) {
+    if (host) throw BadOption{"-H and --mx exclude each other"};
+    if (mx->empty() || has_control(*mx) || mx->find(' ') != std::string::npos ||
+        net::parse_ip_literal(*mx, 0)) {
+      throw BadOption{"--mx needs a domain name"};
+    }
+    c.mx = *mx;
+    c.mx_all = vm["mx-all"].as<bool>();
+    c.host = *mx;  // validated like -H below; the MX hosts replace it at run time
+  } else {
+    if (vm["mx-all"].as<bool>()) throw BadOption{"--mx-all needs --mx"};
+    if (!host || host->empty()) throw BadOption{"missing -H/--hostname (or --mx DOMAIN)"};
+    c.host = *host;
+  }
   if (has_control(c.host) || c.host.find(' ') != std::string::npos) {
     throw BadOption{"-H contains a space or control character"};
   }

@@ -13,6 +13,7 @@
 #include "check/regex.h"
 #include "check/render.h"
 #include "dns/helo.h"
+#include "dns/mx.h"
 #include "dns/resolver.h"
 #include "net/stream.h"
 #include "net/tls.h"
@@ -137,8 +138,9 @@ smtp::Plan make_plan(const Config& config, const std::string& helo_name) {
 
 class Runner {
  public:
-  explicit Runner(const Config& config)
-      : config_(config), start_(Clock::now()), deadline_(start_ + config.timeout) {}
+  /// One check of config.host; with --mx, one of several under the same start and deadline.
+  Runner(const Config& config, Clock::time_point start, net::Deadline deadline)
+      : config_(config), start_(start), deadline_(deadline) {}
 
   CheckResult run() {
     result_.endpoint = config_.host + ":" + std::to_string(config_.port);
@@ -627,6 +629,145 @@ class Runner {
 
 }  // namespace
 
-CheckResult run_check(const Config& config) { return Runner(config).run(); }
+namespace {
+
+// --mx: the domain's MX hosts (RFC 5321 §5.1), each checked by a Runner of its own.
+class MxRunner {
+ public:
+  explicit MxRunner(const Config& config)
+      : config_(config), start_(Clock::now()), deadline_(start_ + config.timeout) {}
+
+  CheckResult run() {
+    const std::string& domain = *config_.mx;
+    CheckResult out;
+    out.host = domain;
+    out.port = config_.port;
+    out.endpoint = domain + " MX";
+    std::string error;
+    auto resolver = dns::Resolver::create(config_.dns_servers, error);
+    if (!resolver) {
+      out.problems.push_back({ProblemKind::Internal, {}, error});
+      return finish(std::move(out));
+    }
+    const auto t0 = Clock::now();
+    const dns::MxResult mx = dns::lookup_mx(*resolver, domain, deadline_);
+    const double mx_seconds = seconds_between(t0, Clock::now());
+    std::vector<std::string> hosts;
+    std::size_t preferred = 0;  // how many hosts share the lowest preference
+    switch (mx.status) {
+      case dns::Status::Ok:
+        if (mx.null_mx) {
+          out.problems.push_back(
+              {ProblemKind::Resolve, {}, domain + " accepts no mail (null MX, RFC 7505)", true});
+          return finish(std::move(out));
+        }
+        for (const auto& h : mx.hosts) {
+          if (std::find(hosts.begin(), hosts.end(), h.host) == hosts.end()) hosts.push_back(h.host);
+          if (h.preference == mx.hosts.front().preference) ++preferred;
+        }
+        break;
+      case dns::Status::NoData:
+        hosts = {domain};  // RFC 5321 §5.1: no MX, the domain is its own mail host
+        preferred = 1;
+        break;
+      case dns::Status::Timeout:
+        out.problems.push_back(
+            {ProblemKind::Timeout,
+             {},
+             "timeout after " +
+                 short_seconds(std::chrono::duration<double>(config_.timeout).count()) +
+                 " s waiting for MX of " + domain,
+             true});
+        return finish(std::move(out));
+      default:
+        out.problems.push_back(
+            {ProblemKind::Resolve, {}, "cannot resolve MX of " + domain + ": " + mx.error, true});
+        return finish(std::move(out));
+    }
+    std::string list;
+    for (const auto& h : mx.hosts) list += " " + std::to_string(h.preference) + " " + h.host;
+    note(out, "* MX of " + domain + ":" + (list.empty() ? " none, the domain itself" : list));
+    return config_.mx_all ? check_all(std::move(out), hosts, mx_seconds)
+                          : check_preferred(std::move(out), hosts, preferred, mx_seconds);
+  }
+
+ private:
+  void note(CheckResult& r, std::string line) const {
+    if (config_.verbosity > 0) r.transcript.push_back(std::move(line));
+  }
+
+  CheckResult check_host(const std::string& host) const {
+    Config c = config_;
+    c.host = host;
+    c.mx.reset();
+    return Runner(c, start_, deadline_).run();
+  }
+
+  static bool unreachable(const CheckResult& r) {
+    return std::any_of(r.problems.begin(), r.problems.end(), [](const Problem& p) {
+      return p.kind == ProblemKind::Resolve || p.kind == ProblemKind::Connect;
+    });
+  }
+
+  // The most preferred host; among equal preferences the next one when one cannot be reached.
+  CheckResult check_preferred(CheckResult head, const std::vector<std::string>& hosts,
+                              std::size_t preferred, double mx_seconds) const {
+    CheckResult r;
+    for (std::size_t i = 0; i < preferred; ++i) {
+      r = check_host(hosts[i]);
+      if (!unreachable(r) || i + 1 == preferred || deadline_.expired()) break;
+      note(head, "* " + hosts[i] + " cannot be reached; trying the next MX of equal preference");
+      for (auto& line : r.transcript) head.transcript.push_back(std::move(line));
+    }
+    r.transcript.insert(r.transcript.begin(), head.transcript.begin(), head.transcript.end());
+    r.timings.insert(r.timings.begin(), Timing{"mx", mx_seconds});
+    r.total_seconds = seconds_between(start_, Clock::now());
+    return r;
+  }
+
+  // --mx-all: every host, each a sub-result; the worst state wins.
+  CheckResult check_all(CheckResult out, const std::vector<std::string>& hosts,
+                        double mx_seconds) const {
+    out.timings.push_back({"mx", mx_seconds});
+    int ok = 0;
+    for (const auto& host : hosts) {
+      const CheckResult sub = check_host(host);
+      const Evaluation eval = evaluate(sub, config_);
+      if (eval.state == State::Ok) ++ok;
+      for (const auto& rated : eval.problems) {
+        Problem p = rated.problem;
+        if (!p.names_endpoint) p.text = sub.endpoint + " " + p.text;
+        p.names_endpoint = true;
+        out.problems.push_back(std::move(p));
+      }
+      // Perfdata labels per host: "mx1.example.org_banner".
+      for (const auto& t : sub.timings) out.timings.push_back({host + "_" + t.label, t.seconds});
+      if (sub.cert_days && (!out.cert_days || *sub.cert_days < *out.cert_days)) {
+        out.cert_days = sub.cert_days;
+      }
+      note(out, "* MX host " + sub.endpoint + ": " + std::string(state_name(eval.state)));
+      for (const auto& line : sub.transcript) out.transcript.push_back(line);
+    }
+    out.facts.push_back(std::to_string(ok) + "/" + std::to_string(hosts.size()) + " MX hosts OK");
+    return finish(std::move(out));
+  }
+
+  CheckResult finish(CheckResult r) const {
+    r.total_seconds = seconds_between(start_, Clock::now());
+    return r;
+  }
+
+  const Config& config_;
+  const Clock::time_point start_;
+  const net::Deadline deadline_;
+};
+
+}  // namespace
+
+CheckResult run_check(const Config& config) {
+  if (config.mx) return MxRunner(config).run();
+  const auto start = Clock::now();
+  return Runner(config, start, net::Deadline(start + config.timeout)).run();
+}
 
 }  // namespace smtpverify::check

@@ -126,8 +126,8 @@ TEST(Options, HelpUsageFitsEightyColumns) {
 }
 
 TEST(Options, EveryBadInputIsOneExactLine) {
-  EXPECT_EQ(error_of({}), "missing -H/--hostname");
-  EXPECT_EQ(error_of({"-H", ""}), "missing -H/--hostname");
+  EXPECT_EQ(error_of({}), "missing -H/--hostname (or --mx DOMAIN)");
+  EXPECT_EQ(error_of({"-H", ""}), "missing -H/--hostname (or --mx DOMAIN)");
   EXPECT_EQ(error_of({"-H", "h", "--bogus"}), "unknown option '--bogus'");
   EXPECT_EQ(error_of({"-H", "h", "-Z"}), "unknown option '-Z'");
   EXPECT_EQ(error_of({"-H", "h", "stray"}), "unexpected argument 'stray'");
@@ -301,6 +301,16 @@ TEST(Options, HeloDnsMode) {
   EXPECT_EQ(parse({"-H", "h", "--helo-dns", "critical"}).config.helo_dns, HeloDnsMode::Critical);
   EXPECT_EQ(error_of({"-H", "h", "--helo-dns", "loud"}),
             "--helo-dns 'loud' is not ignore, warning or critical");
+}
+
+TEST(Options, MxMode) {
+  auto p = parse({"--mx", "example.org", "--mx-all"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_EQ(p.config.mx, "example.org");
+  EXPECT_TRUE(p.config.mx_all);
+  EXPECT_EQ(error_of({"-H", "h", "--mx", "example.org"}), "-H and --mx exclude each other");
+  EXPECT_EQ(error_of({"-H", "h", "--mx-all"}), "--mx-all needs --mx");
+  EXPECT_EQ(error_of({"--mx", "192.0.2.1"}), "--mx needs a domain name");
 }
 
 TEST(Options, OutputFormat) {

@@ -1,0 +1,82 @@
+#include "dns/mx.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace smtpverify::dns {
+
+namespace {
+
+constexpr int kTypeMx = 15;
+
+struct MxFree {
+  void operator()(ares_mx_reply* p) const { ares_free_data(p); }
+};
+
+}  // namespace
+
+MxResult parse_mx_answer(const unsigned char* answer, int length) {
+  MxResult out;
+  ares_mx_reply* raw = nullptr;
+  const int rc = ares_parse_mx_reply(answer, length, &raw);
+  std::unique_ptr<ares_mx_reply, MxFree> replies(raw);
+  if (rc == ARES_ENODATA) {
+    out.status = Status::NoData;
+    out.error = "no MX records";
+    return out;
+  }
+  if (rc != ARES_SUCCESS) {
+    out.status = Status::Error;
+    out.error = std::string("malformed MX answer: ") + ares_strerror(rc);
+    return out;
+  }
+  for (const ares_mx_reply* r = replies.get(); r != nullptr; r = r->next) {
+    out.hosts.push_back({r->priority, r->host != nullptr ? r->host : ""});
+  }
+  // RFC 5321 §5.1: lower preference first; equal ones keep their order (tried in turn).
+  std::stable_sort(out.hosts.begin(), out.hosts.end(),
+                   [](const MxHost& a, const MxHost& b) { return a.preference < b.preference; });
+  // RFC 7505 §3: a single MX of preference 0 with the root as exchange: no mail accepted.
+  out.null_mx = out.hosts.size() == 1 && out.hosts[0].host.empty() && out.hosts[0].preference == 0;
+  out.status = out.hosts.empty() ? Status::NoData : Status::Ok;
+  if (out.hosts.empty()) out.error = "no MX records";
+  return out;
+}
+
+MxResult lookup_mx(Resolver& resolver, const std::string& domain, const net::Deadline& deadline) {
+  // Shared with the callback, which may still run after a timeout (when the channel is
+  // destroyed): it must never touch this stack frame.
+  struct State {
+    bool done = false;
+    MxResult result;
+  };
+  auto state = std::make_shared<State>();
+  resolver.query(domain, kTypeMx, [state](int status, const unsigned char* answer, int length) {
+    state->done = true;
+    switch (status) {
+      case ARES_SUCCESS:
+        state->result = parse_mx_answer(answer, length);
+        break;
+      case ARES_ENODATA:
+        state->result = {Status::NoData, {}, false, "no MX records"};
+        break;
+      case ARES_ENOTFOUND:
+        state->result = {Status::NxDomain, {}, false, "NXDOMAIN"};
+        break;
+      case ARES_ESERVFAIL:
+        state->result = {Status::ServFail, {}, false, "SERVFAIL"};
+        break;
+      case ARES_ETIMEOUT:
+      case ARES_ECONNREFUSED:
+        state->result = {Status::Timeout, {}, false, "DNS timeout"};
+        break;
+      default:
+        state->result = {Status::Error, {}, false, ares_strerror(status)};
+        break;
+    }
+  });
+  if (!resolver.run(deadline, state->done)) return {Status::Timeout, {}, false, "DNS timeout"};
+  return state->result;
+}
+
+}  // namespace smtpverify::dns

@@ -1,0 +1,121 @@
+// Component tier: --mx (RFC 5321 §5.1, RFC 7505) against the FakeDnsServer.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "component/component_util.h"
+#include "support/fake_dns_server.h"
+#include "support/fake_smtp_server.h"
+
+namespace smtpverify::test {
+namespace {
+
+using namespace std::chrono_literals;
+using check::State;
+
+const std::string kDomain = "mx.smtpverify.test";
+
+std::vector<Step> ok_script() {
+  return {send_raw("220 mx ESMTP Fake\r\n"),
+          expect("EHLO probe.smtpverify.test"),
+          send_raw("250 mx\r\n"),
+          expect("QUIT"),
+          send_raw("221 bye\r\n"),
+          expect_close()};
+}
+
+check::Config mx_config(const FakeDnsServer& dns, std::uint16_t port) {
+  auto c = config_for(port, kDomain);
+  c.mx = kDomain;
+  c.dns_servers = {dns.address_port()};
+  return c;
+}
+
+DnsAnswer records(std::vector<DnsRecord> r) { return {DnsAnswer::Kind::Records, std::move(r)}; }
+DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
+
+void host_at(FakeDnsServer& dns, const std::string& name, const std::string& ipv4) {
+  dns.set(name, kDnsTypeA, records({a_record(name, ipv4)}));
+  dns.set(name, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
+}
+
+std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |")); }
+
+TEST(Mx, MostPreferredHostIsChecked) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx,
+          records({mx_record(kDomain, 20, "far.smtpverify.test"),
+                   mx_record(kDomain, 10, "near.smtpverify.test")}));
+  host_at(dns, "near.smtpverify.test", "127.0.0.1");
+  FakeSmtpServer server(ok_script());
+  const auto c = check_with(mx_config(dns, server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(c.line, "SMTP OK - near.smtpverify.test[127.0.0.1]:" + std::to_string(server.port()) +
+                        " ESMTP Fake, T s | time=Ts;;;0 mx=Ts;;;0 resolve=Ts;;;0 connect=Ts;;;0 "
+                        "banner=Ts;;;0 ehlo=Ts;;;0 quit=Ts;;;0");
+  EXPECT_EQ(dns.query_count("far.smtpverify.test", kDnsTypeA), 0);
+}
+
+TEST(Mx, EqualPreferenceFallsThroughToTheNext) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx,
+          records({mx_record(kDomain, 10, "dead.smtpverify.test"),
+                   mx_record(kDomain, 10, "live.smtpverify.test")}));
+  dns.set("dead.smtpverify.test", kDnsTypeA, of_kind(DnsAnswer::Kind::NxDomain));
+  dns.set("dead.smtpverify.test", kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NxDomain));
+  host_at(dns, "live.smtpverify.test", "127.0.0.1");
+  FakeSmtpServer server(ok_script());
+  auto config = mx_config(dns, server.port());
+  config.verbosity = 1;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(summary(c).rfind("SMTP OK - live.smtpverify.test[127.0.0.1]:", 0), 0u) << c.line;
+  EXPECT_NE(c.text.find("\n* dead.smtpverify.test cannot be reached; trying the next MX of equal "
+                        "preference\n"),
+            std::string::npos)
+      << c.text;
+}
+
+TEST(Mx, NullMxAcceptsNoMail) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx, records({mx_record(kDomain, 0, ".")}));
+  const auto c = check_with(mx_config(dns, 25));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - mx.smtpverify.test accepts no mail (null MX, RFC 7505)");
+}
+
+TEST(Mx, DanglingMxIsCritical) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx, records({mx_record(kDomain, 10, "nx-host.smtpverify.test")}));
+  dns.set("nx-host.smtpverify.test", kDnsTypeA, of_kind(DnsAnswer::Kind::NxDomain));
+  dns.set("nx-host.smtpverify.test", kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NxDomain));
+  const auto c = check_with(mx_config(dns, 25));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - cannot resolve nx-host.smtpverify.test: NXDOMAIN");
+}
+
+TEST(Mx, NoMxMeansTheDomainItself) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx, of_kind(DnsAnswer::Kind::NoData));
+  host_at(dns, kDomain, "127.0.0.1");
+  FakeSmtpServer server(ok_script());
+  const auto c = check_with(mx_config(dns, server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(summary(c).rfind("SMTP OK - mx.smtpverify.test[127.0.0.1]:", 0), 0u) << c.line;
+}
+
+TEST(Mx, UnknownDomain) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx, of_kind(DnsAnswer::Kind::NxDomain));
+  const auto c = check_with(mx_config(dns, 25));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(c.line,
+            "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: NXDOMAIN | time=Ts;;;0");
+}
+
+}  // namespace
+}  // namespace smtpverify::test

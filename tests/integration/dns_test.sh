@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Integration: the HELO-name check and MX mode against a real unbound serving the test zone
+# (tests/integration/unbound.sh) and the real Postfix (tests/integration/postfix.sh).
+# Usage: dns_test.sh PLUGIN POSTFIX_DIR UNBOUND_DIR
+set -uo pipefail
+plugin=$1
+# shellcheck source=/dev/null
+source "$2/env"
+# shellcheck source=/dev/null
+source "$3/env"
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+port=$POSTFIX_PORT
+dns=(--dns-server "$UNBOUND_SERVER" -t 10)
+ep4="\\[127\\.0\\.0\\.1\\]:$port"
+ep6="\\[::1\\]:$port"
+q() { printf '%s' "${1//./\\.}"; }  # a name as a regex
+
+check "HELO name resolving to 127.0.0.1 is OK (helo_dns perfdata)" 0 \
+  "SMTP OK - $ep4 $banner, $total \| time=$t connect=$t banner=$t ehlo=$t quit=$t helo_dns=$t" \
+  -- -H 127.0.0.1 -p "$port" -F "$HELO_OK" "${dns[@]}"
+
+check "the same name over IPv6 (its AAAA is ::1)" 0 "SMTP OK - $ep6 $banner, $total \| .* helo_dns=$t" \
+  -- -H ::1 -p "$port" -F "$HELO_OK" "${dns[@]}"
+
+check "a name resolving elsewhere is WARNING naming both addresses" 1 \
+  "SMTP WARNING - $ep4 HELO name $(q "$HELO_ELSEWHERE") resolves to 192\\.0\\.2\\.55 - not to our address 127\\.0\\.0\\.1 \| .* helo_dns=$t" \
+  -- -H 127.0.0.1 -p "$port" -F "$HELO_ELSEWHERE" "${dns[@]}"
+
+check "an IPv4-only name seen from ::1 is WARNING" 1 \
+  "SMTP WARNING - $ep6 HELO name $(q "$HELO_V4") resolves to 127\\.0\\.0\\.1 - not to our address ::1 \| .*" \
+  -- -H ::1 -p "$port" -F "$HELO_V4" "${dns[@]}"
+
+check "NXDOMAIN is WARNING naming the name" 1 \
+  "SMTP WARNING - $ep4 HELO name $(q "$HELO_NX") does not resolve \\(NXDOMAIN\\) \| .*" \
+  -- -H 127.0.0.1 -p "$port" -F "$HELO_NX" "${dns[@]}"
+
+check "NXDOMAIN is CRITICAL with --helo-dns critical" 2 \
+  "SMTP CRITICAL - $ep4 HELO name $(q "$HELO_NX") does not resolve \\(NXDOMAIN\\) \| .*" \
+  -- -H 127.0.0.1 -p "$port" -F "$HELO_NX" "${dns[@]}" --helo-dns critical
+
+check "a name without address records" 1 \
+  "SMTP WARNING - $ep4 HELO name $(q "$HELO_NOADDR") has no address records \| .*" \
+  -- -H 127.0.0.1 -p "$port" -F "$HELO_NOADDR" "${dns[@]}"
+
+check "SERVFAIL is told apart" 1 \
+  "SMTP WARNING - $ep4 HELO name $(q "$SERVFAIL"): DNS SERVFAIL \| .*" \
+  -- -H 127.0.0.1 -p "$port" -F "$SERVFAIL" "${dns[@]}"
+
+check "--helo-dns ignore never asks" 0 "SMTP OK - $ep4 $banner, $total \| time=$t connect=$t banner=$t ehlo=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$port" -F "$HELO_NX" "${dns[@]}" --helo-dns ignore
+
+check "-H by name through --dns-server" 0 \
+  "SMTP OK - $(q "$MX_HOST")\\[(127\\.0\\.0\\.1|::1)\\]:$port $banner, $total \| time=$t resolve=$t .*" \
+  -- -H "$MX_HOST" -p "$port" -F "$HELO_OK" "${dns[@]}"
+
+common=(-p "$port" -F "$HELO_OK" "${dns[@]}" --helo-dns ignore)
+check "--mx checks the zone's MX host" 0 \
+  "SMTP OK - $(q "$MX_HOST")\\[(127\\.0\\.0\\.1|::1)\\]:$port $banner, $total \| time=$t mx=$t resolve=$t connect=$t .*" \
+  -- --mx "$MX_DOMAIN" "${common[@]}"
+
+check "--mx: the most preferred host (10 before 20)" 0 \
+  "SMTP OK - mx1\\.smtpverify\\.test\\[127\\.0\\.0\\.1\\]:$port $banner, $total \| .*" \
+  -- --mx "$MX_ORDER" "${common[@]}"
+
+check "--mx: equal preference, the first does not resolve, the next is checked" 0 \
+  "SMTP OK - $(q "$MX_HOST")\\[(127\\.0\\.0\\.1|::1)\\]:$port $banner, $total \| .*" \
+  -- --mx "$MX_TIE" "${common[@]}"
+
+check "--mx-all checks every MX host" 0 \
+  "SMTP OK - $(q "$MX_ORDER") MX 2/2 MX hosts OK, $total \| time=$t mx=$t mx1\\.smtpverify\\.test_resolve=$t .* $(q "$MX_HOST")_quit=$t" \
+  -- --mx "$MX_ORDER" --mx-all "${common[@]}"
+
+check "a null MX is CRITICAL" 2 "SMTP CRITICAL - $(q "$NULLMX") accepts no mail \\(null MX, RFC 7505\\) \| .*" \
+  -- --mx "$NULLMX" "${common[@]}"
+
+check "a dangling MX is CRITICAL" 2 "SMTP CRITICAL - cannot resolve nx-host\\.smtpverify\\.test: NXDOMAIN \| .*" \
+  -- --mx "$DANGLING" "${common[@]}"
+
+check "no MX: the domain's own address" 0 \
+  "SMTP OK - $(q "$NOMX")\\[127\\.0\\.0\\.1\\]:$port $banner, $total \| .*" \
+  -- --mx "$NOMX" "${common[@]}"
+
+check "an unreachable --dns-server never stalls past -t" 2 \
+  "SMTP CRITICAL - (cannot resolve|timeout after 2 s waiting for) .*" 2.5 \
+  -- -H "$MX_HOST" -p "$port" -F "$HELO_OK" --dns-server 127.0.0.1:1 -t 2
+
+finish
