@@ -190,7 +190,7 @@ TEST(Plugin, BadOptionsTouchNoServer) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"-H", "127.0.0.1", "-p", port, "--nonsense"}, "SMTP UNKNOWN - unknown option '--nonsense'"},
       {{"-H", "127.0.0.1", "-p", port, "extra"}, "SMTP UNKNOWN - unexpected argument 'extra'"},
-      {{"-p", port}, "SMTP UNKNOWN - missing -H/--hostname"},
+      {{"-p", port}, "SMTP UNKNOWN - missing -H/--hostname (or --mx DOMAIN)"},
       {{"-H", "127.0.0.1", "-p", "70000"},
        "SMTP UNKNOWN - port '70000' is not a number from 1 to 65535"},
       {{"-H", "127.0.0.1", "-p", port, "-w", "5:1"},
