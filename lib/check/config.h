@@ -69,6 +69,8 @@ struct Config {
   bool json = false;              ///< --output json
   std::optional<std::string> mx;  ///< --mx DOMAIN instead of -H
   bool mx_all = false;            ///< --mx-all
+  bool dane = false;              ///< --dane: TLSA records authenticate the certificate
+  bool dane_insecure = false;     ///< --dane-insecure: accept TLSA answers without the AD bit
   HeloDnsMode helo_dns = HeloDnsMode::Warning;  ///< --helo-dns
   int verbosity = 0;                            ///< -v count
 };

@@ -62,6 +62,11 @@ TLS (verification is on by default):
                           of the chain has fewer than W/C whole days left; an
                           expired one is CRITICAL always; perfdata cert_days
   --tls-min 1.2|1.3       lowest TLS version accepted (default 1.2)
+  --dane                  authenticate the certificate by the TLSA records of
+                          _PORT._tcp.HOST (RFC 7672: DANE-TA/DANE-EE) instead of
+                          the CA store; the answer must be DNSSEC-authenticated
+                          (AD bit). No usable record or no match: CRITICAL
+  --dane-insecure         with --dane: accept TLSA answers without the AD bit
 
 AUTH (after TLS; the mechanism must be offered in the EHLO after TLS):
   -A, --authtype PLAIN|LOGIN

@@ -171,6 +171,8 @@ po::options_description describe_options() {
       ("helo-dns", po::value<std::string>())
       ("mx", po::value<std::string>())
       ("mx-all", po::bool_switch())
+      ("dane", po::bool_switch())
+      ("dane-insecure", po::bool_switch())
       ("verbose,v", po::bool_switch())
       ("help,h", po::bool_switch())
       ("version,V", po::bool_switch())
@@ -202,6 +204,15 @@ void parse_tls(const po::variables_map& vm, Config& c) {
   }
   if (vm["no-verify"].as<bool>() && !tls) throw BadOption{"--no-verify needs -S or -s"};
   c.no_verify = vm["no-verify"].as<bool>();
+  c.dane = vm["dane"].as<bool>();
+  c.dane_insecure = vm["dane-insecure"].as<bool>();
+  if (c.dane && !tls) throw BadOption{"--dane needs -S or -s"};
+  if (c.dane_insecure && !c.dane) throw BadOption{"--dane-insecure needs --dane"};
+  if (c.dane && c.no_verify) throw BadOption{"--dane and --no-verify exclude each other"};
+  // RFC 7672 §2.2: the TLSA records live under the host name; an address has none.
+  if (c.dane && net::parse_ip_literal(c.host, 0)) {
+    throw BadOption{"--dane needs -H to be a host name (the TLSA owner), not an address"};
+  }
   if (const auto sni = get<std::string>(vm, "sni")) {
     // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName."
     if (sni->empty() || has_control(*sni) || sni->find(' ') != std::string::npos ||

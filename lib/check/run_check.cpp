@@ -15,6 +15,7 @@
 #include "dns/helo.h"
 #include "dns/mx.h"
 #include "dns/resolver.h"
+#include "dns/tlsa.h"
 #include "net/stream.h"
 #include "net/tls.h"
 #include "smtp/message.h"
@@ -148,7 +149,7 @@ class Runner {
     result_.port = config_.port;
     start_helo_lookup();
     if (auto addresses = resolve()) {
-      if (connect(*addresses)) dialogue();
+      if (find_tlsa() && connect(*addresses)) dialogue();
       certificate_days();
       if (!tls_.version.empty()) result_.tls = tls_;
       check_helo_name();
@@ -330,6 +331,8 @@ class Runner {
     o.ca_file = config_.ca_file;
     o.ca_path = config_.ca_path;
     o.min_version = config_.tls_min;
+    o.dane = dane_;
+    o.dane_base_domain = config_.host;
     const bool literal = net::parse_ip_literal(config_.host, 0).has_value();
     if (config_.verify_name) {
       o.verify_name = *config_.verify_name;
@@ -389,6 +392,44 @@ class Runner {
         return false;
     }
     return false;
+  }
+
+  // --dane: the TLSA records of _PORT._tcp.HOST, before anything is sent (RFC 7672 §2.2).
+  // Without usable, authenticated records there is nothing to authenticate the server with.
+  bool find_tlsa() {
+    if (!config_.dane) return true;
+    auto* r = resolver();
+    if (r == nullptr) return false;
+    const auto t0 = Clock::now();
+    const dns::TlsaResult tlsa = r->tlsa(config_.host, config_.port, deadline_);
+    times_.add("resolve", seconds_between(t0, Clock::now()));
+    const std::string owner = dns::tlsa_name(config_.host, config_.port);
+    for (const auto& rec : tlsa.records) log("* TLSA " + owner + " " + dns::tlsa_text(rec));
+    switch (tlsa.status) {
+      case dns::TlsaResult::Status::Ok:
+        break;
+      case dns::TlsaResult::Status::Insecure:
+        if (!config_.dane_insecure) {
+          problem(ProblemKind::Tls, "DANE: the TLSA answer for " + owner +
+                                        " is not DNSSEC-authenticated (no AD bit)");
+          return false;
+        }
+        log("* TLSA answer not authenticated, accepted (--dane-insecure)");
+        break;
+      case dns::TlsaResult::Status::NoRecords:
+        problem(ProblemKind::Tls, "DANE: no TLSA records for " + owner);
+        return false;
+      case dns::TlsaResult::Status::Timeout:
+        timeout("TLSA of " + owner);
+        return false;
+      default:
+        problem(ProblemKind::Tls, "DANE: TLSA lookup for " + owner + " failed: " + tlsa.error);
+        return false;
+    }
+    for (const auto& rec : tlsa.records) {
+      dane_.push_back({rec.usage, rec.selector, rec.mtype, rec.data});
+    }
+    return true;
   }
 
   // The HELO name is decided first, so its DNS lookup can run alongside connect and banner.
@@ -579,6 +620,7 @@ class Runner {
     if (!tls_.version.empty()) {
       result_.facts.push_back((config_.starttls ? "STARTTLS " : "") + tls_.version + " " +
                               tls_.cipher);
+      if (!tls_.dane_match.empty()) result_.facts.push_back("DANE " + tls_.dane_match + " matched");
       if (tls_.min_days_left)
         result_.facts.push_back("cert " + std::to_string(*tls_.min_days_left) + " d");
     }
@@ -622,6 +664,7 @@ class Runner {
   net::TcpStream* tcp_ = nullptr;        // the TCP stream while it has the socket
   net::TlsFacts tls_;
   bool expiry_reported_ = false;
+  std::vector<net::DaneRecord> dane_;           // --dane: the TLSA records found
   std::string helo_name_;                       // decided before connecting
   std::optional<dns::HeloLookup> helo_lookup_;  // after resolver_: it uses the channel
   std::string untrusted_;                       // why the TLS channel is up but not trusted, or ""

@@ -251,6 +251,13 @@ void Resolver::query(const std::string& name, int type, QueryCallback done) {
       holder);
 }
 
+TlsaResult Resolver::tlsa(const std::string& host, std::uint16_t port,
+                          const net::Deadline& deadline) {
+  return lookup_tlsa(
+      channel_, [this](const net::Deadline& d, const bool& done) { return run(d, done); }, host,
+      port, deadline);
+}
+
 void Resolver::pump() {
   std::vector<pollfd> fds;
   for (const auto& s : sockets_) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dns/tlsa.h"
 #include "net/deadline.h"
 #include "net/stream.h"
 
@@ -49,6 +50,8 @@ class Resolver {
   void query(const std::string& name, int type, QueryCallback done);
   /// Processes whatever answers are ready, without waiting (to overlap lookups with I/O).
   void pump();
+  /// The TLSA records of `_PORT._tcp.HOST` (RFC 7672): a raw type-52 query on this channel.
+  TlsaResult tlsa(const std::string& host, std::uint16_t port, const net::Deadline& deadline);
   /// Runs the channel until `done` turns true; false when the deadline passed first.
   bool run(const net::Deadline& deadline, const bool& done);
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -117,7 +118,14 @@ CtxPtr make_context(const TlsOptions& options, TlsFailure& failure) {
   // We read the verification result after the handshake, so a failure can be reported in
   // words with the certificate facts, and QUIT can still be sent.
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  if (options.verify) {
+  if (!options.dane.empty()) {
+    // RFC 7672 §3.1: with DANE the TLSA records are the trust anchors; no CA store is loaded,
+    // so a chain that only a public CA vouches for can never pass.
+    if (SSL_CTX_dane_enable(ctx.get()) <= 0) {
+      failure = {TlsFailure::Kind::Setup, "cannot enable DANE: " + openssl_reason("no digests")};
+      return nullptr;
+    }
+  } else if (options.verify) {
     bool ok = true;
     if (options.ca_file)
       ok = ok && SSL_CTX_load_verify_file(ctx.get(), options.ca_file->c_str()) == 1;
@@ -131,6 +139,84 @@ CtxPtr make_context(const TlsOptions& options, TlsFailure& failure) {
     }
   }
   return ctx;
+}
+
+// TLSA certificate usages (RFC 7218).
+constexpr std::uint8_t kUsageDaneTa = 2;
+constexpr std::uint8_t kUsageDaneEe = 3;
+
+// Turns DANE on for this connection: the base domain as reference name, the usable records.
+// Returns the number of records OpenSSL took, or -1 with `failure` set.
+int enable_dane(SSL* ssl, const TlsOptions& options, TlsFailure& failure) {
+  std::string base =
+      options.dane_base_domain.empty() ? options.verify_name : options.dane_base_domain;
+  if (!base.empty() && base.back() == '.') base.pop_back();
+  if (base.empty()) {
+    failure = {TlsFailure::Kind::Setup, "DANE needs the TLSA base domain (a host name)"};
+    return -1;
+  }
+  // The base domain becomes the reference identifier for DANE-TA (RFC 7672) and the SNI
+  // when none was set, as RFC 7672 asks.
+  if (SSL_dane_enable(ssl, base.c_str()) <= 0) {
+    failure = {TlsFailure::Kind::Setup,
+               "cannot enable DANE for '" + base + "': " + openssl_reason("bad TLSA base domain")};
+    return -1;
+  }
+  // RFC 7672 §3.1.1 (RFC 7671 §5.1): DANE-EE binds the server's key; its names, issuer and
+  // dates do not matter. DANE-TA keeps the name checks, wildcards only as a whole left-most
+  // label (RFC 7672 §3.2.3).
+  SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  if (!options.verify_name.empty() && options.verify_name != base) {
+    SSL_add1_host(ssl, options.verify_name.c_str());
+  }
+  int usable = 0;
+  for (const DaneRecord& r : options.dane) {
+    // RFC 7672 §3.1.3: PKIX-TA(0) and PKIX-EE(1) are unusable for SMTP, where no CA is agreed.
+    if (r.usage != kUsageDaneTa && r.usage != kUsageDaneEe) continue;
+    // 0: parameters OpenSSL does not support; < 0: e.g. a digest of the wrong length. Either
+    // way the record is unusable (RFC 7671), not fatal.
+    if (SSL_dane_tlsa_add(ssl, r.usage, r.selector, r.mtype,
+                          reinterpret_cast<const unsigned char*>(r.data.data()),
+                          r.data.size()) > 0) {
+      ++usable;
+    }
+  }
+  ERR_clear_error();
+  return usable;
+}
+
+// The DANE verdict, read after the handshake like the PKIX one.
+void check_dane(SSL* ssl, int usable, TlsFacts& facts, TlsFailure& failure) {
+  if (facts.chain.empty()) {
+    failure = {TlsFailure::Kind::Verify, "no certificate presented"};
+    return;
+  }
+  if (usable == 0) {
+    // OpenSSL would fall back to the (empty) CA store; say what is really wrong.
+    failure = {TlsFailure::Kind::Verify, "DANE: no usable TLSA records"};
+    return;
+  }
+  const long result = SSL_get_verify_result(ssl);
+  std::uint8_t usage = 0;
+  std::uint8_t selector = 0;
+  std::uint8_t mtype = 0;
+  const int depth = SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, nullptr, nullptr);
+  if (result == X509_V_ERR_DANE_NO_MATCH || (result == X509_V_OK && depth < 0)) {
+    failure = {TlsFailure::Kind::Verify, "DANE: no TLSA record matched"};
+    return;
+  }
+  if (result != X509_V_OK) {
+    // E.g. a DANE-TA match with the wrong name or an expired leaf.
+    failure = {TlsFailure::Kind::Verify,
+               std::string("DANE: ") + X509_verify_cert_error_string(result),
+               result == X509_V_ERR_CERT_HAS_EXPIRED};
+    return;
+  }
+  facts.dane_match =
+      std::to_string(usage) + " " + std::to_string(selector) + " " + std::to_string(mtype);
+  facts.dane_depth = depth;
+  facts.verified = true;
 }
 
 }  // namespace
@@ -187,7 +273,11 @@ std::unique_ptr<TlsStream> TlsStream::handshake(Fd fd, const TlsOptions& options
     return nullptr;
   }
   if (!options.sni.empty()) SSL_set_tlsext_host_name(ssl, options.sni.c_str());
-  if (options.verify) {
+  int usable_tlsa = 0;
+  if (!options.dane.empty()) {
+    usable_tlsa = enable_dane(ssl, options, failure);
+    if (usable_tlsa < 0) return nullptr;
+  } else if (options.verify) {
     // The name (or address) is checked by OpenSSL as part of chain verification.
     if (!options.verify_name.empty()) {
       SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -222,7 +312,9 @@ std::unique_ptr<TlsStream> TlsStream::handshake(Fd fd, const TlsOptions& options
       if (!facts.min_days_left || days < *facts.min_days_left) facts.min_days_left = days;
     }
   }
-  if (options.verify) {
+  if (!options.dane.empty()) {
+    check_dane(ssl, usable_tlsa, facts, failure);
+  } else if (options.verify) {
     const long result = SSL_get_verify_result(ssl);
     if (facts.chain.empty()) {
       failure = {TlsFailure::Kind::Verify, "no certificate presented"};

@@ -2,6 +2,7 @@
 // under the deadline. Knows nothing of SMTP.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,14 @@ namespace smtpverify::net {
 /// The lowest TLS version accepted (--tls-min).
 enum class TlsVersion { Tls12, Tls13 };
 
+/// One TLSA record (RFC 6698 §2.1) for DANE; lib/dns finds them, lib/net does not depend on it.
+struct DaneRecord {
+  std::uint8_t usage = 0;     ///< 2 DANE-TA and 3 DANE-EE are used; 0 and 1 are skipped
+  std::uint8_t selector = 0;  ///< 0 whole certificate, 1 SubjectPublicKeyInfo
+  std::uint8_t mtype = 0;     ///< matching type: 0 exact, 1 SHA-256, 2 SHA-512
+  std::string data;           ///< certificate association data, raw bytes
+};
+
 /// How to authenticate the server.
 struct TlsOptions {
   bool verify = true;                  ///< false: --no-verify (chain and name not checked)
@@ -24,6 +33,12 @@ struct TlsOptions {
   std::string verify_ip;               ///< else the IP address it must carry, or ""
   std::string sni;                     ///< server name indication; "" = none (never an IP)
   TlsVersion min_version = TlsVersion::Tls12;
+  /// Non-empty: DANE (RFC 7672): these TLSA records authenticate the server instead of the CA
+  /// store (`verify`, `ca_file`, `ca_path` and `verify_ip` are then ignored).
+  std::vector<DaneRecord> dane;
+  /// The TLSA base domain (RFC 7671, RFC 7672; "" = verify_name): the name DANE-TA
+  /// certificates must carry (verify_name too, when it differs), and the SNI when `sni` is "".
+  std::string dane_base_domain;
 };
 
 /// One certificate of the presented chain.
@@ -41,6 +56,8 @@ struct TlsFacts {
   std::vector<CertFacts> chain;            ///< as presented, leaf first
   std::optional<long long> min_days_left;  ///< the soonest expiry in the chain
   bool verified = false;                   ///< chain and name verified (false with --no-verify)
+  std::string dane_match;  ///< DANE: the TLSA record that matched, "usage selector mtype" ("3 1 1")
+  int dane_depth = -1;     ///< DANE: the chain depth of the certificate it matched (0 = leaf)
 };
 
 /// Why TLS failed.

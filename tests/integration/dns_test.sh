@@ -82,6 +82,26 @@ check "no MX: the domain's own address" 0 \
   "SMTP OK - $(q "$NOMX")\\[127\\.0\\.0\\.1\\]:$port $banner, $total \| .*" \
   -- --mx "$NOMX" "${common[@]}"
 
+# DANE: unbound's local data carries no AD bit, so matching records need --dane-insecure.
+host_ep="$(q "$MX_HOST")\\[(127\\.0\\.0\\.1|::1)\\]"
+dane=(-H "$MX_HOST" -F "$HELO_OK" "${dns[@]}" --helo-dns ignore)
+check "--dane --dane-insecure with a matching TLSA (STARTTLS) is OK" 0 \
+  "SMTP OK - $host_ep:$port $banner, STARTTLS TLSv1\\.3 TLS_[A-Z0-9_]+, DANE 3 1 1 matched, cert [0-9]+ d, $total \| .*" \
+  -- "${dane[@]}" -p "$port" -S --dane --dane-insecure
+check "--dane --dane-insecure with a matching TLSA (implicit TLS) is OK" 0 \
+  "SMTP OK - $host_ep:$POSTFIX_SMTPS_PORT $banner, TLSv1\\.3 TLS_[A-Z0-9_]+, DANE 3 1 1 matched, cert [0-9]+ d, $total \| .*" \
+  -- "${dane[@]}" -p "$POSTFIX_SMTPS_PORT" -s --dane --dane-insecure
+check "--dane without --dane-insecure refuses the unauthenticated answer" 2 \
+  "SMTP CRITICAL - $(q "$MX_HOST"):$port DANE: the TLSA answer for _$port\\._tcp\\.$(q "$MX_HOST") is not DNSSEC-authenticated \\(no AD bit\\) \| .*" \
+  -- "${dane[@]}" -p "$port" -S --dane
+# (that listener's certificate has also expired, which is CRITICAL on its own)
+check "a non-matching TLSA is CRITICAL" 2 \
+  "SMTP CRITICAL - $host_ep:$POSTFIX_EXPIRED_PORT certificate verification failed: DANE: no TLSA record matched, certificate expired [0-9]+ d ago \| .*" \
+  -- "${dane[@]}" -p "$POSTFIX_EXPIRED_PORT" -S --dane --dane-insecure
+check "no TLSA at all is CRITICAL" 2 \
+  "SMTP CRITICAL - $(q "$MX_HOST"):$POSTFIX_SOON_PORT DANE: no TLSA records for _$POSTFIX_SOON_PORT\\._tcp\\.$(q "$MX_HOST") \| .*" \
+  -- "${dane[@]}" -p "$POSTFIX_SOON_PORT" -S --dane --dane-insecure
+
 check "an unreachable --dns-server never stalls past -t" 2 \
   "SMTP CRITICAL - (cannot resolve|timeout after 2 s waiting for) .*" 2.5 \
   -- -H "$MX_HOST" -p "$port" -F "$HELO_OK" --dns-server 127.0.0.1:1 -t 2

@@ -424,8 +424,9 @@ write_tlsa() {
 	printf '    # TLSA 3 1 1 (DANE-EE, SPKI, SHA-256) of %s\n' "$PKI/good.pem"
 	rr "_$SMTP_PORT._tcp.mail" TLSA "3 1 1 $TLSA_GOOD"
 	rr "_$SMTPS_PORT._tcp.mail" TLSA "3 1 1 $TLSA_GOOD"
-	printf '    # A wrong hash for the listener without TLS.\n'
+	printf '    # A wrong hash for the listener without TLS, and for a TLS one (DANE mismatch).\n'
 	rr "_$NOTLS_PORT._tcp.mail" TLSA "3 1 1 $wrong"
+	rr "_$EXPIRED_PORT._tcp.mail" TLSA "3 1 1 $wrong"
 }
 
 # Does SERVER answer mail.ZONE A with 127.0.0.1 over both UDP and TCP?
@@ -500,7 +501,7 @@ write_env() {
 			TLSA_HOST "mail.$ZONE" \
 			TLSA_SPKI_SHA256 "$TLSA_GOOD" \
 			TLSA_GOOD_PORTS "${TLSA_GOOD:+$SMTP_PORT $SMTPS_PORT}" \
-			TLSA_WRONG_PORTS "${TLSA_GOOD:+$NOTLS_PORT}"
+			TLSA_WRONG_PORTS "${TLSA_GOOD:+$NOTLS_PORT $EXPIRED_PORT}"
 	} >"$dir/env"
 }
 
@@ -522,8 +523,9 @@ cmd_start() {
 	SMTP_PORT=${POSTFIX_PORT:-10025}
 	SMTPS_PORT=${POSTFIX_SMTPS_PORT:-10465}
 	NOTLS_PORT=${POSTFIX_NOTLS_PORT:-10026}
+	EXPIRED_PORT=${POSTFIX_EXPIRED_PORT:-10028}
 	local port
-	for port in "$PORT" "$SMTP_PORT" "$SMTPS_PORT" "$NOTLS_PORT"; do
+	for port in "$PORT" "$SMTP_PORT" "$SMTPS_PORT" "$NOTLS_PORT" "$EXPIRED_PORT"; do
 		valid_port "$port" || die "bad port number: $port"
 	done
 	case ${UNBOUND_IPV6:-auto} in

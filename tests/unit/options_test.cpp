@@ -313,6 +313,19 @@ TEST(Options, MxMode) {
   EXPECT_EQ(error_of({"--mx", "192.0.2.1"}), "--mx needs a domain name");
 }
 
+TEST(Options, Dane) {
+  const auto p = parse({"-H", "mx.example.org", "-S", "--dane", "--dane-insecure"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_TRUE(p.config.dane);
+  EXPECT_TRUE(p.config.dane_insecure);
+  EXPECT_EQ(error_of({"-H", "h", "--dane"}), "--dane needs -S or -s");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--dane-insecure"}), "--dane-insecure needs --dane");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--dane", "--no-verify"}),
+            "--dane and --no-verify exclude each other");
+  EXPECT_EQ(error_of({"-H", "192.0.2.1", "-S", "--dane"}),
+            "--dane needs -H to be a host name (the TLSA owner), not an address");
+}
+
 TEST(Options, OutputFormat) {
   EXPECT_FALSE(parse({"-H", "h"}).config.json);
   EXPECT_FALSE(parse({"-H", "h", "--output", "nagios"}).config.json);
