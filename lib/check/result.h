@@ -70,6 +70,8 @@ struct CheckResult {
   std::string local_address;          ///< our end of the connection, or ""
   std::vector<Exchange> exchanges;    ///< the dialogue, in order
   std::optional<net::TlsFacts> tls;   ///< when a TLS handshake completed
+  std::string ptr;                    ///< PTR name of our address ("" = none or not asked)
+  bool forward_confirmed = false;     ///< the PTR name resolves back to our address
 };
 
 /// A problem with the state the table gives it.

@@ -235,6 +235,9 @@ class Runner {
         local_ = net::local_endpoint(fd.get()).value_or(net::Endpoint{});
         result_.address = address.address();
         result_.local_address = local_.address();
+        if (config_.helo_dns != HeloDnsMode::Ignore && resolver_) {
+          reverse_lookup_.emplace(*resolver_, local_.address());  // overlaps the dialogue
+        }
         log("* connected to " + address.to_string() + " from " + local_.to_string());
         auto tcp = std::make_unique<net::TcpStream>(std::move(fd));
         tcp_ = tcp.get();
@@ -465,6 +468,7 @@ class Runner {
       problem(ProblemKind::HeloDns, "HELO name " + name + ": DNS timeout");
       return;
     }
+    report_reverse_dns();
     const dns::HeloAnswer a = helo_lookup_->answer();
     if (a.finished) times_.add("helo_dns", seconds_between(start_, *a.finished));
     std::string list;
@@ -487,6 +491,18 @@ class Runner {
         problem(ProblemKind::HeloDns, "HELO name " + name + ": " + a.error);
         return;
     }
+  }
+
+  // The PTR of our address and whether it resolves back: reported (-v, JSON), not rated.
+  void report_reverse_dns() {
+    if (!reverse_lookup_ || !reverse_lookup_->finish(deadline_)) return;
+    const dns::ReverseAnswer a = reverse_lookup_->answer();
+    result_.ptr = a.ptr;
+    result_.forward_confirmed = a.forward_confirmed;
+    log("* PTR of " + a.address + ": " +
+        (a.ptr.empty() ? "none (" + a.error + ")"
+                       : a.ptr + (a.forward_confirmed ? " (forward-confirmed)"
+                                                      : " (does not resolve back)")));
   }
 
   // Reply lines arrive as "NNN-text" / "NNN text" / "NNN" (the session parsed them). A reply
@@ -667,7 +683,8 @@ class Runner {
   std::vector<net::DaneRecord> dane_;           // --dane: the TLSA records found
   std::string helo_name_;                       // decided before connecting
   std::optional<dns::HeloLookup> helo_lookup_;  // after resolver_: it uses the channel
-  std::string untrusted_;                       // why the TLS channel is up but not trusted, or ""
+  std::optional<dns::ReverseLookup> reverse_lookup_;
+  std::string untrusted_;  // why the TLS channel is up but not trusted, or ""
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <array>
 
 namespace smtpverify::dns {
@@ -104,5 +105,101 @@ std::optional<std::string> address_literal(const std::string& helo_name) {
   if (!net::parse_ip_literal(inner, 0)) return std::nullopt;
   return net::parse_ip_literal(inner, 0)->address();  // canonical text form
 }
+
+}  // namespace smtpverify::dns
+
+namespace smtpverify::dns {
+
+struct ReverseLookup::State {
+  ReverseAnswer answer;
+  int pending = 1;
+  bool done = false;
+  std::vector<std::string> forward;
+  void finish_one() {
+    if (--pending == 0) {
+      done = true;
+      answer.forward_confirmed =
+          std::find(forward.begin(), forward.end(), answer.address) != forward.end();
+    }
+  }
+};
+
+namespace {
+
+// RFC 1035 §3.5 / RFC 3596 §2.5: 1.0.0.127.in-addr.arpa, or the nibbles of an IPv6 address.
+std::string reverse_name(const std::string& address) {
+  const auto ep = net::parse_ip_literal(address, 0);
+  if (!ep) return {};
+  std::string out;
+  if (ep->family() == AF_INET) {
+    const auto* a = reinterpret_cast<const unsigned char*>(
+        &reinterpret_cast<const sockaddr_in*>(&ep->storage)->sin_addr);
+    for (int i = 3; i >= 0; --i) out += std::to_string(a[i]) + ".";
+    return out + "in-addr.arpa";
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto* a = reinterpret_cast<const unsigned char*>(
+      &reinterpret_cast<const sockaddr_in6*>(&ep->storage)->sin6_addr);
+  for (int i = 15; i >= 0; --i) {
+    out += kHex[a[i] & 0xf];
+    out += '.';
+    out += kHex[a[i] >> 4];
+    out += '.';
+  }
+  return out + "ip6.arpa";
+}
+
+}  // namespace
+
+ReverseLookup::ReverseLookup(Resolver& resolver, const std::string& address)
+    : resolver_(resolver), state_(std::make_shared<State>()) {
+  state_->answer.address = address;
+  const std::string name = reverse_name(address);
+  if (name.empty()) {
+    state_->answer.error = "not an address";
+    state_->pending = 0;
+    state_->done = true;
+    return;
+  }
+  std::weak_ptr<State> weak = state_;
+  Resolver* r = &resolver_;
+  resolver_.query(name, 12 /* PTR */, [weak, r](int status, const unsigned char* ans, int len) {
+    const auto state = weak.lock();
+    if (!state) return;
+    hostent* host = nullptr;
+    if (status == ARES_SUCCESS &&
+        ares_parse_ptr_reply(ans, len, nullptr, 0, AF_INET, &host) == ARES_SUCCESS && host &&
+        host->h_name) {
+      state->answer.ptr = host->h_name;
+    } else {
+      state->answer.error = status == ARES_ENOTFOUND ? "NXDOMAIN"
+                            : status == ARES_SUCCESS ? "no PTR record"
+                                                     : ares_strerror(status);
+    }
+    if (host) ares_free_hostent(host);
+    if (!state->answer.ptr.empty()) {
+      // Forward-confirm: the PTR name's own A and AAAA must lead back to the address.
+      for (const int type : {kTypeA, kTypeAaaa}) {
+        ++state->pending;
+        r->query(state->answer.ptr, type, [weak, type](int s, const unsigned char* a, int l) {
+          const auto st = weak.lock();
+          if (!st) return;
+          if (s == ARES_SUCCESS) {
+            for (auto& addr : parse_addresses(type, a, l)) st->forward.push_back(addr);
+          }
+          st->finish_one();
+        });
+      }
+    }
+    state->finish_one();
+  });
+}
+
+bool ReverseLookup::finish(const net::Deadline& deadline) {
+  if (state_->done) return true;
+  return resolver_.run(deadline, state_->done);
+}
+
+ReverseAnswer ReverseLookup::answer() const { return state_->answer; }
 
 }  // namespace smtpverify::dns

@@ -52,3 +52,32 @@ class HeloLookup {
 std::optional<std::string> address_literal(const std::string& helo_name);
 
 }  // namespace smtpverify::dns
+
+namespace smtpverify::dns {
+
+/// The reverse name of our address and whether it resolves back (forward-confirmed reverse
+/// DNS), which receiving servers also score. Reported, not rated.
+struct ReverseAnswer {
+  std::string address;             ///< the address asked about
+  std::string ptr;                 ///< its PTR name, or "" when none
+  bool forward_confirmed = false;  ///< the PTR name's A/AAAA include the address
+  std::string error;               ///< why there is no PTR name ("NXDOMAIN", "DNS timeout", …)
+};
+
+/// PTR of an address, then A/AAAA of that name, started at once, collected later.
+class ReverseLookup {
+ public:
+  /// Sends the PTR query for `address` (text form) now on `resolver`.
+  ReverseLookup(Resolver& resolver, const std::string& address);
+  /// Waits for the answers until the deadline; false if it passed first.
+  bool finish(const net::Deadline& deadline);
+  /// The answer (valid after finish() returned true).
+  [[nodiscard]] ReverseAnswer answer() const;
+
+ private:
+  struct State;
+  Resolver& resolver_;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace smtpverify::dns

@@ -41,6 +41,8 @@ TEST(HeloDns, ResolvesToOurAddress) {
   FakeDnsServer dns;
   dns.set(kHelo, kDnsTypeA, records({a_record(kHelo, "127.0.0.1")}));
   dns.set(kHelo, kDnsTypeAaaa, records({aaaa_record(kHelo, "::1")}));
+  dns.set("1.0.0.127.in-addr.arpa", kDnsTypePtr,
+          records({ptr_record("1.0.0.127.in-addr.arpa", kHelo)}));
   FakeSmtpServer server(ok_script());
   auto config = helo_config(dns, server.port());
   config.verbosity = 1;
@@ -50,8 +52,14 @@ TEST(HeloDns, ResolvesToOurAddress) {
   EXPECT_EQ(c.labels, (Labels{"time", "connect", "banner", "ehlo", "quit", "helo_dns"}));
   EXPECT_NE(c.text.find("\n* HELO name probe.smtpverify.test: 127.0.0.1, ::1\n"), std::string::npos)
       << c.text;
-  EXPECT_EQ(dns.query_count(kHelo, kDnsTypeA), 1);
-  EXPECT_EQ(dns.query_count(kHelo, kDnsTypeAaaa), 1);
+  EXPECT_NE(c.text.find("\n* PTR of 127.0.0.1: probe.smtpverify.test (forward-confirmed)\n"),
+            std::string::npos)
+      << c.text;
+  EXPECT_EQ(c.result.ptr, kHelo);
+  EXPECT_TRUE(c.result.forward_confirmed);
+  EXPECT_EQ(dns.query_count(kHelo, kDnsTypeA),
+            2);  // the HELO check, then forward-confirming the PTR
+  EXPECT_EQ(dns.query_count(kHelo, kDnsTypeAaaa), 2);
 }
 
 struct HeloCase {

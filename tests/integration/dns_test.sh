@@ -21,6 +21,10 @@ check "HELO name resolving to 127.0.0.1 is OK (helo_dns perfdata)" 0 \
   "SMTP OK - $ep4 $banner, $total \| time=$t connect=$t banner=$t ehlo=$t quit=$t helo_dns=$t" \
   -- -H 127.0.0.1 -p "$port" -F "$HELO_OK" "${dns[@]}"
 
+expect "the transcript reports the PTR of our address, forward-confirmed" \
+  bash -c '"$1" -H 127.0.0.1 -p "$2" -F "$3" --dns-server "$4" -v | grep -qx "\* PTR of 127\.0\.0\.1: $5 (forward-confirmed)"' \
+  _ "$plugin" "$port" "$HELO_OK" "$UNBOUND_SERVER" "${HELO_OK//./\\.}"
+
 check "the same name over IPv6 (its AAAA is ::1)" 0 "SMTP OK - $ep6 $banner, $total \| .* helo_dns=$t" \
   -- -H ::1 -p "$port" -F "$HELO_OK" "${dns[@]}"
 
