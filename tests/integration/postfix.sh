@@ -46,7 +46,6 @@
 set -euo pipefail
 
 readonly POSTFIX=/usr/sbin/postfix
-readonly POLICY_RC_D=/usr/sbin/policy-rc.d
 readonly MARKER=.postfix-sh-instance # marks DIR as ours (safe to wipe)
 
 readonly MY_HOSTNAME=mail.smtpverify.test
@@ -86,60 +85,15 @@ require_postfix() {
 
 # ---------------------------------------------------------------- install
 
-# policy-rc.d exit code 101 = "action forbidden": invoke-rc.d/deb-systemd-invoke
-# then skip starting the package's service (and report success to postinst).
-policy_denies_start() {
-	[[ -x $POLICY_RC_D ]] || return 1
-	local rc=0
-	"$POLICY_RC_D" postfix start >/dev/null 2>&1 || rc=$?
-	[[ $rc -eq 101 ]]
-}
-
-POLICY_BACKUP=""
-POLICY_CREATED=0
-
-policy_block_services() {
-	policy_denies_start && return 0 # e.g. Docker images ship one already
-	if [[ -e $POLICY_RC_D ]]; then
-		POLICY_BACKUP=$(mktemp "$POLICY_RC_D.smtpverify.XXXXXX")
-		cp -p "$POLICY_RC_D" "$POLICY_BACKUP"
-	fi
-	POLICY_CREATED=1
-	printf '#!/bin/sh\n# Temporary, from %s: do not start services.\nexit 101\n' \
-		"$0" >"$POLICY_RC_D"
-	chmod 0755 "$POLICY_RC_D"
-}
-
-# Undo policy_block_services: only remove/restore what we changed.
-policy_restore() {
-	[[ $POLICY_CREATED -eq 1 ]] || return 0
-	if [[ -n $POLICY_BACKUP ]]; then
-		mv -f "$POLICY_BACKUP" "$POLICY_RC_D"
-	else
-		rm -f "$POLICY_RC_D"
-	fi
-	POLICY_CREATED=0
-}
-
 # Debian packages the instance needs: Postfix itself; openssl (the CLI makes
 # the test PKI); Cyrus SASL's PLAIN/LOGIN and sasldb plugins (libsasl2-modules,
 # which pulls in libsasl2-modules-db) and saslpasswd2 (sasl2-bin) for AUTH.
 readonly PACKAGES=(postfix openssl libsasl2-modules sasl2-bin)
-
-# The packages of PACKAGES that are not installed, one per line.
-missing_packages() {
-	local pkg status
-	for pkg in "${PACKAGES[@]}"; do
-		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-		[[ $status == installed ]] || printf '%s\n' "$pkg"
-	done
-}
+readonly SERVICE=postfix
+# shellcheck source=tests/integration/service_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/service_lib.sh"
 
 apt_install_packages() {
-	local -a apt=(apt-get -y -q --no-install-recommends
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
-		install "$@")
-
 	# The maintainer scripts run "hostname --fqdn". With the host name in
 	# /etc/hosts that is answered locally; otherwise it costs a DNS query.
 	if ! grep -qw -- "$(hostname)" /etc/hosts; then
@@ -159,17 +113,7 @@ apt_install_packages() {
 
 	# sasl2-bin ships saslauthd's init script: not started either (and not
 	# needed: smtpd reads the sasldb file itself).
-	policy_block_services
-	trap policy_restore EXIT
-	log "installing $*"
-	# A stale or missing package list makes the first attempt fail.
-	if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}"; then
-		log "retrying after apt-get update"
-		apt-get -q update
-		DEBIAN_FRONTEND=noninteractive "${apt[@]}"
-	fi
-	policy_restore
-	trap - EXIT
+	install_without_starting "$@"
 }
 
 # The system instance must not run: it would own port 25 and confuse tests.

@@ -61,7 +61,6 @@ set -euo pipefail
 
 readonly UNBOUND=/usr/sbin/unbound
 readonly CHECKCONF=/usr/sbin/unbound-checkconf
-readonly POLICY_RC_D=/usr/sbin/policy-rc.d
 readonly MARKER=.unbound-sh-instance # marks DIR as ours (safe to overwrite)
 
 readonly ZONE=smtpverify.test
@@ -98,73 +97,13 @@ require_unbound() {
 
 # ---------------------------------------------------------------- install
 
-# policy-rc.d exit code 101 = "action forbidden": invoke-rc.d/deb-systemd-invoke
-# then skip starting the package's service (and report success to postinst).
-policy_denies_start() {
-	[[ -x $POLICY_RC_D ]] || return 1
-	local rc=0
-	"$POLICY_RC_D" unbound start >/dev/null 2>&1 || rc=$?
-	[[ $rc -eq 101 ]]
-}
-
-POLICY_BACKUP=""
-POLICY_CREATED=0
-
-policy_block_services() {
-	policy_denies_start && return 0 # e.g. Docker images ship one already
-	if [[ -e $POLICY_RC_D ]]; then
-		POLICY_BACKUP=$(mktemp "$POLICY_RC_D.smtpverify.XXXXXX")
-		cp -p "$POLICY_RC_D" "$POLICY_BACKUP"
-	fi
-	POLICY_CREATED=1
-	printf '#!/bin/sh\n# Temporary, from %s: do not start services.\nexit 101\n' \
-		"$0" >"$POLICY_RC_D"
-	chmod 0755 "$POLICY_RC_D"
-}
-
-# Undo policy_block_services: only remove/restore what we changed.
-policy_restore() {
-	[[ $POLICY_CREATED -eq 1 ]] || return 0
-	if [[ -n $POLICY_BACKUP ]]; then
-		mv -f "$POLICY_BACKUP" "$POLICY_RC_D"
-	else
-		rm -f "$POLICY_RC_D"
-	fi
-	POLICY_CREATED=0
-}
-
 # unbound itself (with unbound-checkconf); bind9-dnsutils for dig (start
 # waits with it, and the tests may use it); openssl computes the TLSA data;
 # iproute2 for ss (port checks).
 readonly PACKAGES=(unbound bind9-dnsutils openssl iproute2)
-
-# The packages of PACKAGES that are not installed, one per line.
-missing_packages() {
-	local pkg status
-	for pkg in "${PACKAGES[@]}"; do
-		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-		[[ $status == installed ]] || printf '%s\n' "$pkg"
-	done
-}
-
-apt_install_packages() {
-	# --no-install-recommends: no dns-root-data, nothing that would want to
-	# prime or refresh a root trust anchor.
-	local -a apt=(apt-get -y -q --no-install-recommends
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
-		install "$@")
-	policy_block_services
-	trap policy_restore EXIT
-	log "installing $*"
-	# A stale or missing package list makes the first attempt fail.
-	if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}"; then
-		log "retrying after apt-get update"
-		apt-get -q update
-		DEBIAN_FRONTEND=noninteractive "${apt[@]}"
-	fi
-	policy_restore
-	trap - EXIT
-}
+readonly SERVICE=unbound
+# shellcheck source=tests/integration/service_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/service_lib.sh"
 
 # The system unbound must not run: it would resolve through the Internet and
 # own port 53. There may be no init system (no systemd as PID 1); then only
@@ -192,7 +131,7 @@ cmd_install() {
 	local -a missing
 	mapfile -t missing < <(missing_packages)
 	if ((${#missing[@]})); then
-		apt_install_packages "${missing[@]}"
+		install_without_starting "${missing[@]}"
 	else
 		log "unbound ($(dpkg-query -W -f='${Version}' unbound 2>/dev/null || echo '?')) and dig are already installed"
 	fi
