@@ -336,6 +336,8 @@ Config build_config(const po::variables_map& vm) {
   }
   if (c.host.size() >= 2 && c.host.front() == '[' && c.host.back() == ']') {
     c.host = c.host.substr(1, c.host.size() - 2);
+    // Found by the option fuzzer: "[]" must not become an empty host.
+    if (c.host.empty()) throw BadOption{"-H '[]' is not a host name or address"};
   }
   const bool v4 = vm["ipv4"].as<bool>() || vm["use-ipv4"].as<bool>();
   const bool v6 = vm["ipv6"].as<bool>() || vm["use-ipv6"].as<bool>();

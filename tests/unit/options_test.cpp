@@ -189,6 +189,7 @@ TEST(Options, EveryBadInputIsOneExactLine) {
             "option '--hostname' cannot be specified more than once");
   EXPECT_EQ(error_of({"-H"}), "the required argument for option '--hostname' is missing");
   EXPECT_EQ(error_of({"-H", "h x"}), "-H contains a space or control character");
+  EXPECT_EQ(error_of({"-H", "[]"}), "-H '[]' is not a host name or address");
 }
 
 TEST(Options, ProxyAndBind) {
