@@ -731,6 +731,11 @@ class MxRunner {
         preferred = 1;
         break;
       case dns::Status::Timeout:
+        if (!deadline_.expired()) {  // c-ares gave up before -t did: a DNS failure
+          out.problems.push_back(
+              {ProblemKind::Resolve, {}, "cannot resolve MX of " + domain + ": " + mx.error, true});
+          return finish(std::move(out));
+        }
         out.problems.push_back(
             {ProblemKind::Timeout,
              {},

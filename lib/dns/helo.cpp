@@ -75,7 +75,10 @@ HeloAnswer HeloLookup::answer() const {
   const int s6 = state_->status6;
   // The worst of the two tells: a failure beats "no such name" beats "no address".
   auto either = [&](int code) { return s4 == code || s6 == code; };
-  if (either(ARES_ETIMEOUT) || either(ARES_ECONNREFUSED) || either(ARES_ECANCELLED)) {
+  if (either(ARES_ECONNREFUSED)) {
+    a.status = Status::Error;  // refused at once: not a timeout (it took no time)
+    a.error = "DNS server unreachable";
+  } else if (either(ARES_ETIMEOUT) || either(ARES_ECANCELLED)) {
     a.status = Status::Timeout;
     a.error = "DNS timeout";
   } else if (either(ARES_ESERVFAIL) || either(ARES_EREFUSED)) {

@@ -67,8 +67,10 @@ MxResult lookup_mx(Resolver& resolver, const std::string& domain, const net::Dea
         state->result = {Status::ServFail, {}, false, "SERVFAIL"};
         break;
       case ARES_ETIMEOUT:
-      case ARES_ECONNREFUSED:
         state->result = {Status::Timeout, {}, false, "DNS timeout"};
+        break;
+      case ARES_ECONNREFUSED:  // refused at once (ICMP port unreachable): not a timeout
+        state->result = {Status::Error, {}, false, "DNS server unreachable"};
         break;
       default:
         state->result = {Status::Error, {}, false, ares_strerror(status)};

@@ -1,6 +1,11 @@
 // Shared helpers of the component tier: run_check in-process against the fakes.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <regex>
 #include <string>
 #include <vector>
@@ -21,6 +26,23 @@ inline check::Config config_for(std::uint16_t port, std::string host = "127.0.0.
   // Never ask the machine's resolver about test names; HELO tests point at a FakeDnsServer.
   c.helo_dns = check::HeloDnsMode::Ignore;
   return c;
+}
+
+/// "127.0.0.1:PORT" of a UDP port nobody listens on (bound, then closed): a DNS server there
+/// refuses every query at once (ICMP port unreachable, ECONNREFUSED).
+inline std::string refused_dns_server() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return "127.0.0.1:1";
+  }
+  ::close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
 }
 
 /// The rendered output of one check.

@@ -132,6 +132,22 @@ TEST(HeloDns, SilentDnsServerStaysUnderTheDeadline) {
                             " HELO name probe.smtpverify.test: DNS timeout");
 }
 
+TEST(HeloDns, RefusedDnsServerIsNamedAsSuchAtOnce) {
+  FakeDnsServer dns;
+  FakeSmtpServer server(ok_script());
+  auto config = helo_config(dns, server.port());
+  config.dns_servers = {refused_dns_server()};
+  config.timeout = 5s;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto c = check_with(config);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);  // refused at once, not waited out
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Warning);
+  EXPECT_EQ(summary(c), "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) +
+                            " HELO name probe.smtpverify.test: DNS server unreachable");
+}
+
 TEST(HeloDns, AddressLiteralIsComparedDirectly) {
   FakeDnsServer dns;
   {

@@ -117,5 +117,30 @@ TEST(Mx, UnknownDomain) {
             "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: NXDOMAIN | time=Ts;;;0");
 }
 
+TEST(Mx, RefusedDnsServerIsNotATimeout) {
+  auto config = mx_config(FakeDnsServer(), 25);
+  config.dns_servers = {refused_dns_server()};
+  config.timeout = 5s;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto c = check_with(config);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(c.line,
+            "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: DNS server "
+            "unreachable | time=Ts;;;0");
+}
+
+TEST(Mx, DnsServerThatNeverAnswersIsATimeout) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx, of_kind(DnsAnswer::Kind::Drop));
+  auto config = mx_config(dns, 25);
+  config.timeout = 700ms;
+  const auto c = check_with(config);
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(c.line,
+            "SMTP CRITICAL - timeout after 0.7 s waiting for MX of mx.smtpverify.test | "
+            "time=Ts;;;0");
+}
+
 }  // namespace
 }  // namespace smtpverify::test
