@@ -29,7 +29,8 @@ Connection:
   --mx-all                with --mx: check every MX host, the worst state wins,
                           perfdata labels prefixed with each host
   -p, --port PORT         TCP port (default 25; 465 with -s; 24 with -L)
-  -4, -6                  use only IPv4 / only IPv6 addresses
+  -4, -6                  use only IPv4 / only IPv6 addresses (also
+                          --use-ipv4 / --use-ipv6, as check_smtp spells them)
   -b, --bind ADDR         connect from this local IP address; its family decides
                           which addresses of -H are tried
   -r, --proxy[=v1|v2]     send a PROXY protocol header built from the real
@@ -109,6 +110,8 @@ Thresholds and output:
                           quit. Critical is evaluated first.
   -v, --verbose           add the transcript (C:/S: lines) as long output;
                           -vv stamps each line with the elapsed time
+  --output text|json      json: one JSON object instead of the status line
+                          (same exit code; schema in the README)
   -h, --help              this help (exit 3)
   -V, --version           version (exit 3)
 
