@@ -1,0 +1,132 @@
+// Fuzz target: smtp::Session fed arbitrary server bytes, driven like run_check drives it.
+// Input: [plan flags] [read mode] [TLS outcome] server bytes... Flags 0 is the plan using every
+// feature (STARTTLS, AUTH PLAIN, two rcpts and a reject-rcpt, a payload, two -C commands).
+// Read mode: the low 7 bits N > 0 read 1..N bytes at a time, 0 a line at a time (so a seed is a
+// plain server transcript); without bit 7 no read goes past a line end, with it reads cross
+// lines (mode 0x80: everything at once, replies pipelined). TLS outcome & 3: 0 the handshake
+// succeeds, 1 it succeeds with an untrusted certificate (then only QUIT may go out), 2 it fails,
+// 3 the next bytes arrive before the handshake (a response injection).
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz/fuzz_check.h"
+#include "smtp/message.h"
+#include "smtp/session.h"
+
+namespace {
+
+using namespace smtpverify::smtp;
+
+// The encoded secrets of the plan; no event or finding may ever show them.
+constexpr std::string_view kPlainSecret = "AHByb2JlAHMzY3JldC1wbGFpbi1wdw==";
+constexpr std::string_view kLoginSecret = "czNjcmV0LWxvZ2luLXB3";
+
+bool leaks(std::string_view text) {
+  return text.find(kPlainSecret) != std::string_view::npos ||
+         text.find(kLoginSecret) != std::string_view::npos;
+}
+
+Plan make_plan(std::uint8_t flags) {
+  Plan p;
+  p.helo_name = "probe.smtpverify.test";
+  p.lmtp = (flags & 0x02) != 0;
+  p.tls_active = (flags & 0x04) != 0;
+  if ((flags & 0x08) != 0) p.expect_banner = "ESMTP";
+  if ((flags & 0x10) == 0) p.mail_from = "probe@smtpverify.test";
+  if ((flags & 0x20) == 0) {
+    const auto mech = (flags & 0x01) ? AuthPlan::Mechanism::Login : AuthPlan::Mechanism::Plain;
+    p.auth = AuthPlan{mech, std::string(kPlainSecret), "cHJvYmU=", std::string(kLoginSecret)};
+  }
+  if ((flags & 0x40) == 0) p.payload = to_data_payload("Subject: fuzz\n\n.dot-stuffed\nbody\n");
+  p.starttls = (flags & 0x80) == 0;
+  p.recipients = {{"a@smtpverify.test", false},
+                  {"b@smtpverify.test", false},
+                  {"nosuchuser@smtpverify.test", true}};
+  p.commands = {"NOOP", "VRFY postmaster"};
+  return p;
+}
+
+// `server_said_it`: the server's own bytes hold a secret, so text quoting the server (a finding's
+// detail, e.g. the AUTH mechanisms offered) may show it without us having revealed anything.
+void check_secrets(Session& s, bool server_said_it) {
+  for (const auto& e : s.take_events()) {
+    // Received lines are the server's bytes; what we send and note must never show a secret.
+    if (e.kind != Event::Kind::Received) FUZZ_CHECK(!leaks(e.text));
+  }
+  for (const auto& f : s.findings()) {
+    FUZZ_CHECK(!leaks(f.command));
+    if (!server_said_it) FUZZ_CHECK(!leaks(f.detail));
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 3) return 0;
+  const Plan plan = make_plan(data[0]);
+  const bool across_lines = (data[1] & 0x80) != 0;
+  const std::size_t max_read = data[1] & 0x7f;
+  const std::uint8_t tls = data[2] & 3;
+  std::string_view in(reinterpret_cast<const char*>(data) + 3, size - 3);
+  std::uint32_t rng = data[1] | 1u;
+  const auto next_read = [&]() -> std::size_t {
+    const auto lf = in.find('\n');
+    const std::size_t line = lf == std::string_view::npos ? in.size() : lf + 1;
+    if (max_read == 0) return across_lines ? in.size() : line;
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    const std::size_t n = std::min<std::size_t>(in.size(), 1 + rng % max_read);
+    return across_lines ? n : std::min(n, line);
+  };
+  // No pipelining: one write is one command line, or the message with its final ".".
+  const std::size_t max_write =
+      std::max<std::size_t>(plan.payload ? plan.payload->size() + 3 : 0, 512);
+  const std::size_t max_total = (plan.payload ? plan.payload->size() : 0) + 4096;
+
+  const bool server_said_it = leaks(in);
+  Session s(plan);
+  std::size_t written = 0;
+  bool untrusted = false;
+  for (;;) {
+    check_secrets(s, server_said_it);
+    const Want want = s.want();
+    if (want == Want::Done) break;
+    if (want == Want::Write) {
+      const std::string out = s.take_output();
+      FUZZ_CHECK(out.size() >= 2 && out.size() <= max_write && out.ends_with("\r\n"));
+      FUZZ_CHECK(!untrusted || out == "QUIT\r\n");  // nothing else over an untrusted channel
+      written += out.size();
+      FUZZ_CHECK(written <= max_total && s.want() != Want::Write);
+    } else if (want == Want::StartTls && (tls != 3 || in.empty())) {
+      if (tls == 0) {
+        s.tls_established();
+      } else if (tls == 1) {
+        untrusted = true;
+        s.tls_untrusted();
+      } else {
+        s.tls_failed();
+      }
+    } else if (in.empty()) {
+      s.receive_eof();  // the server closed: whatever the state, the dialogue is over
+      FUZZ_CHECK(s.want() == Want::Done);
+    } else {
+      const std::size_t n = next_read();
+      s.receive(in.substr(0, n));
+      in.remove_prefix(n);
+      if (want == Want::StartTls) FUZZ_CHECK(s.want() == Want::Done);  // injection refused
+    }
+  }
+  check_secrets(s, server_said_it);
+  FUZZ_CHECK(s.phase() == Phase::Done && s.take_output().empty());
+  FUZZ_CHECK(s.findings().size() <= plan.recipients.size() + 3);
+  // Once done, nothing the server does changes anything.
+  const std::size_t findings = s.findings().size();
+  s.receive("250 ok\r\n");
+  s.receive_eof();
+  FUZZ_CHECK(s.want() == Want::Done && s.findings().size() == findings);
+  return 0;
+}
