@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine, as root: installs every package the tests
 # need, builds twice (plain, and ASan+UBSan with clang), checks the format, and runs all tiers:
-# unit, component, e2e and integration (a private Postfix started by the tests themselves).
+# unit, component, e2e (valgrind memcheck included) and integration (a private Postfix and
+# unbound started by the tests themselves); replays and then fuzzes every fuzz target for 60 s;
+# runs the plugin under a real Icinga 2 and Nagios 4; builds, lints, installs and runs the .deb,
+# and builds the .rpm. See tests/README.md for the tiers.
 # Usage: bash tests/run-all.sh            (from the repository root; CI runs exactly this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +15,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "packages"
 packages=(cmake make g++ clang clang-format pkg-config libboost-program-options-dev libssl-dev
-          libc-ares-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev)
+          libc-ares-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev
+          valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -41,6 +45,16 @@ cmake --build build/asan -j "$jobs"
 step "tests under ASan + UBSan: unit, component, e2e"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs" -L 'unit|component|e2e')
+
+step "fuzzing: 60 s per target (clang, libFuzzer, ASan + UBSan)"
+bash tests/fuzz/run.sh 60
+
+step "Icinga 2 and Nagios 4 run the plugin through the shipped configuration"
+bash tests/packaging/icinga_test.sh "$root/build/ci/plugin"
+bash tests/packaging/nagios_test.sh "$root/build/ci/plugin"
+
+step "packages: .deb built, linted, installed and run; .rpm built"
+bash tests/packaging/deb_test.sh
 
 step "all green"
 echo "built in $root/build/ci; plugin: $root/build/ci/plugin/check_smtp_verify"

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The man page and the Icinga 2 CheckCommand in step with the plugin's --help:
+#  - packaging/man/check_smtp_verify.1 renders without a warning, lexgrog finds its NAME,
+#    it has the sections we promise, its version is the plugin's, every option (short and
+#    long) of --help and every perfdata label of --help is described, and every long option
+#    it describes is one the plugin accepts;
+#  - contrib/icinga2/check_smtp_verify.conf has a custom variable smtp_verify_<name> for
+#    every long option of --help (except those that make no sense there), and each of its
+#    arguments is an option the plugin accepts.
+# Needs man-db and groff-base (installed when missing and run as root); no network, ~2 s.
+# Usage: bash tests/packaging/docs_test.sh PLUGIN
+# shellcheck source-path=SCRIPTDIR
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=lib.sh
+source "$(pwd)/tests/packaging/lib.sh"
+
+plugin=${1:?usage: docs_test.sh PLUGIN}
+man_page=packaging/man/check_smtp_verify.1
+icinga_conf=contrib/icinga2/check_smtp_verify.conf
+[[ -x $plugin ]] || abort "$plugin is not executable"
+if ! command -v man >/dev/null || ! command -v lexgrog >/dev/null; then
+  # A minimal Debian image has no man-db; as root, install it.
+  [[ $(id -u) -eq 0 ]] && apt_ensure man-db groff-base
+  if ! command -v man >/dev/null || ! command -v lexgrog >/dev/null; then
+    abort "man/lexgrog missing (apt-get install man-db groff-base)"
+  fi
+fi
+
+help=$("$plugin" --help)
+help_rc=$?
+expect_eq "--help exits 3" "$help_rc" 3
+
+# ---------------------------------------------------------------- man page
+
+warnings=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l "$man_page" 2>&1 >/dev/null)
+expect_eq "man renders $man_page without warnings" "$warnings" ""
+rendered=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man -E UTF-8 -l "$man_page" 2>/dev/null)
+widest=$(LC_ALL=C.UTF-8 wc -L <<<"$rendered")
+expect "no rendered line wider than 80 columns (widest: $widest)" test "$widest" -le 80
+expect "lexgrog finds the NAME line" bash -c "lexgrog '$man_page' | grep -q 'check_smtp_verify - '"
+
+for section in NAME SYNOPSIS DESCRIPTION OPTIONS STATES OUTPUT 'EXIT STATUS' ENVIRONMENT \
+  EXAMPLES 'SEE ALSO'; do
+  expect "section $section" grep -qE "^\.SH \"?$section\"?\$" "$man_page"
+done
+expect "ENVIRONMENT describes SMTP_AUTHPASS" \
+  bash -c "sed -n '/^\\.SH ENVIRONMENT/,/^\\.SH /p' '$man_page' | grep -q '^\\.B SMTP_AUTHPASS'"
+
+version=$("$plugin" -V)
+version=${version##* }
+expect "the .TH line names version $version" grep -qE "^\.TH .*\"check_smtp_verify $version\"" "$man_page"
+
+# roff spells "-" as "\-" in option names.
+roff() { printf '%s' "${1//-/\\-}"; }
+
+mapfile -t help_long < <(grep -oE -- '--[a-z][a-z0-9-]+' <<<"$help" | sort -u)
+mapfile -t help_short < <(grep -oE -- '^  -[A-Za-z0-9]([, ]|$)' <<<"$help" | grep -oE -- '-[A-Za-z0-9]' | sort -u)
+# "-4, -6" lists two short options on one line.
+help_short+=(-6)
+missing=()
+for opt in "${help_long[@]}" "${help_short[@]}"; do
+  grep -qF -- "$(roff "$opt")" "$man_page" || missing+=("$opt")
+done
+expect_eq "every option of --help (${#help_long[@]} long, ${#help_short[@]} short) is in the man page" \
+  "${missing[*]}" ""
+
+perfdata=$(sed -n '/^Perfdata:/,/^$/p' <<<"$help" | tr -s ' \n' ' ')
+mapfile -t labels < <(grep -oE '\b(time|resolve|connect|tls|banner|ehlo|starttls|auth|mail|rcpt|data|commands|quit|helo_dns|cert_days)\b' <<<"$perfdata" | sort -u)
+missing=()
+for label in "${labels[@]}"; do
+  sed -n '/^\.SS "Performance data"/,/^\.SH /p' "$man_page" | grep -qE "^\.B[IR]? $label\b" ||
+    missing+=("$label")
+done
+expect_eq "every perfdata label of --help (${#labels[@]}) is in the man page's Performance data" \
+  "${missing[*]}" ""
+
+# The other way round: the man page must not describe an option the plugin does not know.
+mapfile -t man_long < <(grep -oE -- '\\-\\-[a-z]([a-z0-9]|\\-)*' "$man_page" | sed 's/\\-/-/g' | sort -u)
+unknown=()
+for opt in "${man_long[@]}"; do
+  out=$("$plugin" "$opt" 2>&1)
+  [[ $out == *"unknown option"* ]] && unknown+=("$opt")
+done
+expect_eq "every long option in the man page (${#man_long[@]}) is known to the plugin" \
+  "${unknown[*]}" ""
+
+# ---------------------------------------------------------------- Icinga 2 CheckCommand
+
+# Not offered on purpose: --help/--version (no check), --authpass (visible in ps and the API;
+# use smtp_verify_authpass_file or env SMTP_AUTHPASS), --output (Icinga needs the status
+# line); --hostname is smtp_verify_address (like the ITL), --tls and --use-ipv4/6 are
+# aliases of --ssl, -4 and -6.
+declare -A not_in_icinga=([--help]=1 [--version]=1 [--authpass]=1 [--output]=1
+  [--hostname]=1 [--tls]=1 [--use-ipv4]=1 [--use-ipv6]=1)
+missing=()
+for opt in "${help_long[@]}"; do
+  [[ -n ${not_in_icinga[$opt]:-} ]] && continue
+  var=smtp_verify_${opt#--}
+  var=${var//-/_}
+  grep -qE "^[[:space:]]+\"$opt\" = \\{" "$icinga_conf" &&
+    grep -qF "\"\$$var\$\"" "$icinga_conf" || missing+=("$opt→$var")
+done
+expect_eq "every long option of --help has its argument and custom variable in the CheckCommand" \
+  "${missing[*]}" ""
+for var in smtp_verify_address smtp_verify_ipv4 smtp_verify_ipv6; do
+  expect "the CheckCommand has $var" grep -qF "\$$var\$" "$icinga_conf"
+done
+expect "smtp_verify_address defaults to \$check_address\$" \
+  grep -qE "^[[:space:]]*vars\.smtp_verify_address = \"\\\$check_address\\\$\"" "$icinga_conf"
+expect "the CheckCommand imports ipv4-or-ipv6" grep -qE '^[[:space:]]*import "ipv4-or-ipv6"' "$icinga_conf"
+expect "the CheckCommand does not offer -P/--authpass" \
+  bash -c "! grep -qE '\"(-P|--authpass)\" = ' '$icinga_conf'"
+
+mapfile -t icinga_keys < <(grep -oE '^[[:space:]]+"-[^"]+" = \{' "$icinga_conf" | grep -oE -- '-[^"]+')
+unknown=()
+for key in "${icinga_keys[@]}"; do
+  out=$("$plugin" "$key" 2>&1)
+  [[ $out == *"unknown option"* ]] && unknown+=("$key")
+done
+expect_eq "every argument of the CheckCommand (${#icinga_keys[@]}) is known to the plugin" \
+  "${unknown[*]}" ""
+
+finish

@@ -1,0 +1,102 @@
+# shellcheck shell=bash disable=SC2034  # variables shared with the sourcing scripts
+# Shared by the tests/packaging scripts: per-case ok/FAIL lines and the closing
+# "N passed, M failed" line (same format as tests/integration/lib.sh).
+
+passed=0
+failed=0
+
+pass() {
+  passed=$((passed + 1))
+  printf 'ok   %s\n' "$1"
+}
+
+# fail NAME [DETAIL...]
+fail() {
+  failed=$((failed + 1))
+  printf 'FAIL %s\n' "$1"
+  shift
+  local line
+  for line in "$@"; do printf '  %s\n' "$line"; done
+}
+
+# expect NAME COMMAND...: COMMAND must succeed.
+expect() {
+  local name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+# expect_eq NAME GOT WANT
+expect_eq() {
+  if [[ $2 == "$3" ]]; then
+    pass "$1"
+  else
+    fail "$1" "got:  $2" "want: $3"
+  fi
+}
+
+# finish: the closing line CI reads, and the exit status.
+finish() {
+  echo
+  echo "$passed passed, $failed failed"
+  ((failed == 0))
+}
+
+# A setup step failed: no point in running the cases.
+abort() {
+  fail "setup: $*"
+  finish
+  exit 1
+}
+
+# free_port FROM: the first TCP port >= FROM that nothing listens on (loopback tests only).
+free_port() {
+  local port=$1
+  while [[ -n $(ss -Hltn "sport = :$port") ]]; do port=$((port + 1)); done
+  printf '%s\n' "$port"
+}
+
+# postfix_ports BASE: set the POSTFIX_*_PORT variables of tests/integration/postfix.sh to
+# BASE+25 (STARTTLS), +26 (no TLS), +27 (PROXY), +28 (expired), +29 (expiring soon) and +465
+# (implicit TLS), each moved up to the next free port if something else listens there
+# (other test suites run Postfix instances too).
+postfix_ports() {
+  local base=$1 next
+  POSTFIX_PORT=$(free_port $((base + 25)))
+  next=$(free_port $((POSTFIX_PORT > base + 26 ? POSTFIX_PORT + 1 : base + 26)))
+  POSTFIX_NOTLS_PORT=$next
+  POSTFIX_PROXY_PORT=$(free_port $((next + 1)))
+  POSTFIX_EXPIRED_PORT=$(free_port $((POSTFIX_PROXY_PORT + 1)))
+  POSTFIX_SOON_PORT=$(free_port $((POSTFIX_EXPIRED_PORT + 1)))
+  POSTFIX_SMTPS_PORT=$(free_port $((base + 465)))
+  export POSTFIX_PORT POSTFIX_NOTLS_PORT POSTFIX_PROXY_PORT POSTFIX_EXPIRED_PORT \
+    POSTFIX_SOON_PORT POSTFIX_SMTPS_PORT
+}
+
+# apt_ensure PKG...: install the packages that are missing (root; waits for the dpkg lock,
+# retries once after apt-get update). Services of new packages are not started.
+apt_ensure() {
+  local pkg missing=()
+  for pkg in "$@"; do
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true) == installed ]] ||
+      missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  local -a apt=(apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 install
+    "${missing[@]}")
+  # No policy-rc.d yet: one that forbids starting services, for the time of the install
+  # (icinga2-common ships an init script and a unit; the tests run their own daemons).
+  local policy=/usr/sbin/policy-rc.d created=0 rc=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# Temporary, from tests/packaging/lib.sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    created=1
+  fi
+  echo "installing ${missing[*]}" >&2
+  rc=0
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null ||
+    { apt-get -q -o DPkg::Lock::Timeout=600 update >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null; } || rc=$?
+  ((created)) && rm -f "$policy"
+  return "$rc"
+}
