@@ -1,10 +1,16 @@
 #include "check/options.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <regex.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -26,6 +32,10 @@ const std::set<std::string, std::less<>> kPhaseLabels = {
     "time", "resolve", "connect", "banner", "ehlo", "mail", "rcpt", "data", "commands", "quit"};
 
 constexpr std::size_t kMaxDataFileBytes = 10 * 1024 * 1024;
+constexpr std::size_t kMaxPasswordLineBytes = 4096;
+// How long a pipe or FIFO named by --data-file/--authpass-file may take to deliver: the
+// deadline (-t) only starts after the options, and a FIFO without a writer must not hang us.
+constexpr auto kFileWait = std::chrono::seconds(2);
 
 struct BadOption {
   std::string what;
@@ -109,19 +119,48 @@ void parse_thresholds(const std::string& option, const std::vector<std::string>&
   }
 }
 
-std::string read_data_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw BadOption{"cannot read --data-file '" + path + "'"};
+// Reads a file an option names, bounded in size (more than `limit` bytes: `too_big`) and in
+// time (a pipe or FIFO gets kFileWait to deliver). With `first_line` it stops at the first
+// newline, and `limit` bounds that line.
+std::string read_bounded(const std::string& option, const std::string& path, std::size_t limit,
+                         const std::string& too_big, bool first_line) {
+  const std::string what = option + " '" + path + "'";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw BadOption{"cannot read " + what};
+  const net::Fd owner(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) throw BadOption{"cannot read " + what};
+  const auto give_up = std::chrono::steady_clock::now() + kFileWait;
   std::string text;
   char buffer[65536];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    text.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxDataFileBytes) {
-      throw BadOption{"--data-file '" + path + "' is larger than 10 MiB"};
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      text.append(buffer, static_cast<std::size_t>(n));
+      if (first_line) {
+        if (const auto nl = text.find('\n'); nl != std::string::npos) {
+          text.resize(nl);
+          break;
+        }
+      }
+      if (text.size() > limit) throw BadOption{what + " " + too_big};
+      continue;
     }
+    if (n == 0) break;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) throw BadOption{"cannot read " + what};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        give_up - std::chrono::steady_clock::now());
+    if (left.count() <= 0) throw BadOption{"nothing to read from " + what + " within 2 s"};
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(left.count()) + 1);
   }
-  if (in.bad()) throw BadOption{"cannot read --data-file '" + path + "'"};
+  if (text.size() > limit) throw BadOption{what + " " + too_big};
   return text;
+}
+
+std::string read_data_file(const std::string& path) {
+  return read_bounded("--data-file", path, kMaxDataFileBytes, "is larger than 10 MiB", false);
 }
 
 po::options_description describe_options() {
@@ -266,10 +305,8 @@ void parse_tls(const po::variables_map& vm, Config& c) {
 }
 
 std::string first_line_of_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw BadOption{"cannot read --authpass-file '" + path + "'"};
-  std::string line;
-  std::getline(in, line);
+  std::string line = read_bounded("--authpass-file", path, kMaxPasswordLineBytes,
+                                  "has a first line longer than 4096 bytes", true);
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
 }

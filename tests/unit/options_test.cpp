@@ -1,6 +1,8 @@
 #include "check/options.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -260,6 +262,39 @@ TEST(Options, AuthPasswordFileFirstLine) {
   unlink(path);
   ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
   EXPECT_EQ(p.config.auth_password, "s3cret pass");
+}
+
+TEST(Options, AuthPasswordFileIsBounded) {
+  char path[] = "/tmp/smtpverify_passXXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string text(5000, 'x');  // no newline within 4096 bytes
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  const std::string message = error_of(
+      {"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "--authpass-file", path, "-P", "ignored"});
+  unlink(path);
+  EXPECT_EQ(message,
+            "--authpass-file '" + std::string(path) + "' has a first line longer than 4096 bytes");
+}
+
+// A FIFO nobody writes to must not hang the plugin before its deadline even starts.
+TEST(Options, FifoWithoutWriterDoesNotHang) {
+  char dir[] = "/tmp/smtpverify_fifoXXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string fifo = std::string(dir) + "/pass";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // No writer at all: read() sees end of file at once, an empty password.
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "--authpass-file", fifo}),
+            "the AUTH password is empty");
+  // A writer that never writes: bounded wait, then UNKNOWN.
+  const int writer = open(fifo.c_str(), O_RDWR | O_NONBLOCK);
+  ASSERT_GE(writer, 0);
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a@b", "--data-file", fifo}),
+            "nothing to read from --data-file '" + fifo + "' within 2 s");
+  close(writer);
+  unlink(fifo.c_str());
+  rmdir(dir);
 }
 
 TEST(Options, TlsAndAuthBadInputs) {
