@@ -232,7 +232,13 @@ class Runner {
       net::Fd fd = net::connect_tcp(address, from, deadline_, error);
       if (fd.valid()) {
         set_endpoint(address);
-        local_ = net::local_endpoint(fd.get()).value_or(net::Endpoint{});
+        const auto local = net::local_endpoint(fd.get());
+        if (!local) {  // the PROXY header and the HELO check would be built on nothing
+          problem(ProblemKind::Internal,
+                  std::string("cannot read our local address: ") + std::strerror(errno));
+          return false;
+        }
+        local_ = *local;
         result_.address = address.address();
         result_.local_address = local_.address();
         if (config_.helo_dns != HeloDnsMode::Ignore && resolver_) {
