@@ -83,6 +83,21 @@ TEST(Starttls, VerifiedHandshakeThenEhloAgain) {
       << c.line;
 }
 
+// EHLO keywords are case-insensitive (RFC 5321 §2.4): a lower-case "starttls" is an offer.
+TEST(Starttls, LowerCaseKeywordIsAnOffer) {
+  FakeSmtpServer server(
+      std::vector<Step>{send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
+                        send_raw("250-mx\r\n250 starttls\r\n"), expect("STARTTLS"),
+                        send_raw("220 2.0.0 Ready to start TLS\r\n"), start_tls(good_setup()),
+                        expect(kEhlo), send_raw("250 mx\r\n")} +
+      kQuit);
+  const auto c = check_with(tls_config(server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_TRUE(server.tls_established());
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+}
+
 TEST(Starttls, NameVerifiedAndSentAsSni) {
   FakeSmtpServer server(
       up_to_starttls() +
