@@ -61,7 +61,9 @@ struct Recipient {
 };
 
 /// AUTH as the check layer prepared it. lib/smtp has no base64 (and no OpenSSL), so the
-/// strings come encoded; they are secrets and never appear in events or findings.
+/// strings come encoded. The password (plain_response, login_password) is a secret and never
+/// appears in events or findings; the LOGIN user name is no secret (-U is on the command line),
+/// so the transcript shows its base64 as swaks does.
 struct AuthPlan {
   enum class Mechanism { Plain, Login };
   Mechanism mechanism = Mechanism::Plain;
