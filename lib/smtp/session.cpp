@@ -1,5 +1,6 @@
 #include "smtp/session.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace smtpverify::smtp {
@@ -385,12 +386,15 @@ void Session::on_reply(Reply reply) {
         return;
       }
       // RFC 2033 §4.2: an LMTP server answers the end of data once per accepted recipient.
+      // At least one reply: a server that says 354 although it accepted nobody (only
+      // --reject-rcpt probes, all refused) must not leave us waiting for none.
       data_replies_due_ = 1;
       if (plan_.lmtp) {
         data_replies_due_ = 0;
         for (const auto& r : recipients_) {
           if (!r.recipient.expect_reject && r.reply && r.reply->klass() == 2) ++data_replies_due_;
         }
+        data_replies_due_ = std::max<std::size_t>(data_replies_due_, 1);
       }
       transition(Step::DataEnd, Phase::Data);
       events_.push_back({Event::Kind::Sent, Phase::Data,

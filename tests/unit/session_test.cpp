@@ -200,6 +200,25 @@ TEST(Session, LmtpHasNoHeloFallbackAndOneReplyPerRecipient) {
   EXPECT_EQ(no_fallback.findings, (std::vector<FindingKind>{FindingKind::HeloRejected}));
 }
 
+TEST(Session, LmtpDataWithNoAcceptedRecipientWaitsForOneReply) {
+  Plan p = basic_plan();
+  p.lmtp = true;
+  p.mail_from = "m@example.org";
+  p.recipients = {{"nobody@example.org", true}};
+  p.payload = "x\r\n";
+  const auto out = run_every_split(p, {
+                                          {"", "220 lmtp\r\n"},
+                                          {"LHLO probe.example.org\r\n", "250 lmtp\r\n"},
+                                          {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+                                          {"RCPT TO:<nobody@example.org>\r\n", "550 no\r\n"},
+                                          {"DATA\r\n", "354 go\r\n"},
+                                          {"x\r\n.\r\n", "250 ok\r\n"},
+                                          {"QUIT\r\n", "221 bye\r\n"},
+                                      });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, std::vector<FindingKind>{});
+}
+
 TEST(Session, GreetingNot220SendsQuit) {
   const auto out = run_every_split(basic_plan(), {
                                                      {"", "554 5.3.2 no service for you\r\n"},
