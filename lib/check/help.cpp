@@ -110,7 +110,7 @@ Thresholds and output:
                           quit. Critical is evaluated first.
   -v, --verbose           add the transcript (C:/S: lines) as long output;
                           -vv stamps each line with the elapsed time
-  --output text|json      json: one JSON object instead of the status line
+  --output nagios|json    json: one JSON object instead of the status line
                           (same exit code; schema in the README)
   -h, --help              this help (exit 3)
   -V, --version           version (exit 3)
