@@ -45,7 +45,6 @@ readonly HOST=mx.smtpverify.test
 readonly FQDN=probe.smtpverify.test
 readonly FROM=monitor@smtpverify.test
 readonly RUN_AS=nagios # the user Debian's icinga2 service runs checks as
-conf_file=$repo/contrib/icinga2/check_smtp_verify.conf
 started=$(date +%s)
 
 # ------------------------------------------------------------------ setup
@@ -77,6 +76,9 @@ left() { local l=$((budget_end - SECONDS)); echo $((l > 1 ? l : 1)); }
 
 tmp=$(mktemp -d /tmp/smtpverify-icinga.XXXXXX)
 chmod 0755 "$tmp"
+# A copy: Icinga runs as $RUN_AS, and the checkout may sit below a folder only root can enter.
+conf_file=$tmp/check_smtp_verify.conf
+install -m 0644 "$repo/contrib/icinga2/check_smtp_verify.conf" "$conf_file"
 icinga_pid=""
 socat_pid=""
 postfix_dir=$tmp/postfix

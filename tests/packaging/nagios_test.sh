@@ -187,9 +187,11 @@ define service {
 }
 EOF
 
+# A copy of the shipped definitions: the checkout may sit below a folder only root can enter.
+install -m 0644 "$repo/contrib/nagios/smtp_verify.cfg" "$n/smtp_verify.cfg"
 cat >"$n/nagios.cfg" <<EOF
 log_file=$n/nagios.log
-cfg_file=$repo/contrib/nagios/smtp_verify.cfg
+cfg_file=$n/smtp_verify.cfg
 cfg_file=$n/objects.cfg
 resource_file=$n/resource.cfg
 object_cache_file=$n/objects.cache
