@@ -103,4 +103,8 @@ class TcpStream final : public Stream {
 /// Waits for `events` on fd until the deadline: 1 ready, 0 timed out, -1 error (errno set).
 int wait_for(int fd, short events, const Deadline& deadline);
 
+/// wait_for(fd, POLLIN, deadline) on a TCP socket, after asking the kernel (TCP_QUICKACK) to
+/// acknowledge what has arrived now and to leave delayed-ACK mode.
+int wait_readable(int fd, const Deadline& deadline);
+
 }  // namespace smtpverify::net
