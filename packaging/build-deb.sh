@@ -63,22 +63,7 @@ upstream=${version%-*}
 src=$work/check-smtp-verify-$upstream
 mkdir -p "$src"
 
-# The tree: what git tracks (as it is in the working tree) plus new files that are not
-# ignored; no build trees, no .git.
-if git -C "$root" rev-parse --show-toplevel >/dev/null 2>&1 &&
-	[[ $(git -C "$root" rev-parse --show-toplevel) == "$root" ]]; then
-	(
-		cd "$root"
-		git ls-files -z --cached --others --exclude-standard |
-			while IFS= read -r -d '' f; do
-				# Tracked but deleted in the working tree: not part of the tree.
-				[[ -e $f || -L $f ]] && printf '%s\0' "$f"
-			done |
-			tar --null -T - -cf -
-	) | tar -C "$src" -xf -
-else
-	tar -C "$root" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$src" -xf -
-fi
+bash "$here/copy-tree.sh" "$root" "$src"
 mv "$src/packaging/debian" "$src/debian"
 log "source tree in $src ($(find "$src" -type f | wc -l) files)"
 

@@ -76,19 +76,7 @@ mkdir -p "$topdir"/{BUILD,BUILDROOT,RPMS,SOURCES,SPECS,SRPMS}
 stage=$work/stage/$name-$version
 mkdir -p "$stage"
 
-if git -C "$root" rev-parse --show-toplevel >/dev/null 2>&1 &&
-	[[ $(git -C "$root" rev-parse --show-toplevel) == "$root" ]]; then
-	(
-		cd "$root"
-		git ls-files -z --cached --others --exclude-standard |
-			while IFS= read -r -d '' f; do
-				[[ -e $f || -L $f ]] && printf '%s\0' "$f"
-			done |
-			tar --null -T - -cf -
-	) | tar -C "$stage" -xf -
-else
-	tar -C "$root" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$stage" -xf -
-fi
+bash "$here/copy-tree.sh" "$root" "$stage"
 tar -C "$work/stage" --owner=0 --group=0 --numeric-owner \
 	-czf "$topdir/SOURCES/$name-$version.tar.gz" "$name-$version"
 cp "$spec" "$topdir/SPECS/"

@@ -53,26 +53,8 @@ apt_ensure icinga2-bin icinga2-common curl jq socat || abort "installing icinga2
 bash tests/integration/postfix.sh install >/dev/null 2>&1 || abort "postfix.sh install failed"
 id "$RUN_AS" >/dev/null 2>&1 || abort "user $RUN_AS missing (icinga2-common creates it)"
 
-if [[ -n ${1:-} ]]; then
-  plugin_dir=$1
-elif [[ -x /usr/lib/nagios/plugins/check_smtp_verify ]]; then
-  plugin_dir=/usr/lib/nagios/plugins
-else
-  plugin_dir=""
-  for d in build/ci/plugin build/plugin; do
-    [[ -x $d/check_smtp_verify ]] && plugin_dir=$d && break
-  done
-  [[ -n $plugin_dir ]] || abort "no plugin: install the package, build the tree or pass PLUGIN_DIR"
-fi
-plugin_dir=$(realpath -- "$plugin_dir")
-[[ -x $plugin_dir/check_smtp_verify ]] || abort "$plugin_dir/check_smtp_verify is not executable"
-
-# Everything after the package installation fits in BUDGET seconds: each wait ends at its own
-# WAIT or at the end of the budget, whichever comes first.
-readonly BUDGET=110
-budget_end=$((SECONDS + BUDGET))
-wait_until() { local end=$((SECONDS + WAIT)); echo $((end < budget_end ? end : budget_end)); }
-left() { local l=$((budget_end - SECONDS)); echo $((l > 1 ? l : 1)); }
+plugin_dir=$(find_plugin_dir "${1:-}") || abort "$plugin_dir"
+start_budget
 
 tmp=$(mktemp -d /tmp/smtpverify-icinga.XXXXXX)
 chmod 0755 "$tmp"

@@ -100,3 +100,31 @@ apt_ensure() {
   ((created)) && rm -f "$policy"
   return "$rc"
 }
+
+# find_plugin_dir [DIR]: the folder holding check_smtp_verify: DIR if given, else the installed
+# package's, else the build tree's (build/ci/plugin, build/plugin). Without one it prints why
+# and returns 1 (the caller aborts: `dir=$(find_plugin_dir "$1") || abort "$dir"`).
+find_plugin_dir() {
+  local dir=${1:-} d
+  if [[ -z $dir && -x /usr/lib/nagios/plugins/check_smtp_verify ]]; then
+    dir=/usr/lib/nagios/plugins
+  elif [[ -z $dir ]]; then
+    for d in build/ci/plugin build/plugin; do
+      [[ -x $d/check_smtp_verify ]] && dir=$d && break
+    done
+    [[ -n $dir ]] || { echo "no plugin: install the package, build the tree or pass PLUGIN_DIR"; return 1; }
+  fi
+  dir=$(realpath -- "$dir")
+  [[ -x $dir/check_smtp_verify ]] || { echo "$dir/check_smtp_verify is not executable"; return 1; }
+  printf '%s\n' "$dir"
+}
+
+# start_budget: everything after the package installation fits in BUDGET (110) seconds: each
+# wait ends at its own WAIT or at the end of the budget, whichever comes first
+# (`wait_until` prints that end, `left` the seconds left of the budget).
+start_budget() {
+  readonly BUDGET=110
+  budget_end=$((SECONDS + BUDGET))
+}
+wait_until() { local end=$((SECONDS + WAIT)); echo $((end < budget_end ? end : budget_end)); }
+left() { local l=$((budget_end - SECONDS)); echo $((l > 1 ? l : 1)); }
