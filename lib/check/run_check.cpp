@@ -147,12 +147,14 @@ class Runner {
     result_.endpoint = config_.host + ":" + std::to_string(config_.port);
     result_.host = config_.host;
     result_.port = config_.port;
-    start_helo_lookup();
-    if (auto addresses = resolve()) {
-      if (find_tlsa() && connect(*addresses)) dialogue();
-      certificate_days();
-      if (!tls_.version.empty()) result_.tls = tls_;
-      check_helo_name();
+    if (load_tls_module()) {
+      start_helo_lookup();
+      if (auto addresses = resolve()) {
+        if (find_tlsa() && connect(*addresses)) dialogue();
+        certificate_days();
+        if (!tls_.version.empty()) result_.tls = tls_;
+        check_helo_name();
+      }
     }
     result_.total_seconds = seconds_between(start_, Clock::now());
     result_.timings = times_.take();
@@ -180,6 +182,17 @@ class Runner {
                 short_seconds(std::chrono::duration<double>(config_.timeout).count()) +
                 " s waiting for " + waiting_for + " from " + result_.endpoint,
             true);
+  }
+
+  // TLS and AUTH need the OpenSSL module (lib/net/tls_loader.cpp); a plain check never loads
+  // it. Loaded before anything is sent, so that a broken installation is UNKNOWN and costs the
+  // server nothing.
+  bool load_tls_module() {
+    if (!config_.starttls && !config_.implicit_tls && !config_.auth_mechanism) return true;
+    std::string error;
+    if (net::load_tls(error)) return true;
+    problem(ProblemKind::Internal, error, true);
+    return false;
   }
 
   dns::Resolver* resolver() {
@@ -524,6 +537,8 @@ class Runner {
   }
 
   void dialogue() {
+    // The TLS context (most of the cost of TLS) is built while the server prepares its banner.
+    if (config_.starttls) net::TlsStream::prepare(tls_options());
     if (helo_name_.empty()) helo_name_ = address_literal_of(local_);
     const std::string helo = helo_name_;
     smtp::Plan plan = make_plan(config_, helo);

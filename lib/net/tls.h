@@ -1,5 +1,6 @@
 // TLS over a connected socket with OpenSSL: verification, certificate facts, the handshake
-// under the deadline. Knows nothing of SMTP.
+// under the deadline. Knows nothing of SMTP. In the plugin, OpenSSL lives in a module loaded
+// on first use (tls_loader.cpp), so only checks that ask for TLS or AUTH pay for it.
 #pragma once
 
 #include <cstdint>
@@ -68,6 +69,11 @@ struct TlsFailure {
   bool expired = false;  ///< Verify: the reason is an expired certificate
 };
 
+/// Makes TLS usable: in the plugin, loads the OpenSSL module (once). Returns false with the
+/// reason in `error` (which file, and why) when it cannot; TlsStream::handshake then fails
+/// with Kind::Setup and base64_encode throws. Call it before anything is sent.
+bool load_tls(std::string& error);
+
 /// A TLS client stream. Owns the socket once the handshake has started.
 class TlsStream final : public Stream {
  public:
@@ -76,6 +82,10 @@ class TlsStream final : public Stream {
   static std::unique_ptr<TlsStream> handshake(Fd fd, const TlsOptions& options,
                                               const Deadline& deadline, TlsFacts& facts,
                                               TlsFailure& failure);
+  /// Builds the connection-independent part of the handshake (the context with its trust
+  /// anchors, most of TLS's cost) now, so it overlaps the wait for the server's banner;
+  /// handshake() with the same options reuses it. Failures are reported by handshake().
+  static void prepare(const TlsOptions& options);
   ~TlsStream() override;
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
@@ -89,7 +99,8 @@ class TlsStream final : public Stream {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Base64 (RFC 4648) through OpenSSL, for AUTH.
+/// Base64 (RFC 4648) through OpenSSL, for AUTH. Throws std::runtime_error when TLS cannot be
+/// loaded (see load_tls).
 std::string base64_encode(std::string_view data);
 
 }  // namespace smtpverify::net

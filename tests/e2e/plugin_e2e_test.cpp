@@ -1,4 +1,5 @@
 // e2e tier: the built binary as a process against the fakes: exit code, first line, perfdata.
+#include <elf.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <spawn.h>
@@ -6,12 +7,18 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "support/fake_smtp_server.h"
+#include "support/test_pki.h"
 
 extern char** environ;
 
@@ -27,9 +34,9 @@ struct PluginRun {
   std::chrono::milliseconds elapsed{0};
 };
 
-// Runs the plugin with `args`, capturing stdout (stderr goes to the test's stderr).
-PluginRun run_plugin(const std::vector<std::string>& args) {
-  std::vector<std::string> all = {SMTPVERIFY_PLUGIN_PATH};
+// Runs `binary` with `args`, capturing stdout (stderr goes to the test's stderr).
+PluginRun run_binary(const std::string& binary, const std::vector<std::string>& args) {
+  std::vector<std::string> all = {binary};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
@@ -64,6 +71,11 @@ PluginRun run_plugin(const std::vector<std::string>& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.first_line = r.out.substr(0, r.out.find('\n'));
   return r;
+}
+
+// Runs the plugin with `args`.
+PluginRun run_plugin(const std::vector<std::string>& args) {
+  return run_binary(SMTPVERIFY_PLUGIN_PATH, args);
 }
 
 std::vector<std::string> perf_labels(const std::string& line) {
@@ -285,6 +297,183 @@ TEST(Plugin, NumbersStayCLocaleUnderAnotherLocale) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.first_line.find(','), r.first_line.find(", "));  // no decimal commas
   EXPECT_TRUE(std::regex_search(r.first_line, std::regex(" time=[0-9]+\\.[0-9]{6}s;;;0 ")));
+}
+
+// DT_NEEDED and DT_RUNPATH/DT_RPATH of a 64-bit ELF file of this machine's byte order (what
+// `readelf -d` shows), without depending on binutils being installed.
+struct DynamicSection {
+  bool ok = false;
+  std::vector<std::string> needed;
+  std::string runpath;  ///< DT_RUNPATH, or DT_RPATH
+};
+
+DynamicSection read_dynamic_section(const std::string& path) {
+  DynamicSection d;
+  std::ifstream in(path, std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Elf64_Ehdr eh{};
+  if (data.size() < sizeof eh) return d;
+  std::memcpy(&eh, data.data(), sizeof eh);
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return d;
+  std::vector<Elf64_Phdr> ph(eh.e_phnum);
+  for (std::size_t i = 0; i < ph.size(); ++i) {
+    const std::size_t at = eh.e_phoff + i * eh.e_phentsize;
+    if (at + sizeof(Elf64_Phdr) > data.size()) return d;
+    std::memcpy(&ph[i], data.data() + at, sizeof(Elf64_Phdr));
+  }
+  const auto file_offset = [&](Elf64_Addr vaddr) -> std::optional<std::size_t> {
+    for (const auto& p : ph) {
+      if (p.p_type == PT_LOAD && vaddr >= p.p_vaddr && vaddr < p.p_vaddr + p.p_filesz) {
+        return p.p_offset + (vaddr - p.p_vaddr);
+      }
+    }
+    return std::nullopt;
+  };
+  std::vector<Elf64_Dyn> entries;
+  for (const auto& p : ph) {
+    if (p.p_type != PT_DYNAMIC) continue;
+    for (std::size_t at = p.p_offset; at + sizeof(Elf64_Dyn) <= p.p_offset + p.p_filesz;
+         at += sizeof(Elf64_Dyn)) {
+      Elf64_Dyn dyn{};
+      std::memcpy(&dyn, data.data() + at, sizeof dyn);
+      if (dyn.d_tag == DT_NULL) break;
+      entries.push_back(dyn);
+    }
+  }
+  std::optional<std::size_t> strtab;
+  for (const auto& e : entries) {
+    if (e.d_tag == DT_STRTAB) strtab = file_offset(e.d_un.d_ptr);
+  }
+  if (!strtab) return d;
+  const auto string_at = [&](std::size_t offset) {
+    return *strtab + offset < data.size() ? std::string(data.c_str() + *strtab + offset)
+                                          : std::string();
+  };
+  for (const auto& e : entries) {
+    if (e.d_tag == DT_NEEDED) d.needed.push_back(string_at(e.d_un.d_val));
+    if (e.d_tag == DT_RUNPATH || e.d_tag == DT_RPATH) d.runpath = string_at(e.d_un.d_val);
+  }
+  d.ok = true;
+  return d;
+}
+
+// A plain check must not pay for OpenSSL: the plugin links no libssl/libcrypto but loads its
+// TLS module when TLS or AUTH is asked for, by a path relative to its own file (no RUNPATH,
+// whose folder the dynamic loader would search for every library at every start).
+TEST(Plugin, LinksNoOpenSslAndHasNoRunpath) {
+  const DynamicSection d = read_dynamic_section(SMTPVERIFY_PLUGIN_PATH);
+  ASSERT_TRUE(d.ok);
+  EXPECT_FALSE(d.needed.empty());
+  for (const auto& library : d.needed) {
+    EXPECT_EQ(library.find("libssl"), std::string::npos) << library;
+    EXPECT_EQ(library.find("libcrypto"), std::string::npos) << library;
+  }
+  EXPECT_EQ(d.runpath, "");
+}
+
+// A copy of the plugin in a folder of its own.
+class PluginCopy {
+ public:
+  PluginCopy() {
+    std::string tmpl = std::filesystem::temp_directory_path().string() + "/smtpverify-e2e-XXXXXX";
+    if (mkdtemp(tmpl.data()) != nullptr) dir_ = tmpl;
+    path_ = dir_ + "/check_smtp_verify";
+    std::filesystem::copy_file(SMTPVERIFY_PLUGIN_PATH, path_);
+  }
+  ~PluginCopy() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  PluginCopy(const PluginCopy&) = delete;
+  PluginCopy& operator=(const PluginCopy&) = delete;
+  [[nodiscard]] const std::string& dir() const { return dir_; }
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_;
+  std::string path_;
+};
+
+// Where the TLS module cannot be found (here: a copy of the plugin in a folder of its own),
+// TLS and AUTH are UNKNOWN, naming the module and where it was looked for, before any server is
+// contacted; a plain check does not need it.
+TEST(Plugin, WithoutItsTlsModuleTlsIsUnknownAndAPlainCheckStillWorks) {
+  const PluginCopy copy;
+  for (const auto& args : {std::vector<std::string>{"-S"}, std::vector<std::string>{"-s"},
+                           std::vector<std::string>{"-A", "PLAIN", "-U", "probe", "-P", "s3cret",
+                                                    "--auth-plaintext"}}) {
+    // Port 9 (discard): nothing is contacted, so nothing has to listen.
+    const PluginRun r = run_binary(copy.path(), base(9) + args);
+    EXPECT_EQ(r.exit_code, 3) << r.out;
+    const std::string expected =
+        "SMTP UNKNOWN - cannot find the TLS module "
+        "check_smtp_verify_tls.so (looked for " +
+        copy.dir() + "/";
+    EXPECT_EQ(summary(r.first_line).rfind(expected, 0), 0u) << r.first_line;
+  }
+  FakeSmtpServer server({send("220 mx ESMTP Fake"), expect("EHLO probe.smtpverify.test"),
+                         send("250 mx"), expect("QUIT"), send("221 bye"), expect_close()});
+  const PluginRun r = run_binary(copy.path(), base(server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+TlsSetup tls_setup() {
+  const TestPki& pki = shared_test_pki();
+  const TestCert cert = pki.leaf({"mx.smtpverify.test"});
+  return {cert.cert_pem, cert.key_pem, {pki.intermediate_pem()}};
+}
+
+// STARTTLS with verification and AUTH (base64 from the module) through the loaded module.
+TEST(Plugin, StarttlsAndAuthThroughTheTlsModule) {
+  FakeSmtpServer server(
+      {send("220 mx ESMTP Fake"), expect("EHLO probe.smtpverify.test"),
+       send_raw("250-mx\r\n250 STARTTLS\r\n"), expect("STARTTLS"), send("220 2.0.0 go ahead"),
+       start_tls(tls_setup()), expect("EHLO probe.smtpverify.test"),
+       send_raw("250-mx\r\n250 AUTH PLAIN\r\n"), expect("AUTH PLAIN AHByb2JlAHMzY3JldA=="),
+       send("235 2.7.0 ok"), expect("QUIT"), send("221 bye"), expect_close()});
+  const PluginRun r = run_plugin(
+      base(server.port()) +
+      std::vector<std::string>{"-S", "--ca-file", shared_test_pki().root_file(), "--verify-name",
+                               "mx.smtpverify.test", "-A", "PLAIN", "-U", "probe", "-P", "s3cret"});
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.first_line.find("STARTTLS TLSv1.3"), std::string::npos) << r.first_line;
+}
+
+// Implicit TLS through the module; and a certificate the CA file does not vouch for is
+// CRITICAL with OpenSSL's words.
+TEST(Plugin, ImplicitTlsThroughTheTlsModule) {
+  {
+    FakeSmtpServer server({start_tls(tls_setup()), send("220 mx ESMTP Fake"),
+                           expect("EHLO probe.smtpverify.test"), send("250 mx"), expect("QUIT"),
+                           send("221 bye"), expect_close()});
+    const PluginRun r =
+        run_plugin(base(server.port()) +
+                   std::vector<std::string>{"-s", "--ca-file", shared_test_pki().root_file(),
+                                            "--verify-name", "mx.smtpverify.test"});
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(server.error(), "");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.first_line.find(" tls="), std::string::npos) << r.first_line;
+  }
+  {
+    const TestPki other;
+    const TestCert cert = other.leaf({"mx.smtpverify.test"});
+    FakeSmtpServer server({start_tls({cert.cert_pem, cert.key_pem, {}}), send("220 mx ESMTP Fake"),
+                           expect("QUIT"), send("221 bye"), expect_close()});
+    const PluginRun r =
+        run_plugin(base(server.port()) +
+                   std::vector<std::string>{"-s", "--ca-file", shared_test_pki().root_file(),
+                                            "--verify-name", "mx.smtpverify.test"});
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.first_line.find("certificate verification failed: unable to get local issuer"),
+              std::string::npos)
+        << r.first_line;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,58 @@
+// The seam between TlsStream (tls.cpp, always linked) and the OpenSSL code (tls_openssl.cpp).
+// The plugin keeps OpenSSL in a module that it dlopen()s only when TLS or AUTH is asked for
+// (tls_loader.cpp), so a plain check never maps, relocates or initialises libssl/libcrypto;
+// the tests link the same OpenSSL code in directly (tls_linked.cpp). Internal to lib/net.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/tls.h"
+
+namespace smtpverify::net {
+
+/// What the OpenSSL side offers. C++ types cross the module boundary: the module is built
+/// from the same tree with the same compiler, and `abi` catches a module of another build.
+struct TlsBackend {
+  std::uint64_t abi = 0;  ///< must equal tls_backend_abi()
+  /// The handshake (see TlsStream::handshake); the stream it returns is the TLS channel.
+  std::unique_ptr<Stream> (*handshake)(Fd fd, const TlsOptions& options, const Deadline& deadline,
+                                       TlsFacts& facts, TlsFailure& failure) = nullptr;
+  /// Builds what handshake() will need for these options (see TlsStream::prepare).
+  void (*prepare)(const TlsOptions& options) = nullptr;
+  /// Base64 (RFC 4648) through OpenSSL.
+  std::string (*base64_encode)(std::string_view data) = nullptr;
+};
+
+/// A fingerprint of the types that cross the boundary and of the version: a module from
+/// another build (stale, or installed by another version) is refused, not trusted.
+constexpr std::uint64_t tls_backend_abi() {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a over the sizes and the version string
+  const auto mix = [&h](std::uint64_t v) {
+    h ^= v;
+    h *= 1099511628211ULL;
+  };
+  for (const std::size_t size :
+       {sizeof(TlsBackend*), sizeof(TlsOptions), sizeof(TlsFacts), sizeof(TlsFailure),
+        sizeof(CertFacts), sizeof(DaneRecord), sizeof(Deadline), sizeof(Fd), sizeof(IoResult),
+        sizeof(std::string), sizeof(std::unique_ptr<Stream>)}) {
+    mix(size);
+  }
+  for (const char c : std::string_view(SMTPVERIFY_TLS_ABI_VERSION))
+    mix(static_cast<unsigned char>(c));
+  return h;
+}
+
+/// The backend, or nullptr with `error` set (loader: the module could not be loaded).
+/// Loaded once; later calls return the same answer.
+const TlsBackend* tls_backend(std::string& error);
+
+}  // namespace smtpverify::net
+
+/// The module's one exported entry point (also linked directly into the tests). The first call
+/// sets the module up (before OpenSSL allocates anything).
+extern "C" __attribute__((visibility("default"))) const smtpverify::net::TlsBackend*
+smtpverify_tls_backend_v1();
