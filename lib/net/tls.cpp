@@ -34,7 +34,16 @@ std::unique_ptr<TlsStream> TlsStream::handshake(Fd fd, const TlsOptions& options
     failure = {TlsFailure::Kind::Setup, error};
     return nullptr;
   }
-  auto channel = backend->handshake(std::move(fd), options, deadline, facts, failure);
+  struct Out {
+    TlsFacts* facts;
+    TlsFailure* failure;
+  } out{&facts, &failure};
+  const TlsReport report{&out, [](void* context, const TlsFacts& f, const TlsFailure& e) {
+                           auto* o = static_cast<Out*>(context);
+                           *o->facts = f;
+                           *o->failure = e;
+                         }};
+  auto channel = backend->handshake(std::move(fd), options, deadline, report);
   if (!channel) return nullptr;
   auto impl = std::make_unique<Impl>();
   impl->channel = std::move(channel);
@@ -53,7 +62,9 @@ std::string base64_encode(std::string_view data) {
   std::string error;
   const TlsBackend* backend = tls_backend(error);
   if (backend == nullptr) throw std::runtime_error(error);
-  return backend->base64_encode(data);
+  std::string out(base64_capacity(data.size()), '\0');
+  out.resize(backend->base64_encode(data, out.data(), out.size()));
+  return out;
 }
 
 }  // namespace smtpverify::net

@@ -14,17 +14,33 @@
 
 namespace smtpverify::net {
 
-/// What the OpenSSL side offers. C++ types cross the module boundary: the module is built
-/// from the same tree with the same compiler, and `abi` catches a module of another build.
+/// Where the OpenSSL side hands its findings over: `deliver` runs in the caller's code and
+/// copies them into the caller's objects, so that every heap block is freed by the allocator
+/// that made it, also when the plugin and the module each link their own libstdc++
+/// (SMTPVERIFY_STATIC_RUNTIME).
+struct TlsReport {
+  void* context = nullptr;
+  void (*deliver)(void* context, const TlsFacts& facts, const TlsFailure& failure) = nullptr;
+};
+
+/// Room base64_encode needs for `size` bytes: 4 per 3, rounded up, and a NUL.
+constexpr std::size_t base64_capacity(std::size_t size) { return 4 * ((size + 2) / 3) + 1; }
+
+/// What the OpenSSL side offers. C++ types cross the module boundary (the module is built from
+/// the same tree with the same compiler; `abi` catches a module of another build), but no
+/// ownership of heap memory does, except the stream, which is deleted through its virtual
+/// destructor, in the module.
 struct TlsBackend {
   std::uint64_t abi = 0;  ///< must equal tls_backend_abi()
-  /// The handshake (see TlsStream::handshake); the stream it returns is the TLS channel.
+  /// The handshake (see TlsStream::handshake), its findings delivered through `report`; the
+  /// stream it returns is the TLS channel.
   std::unique_ptr<Stream> (*handshake)(Fd fd, const TlsOptions& options, const Deadline& deadline,
-                                       TlsFacts& facts, TlsFailure& failure) = nullptr;
+                                       const TlsReport& report) = nullptr;
   /// Builds what handshake() will need for these options (see TlsStream::prepare).
   void (*prepare)(const TlsOptions& options) = nullptr;
-  /// Base64 (RFC 4648) through OpenSSL.
-  std::string (*base64_encode)(std::string_view data) = nullptr;
+  /// Base64 (RFC 4648) of `data` into `out` (base64_capacity(data.size()) bytes); returns the
+  /// length, 0 when out is too small.
+  std::size_t (*base64_encode)(std::string_view data, char* out, std::size_t capacity) = nullptr;
 };
 
 /// A fingerprint of the types that cross the boundary and of the version: a module from
@@ -36,9 +52,9 @@ constexpr std::uint64_t tls_backend_abi() {
     h *= 1099511628211ULL;
   };
   for (const std::size_t size :
-       {sizeof(TlsBackend*), sizeof(TlsOptions), sizeof(TlsFacts), sizeof(TlsFailure),
-        sizeof(CertFacts), sizeof(DaneRecord), sizeof(Deadline), sizeof(Fd), sizeof(IoResult),
-        sizeof(std::string), sizeof(std::unique_ptr<Stream>)}) {
+       {sizeof(TlsBackend), sizeof(TlsReport), sizeof(TlsOptions), sizeof(TlsFacts),
+        sizeof(TlsFailure), sizeof(CertFacts), sizeof(DaneRecord), sizeof(Deadline), sizeof(Fd),
+        sizeof(IoResult), sizeof(std::string), sizeof(std::unique_ptr<Stream>)}) {
     mix(size);
   }
   for (const char c : std::string_view(SMTPVERIFY_TLS_ABI_VERSION))

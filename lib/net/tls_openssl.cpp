@@ -572,43 +572,39 @@ void prepare(const TlsOptions& options) {
   ERR_clear_error();
 }
 
-std::string base64_encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return out;
-}
-
-// Nothing may leave the module as an exception: the plugin and the module may each carry
-// their own static copy of libstdc++ (SMTPVERIFY_STATIC_RUNTIME).
-std::unique_ptr<Stream> handshake_noexcept(Fd fd, const TlsOptions& options,
-                                           const Deadline& deadline, TlsFacts& facts,
-                                           TlsFailure& failure) noexcept {
+// Nothing may leave the module as an exception, and no heap block made here may be freed by the
+// plugin: with SMTPVERIFY_STATIC_RUNTIME each has its own libstdc++ and its own operator new.
+// So the findings are built here and handed over by report.deliver, which copies them in the
+// plugin's code; the stream is deleted through its virtual destructor, which is ours.
+std::unique_ptr<Stream> handshake_entry(Fd fd, const TlsOptions& options, const Deadline& deadline,
+                                        const TlsReport& report) noexcept {
   try {
-    return handshake(std::move(fd), options, deadline, facts, failure);
+    TlsFacts facts;
+    TlsFailure failure;
+    std::unique_ptr<Stream> stream = handshake(std::move(fd), options, deadline, facts, failure);
+    report.deliver(report.context, facts, failure);
+    return stream;
   } catch (const std::exception& e) {
-    failure = {TlsFailure::Kind::Setup, std::string("TLS: ") + e.what()};
+    report.deliver(report.context, {}, {TlsFailure::Kind::Setup, std::string("TLS: ") + e.what()});
   } catch (...) {
-    failure = {TlsFailure::Kind::Setup, "TLS: internal error"};
+    report.deliver(report.context, {}, {TlsFailure::Kind::Setup, "TLS: internal error"});
   }
   return nullptr;
 }
 
-void prepare_noexcept(const TlsOptions& options) noexcept {
+void prepare_entry(const TlsOptions& options) noexcept {
   try {
     prepare(options);
   } catch (...) {  // handshake() will say what is wrong
   }
 }
 
-std::string base64_noexcept(std::string_view data) noexcept {
-  try {
-    return base64_encode(data);
-  } catch (...) {
-    return {};  // only std::bad_alloc; AUTH then fails at the server, visibly
-  }
+std::size_t base64_entry(std::string_view data, char* out, std::size_t capacity) noexcept {
+  if (capacity < base64_capacity(data.size())) return 0;
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out),
+                                reinterpret_cast<const unsigned char*>(data.data()),
+                                static_cast<int>(data.size()));
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
 }  // namespace
@@ -623,9 +619,9 @@ const smtpverify::net::TlsBackend* smtpverify_tls_backend_v1() {
 #endif
     TlsBackend b;
     b.abi = tls_backend_abi();
-    b.handshake = handshake_noexcept;
-    b.prepare = prepare_noexcept;
-    b.base64_encode = base64_noexcept;
+    b.handshake = handshake_entry;
+    b.prepare = prepare_entry;
+    b.base64_encode = base64_entry;
     return b;
   }();
   return &backend;
