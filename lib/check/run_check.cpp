@@ -322,6 +322,7 @@ class Runner {
     for (auto& e : session.take_events()) {
       switch (e.kind) {
         case smtp::Event::Kind::PhaseStart:
+          if (e.phase == smtp::Phase::Starttls) prepare_tls_ = true;
           if (e.phase == smtp::Phase::Done) {
             times_.stop(now);
           } else {
@@ -537,8 +538,6 @@ class Runner {
   }
 
   void dialogue() {
-    // The TLS context (most of the cost of TLS) is built while the server prepares its banner.
-    if (config_.starttls) net::TlsStream::prepare(tls_options());
     if (helo_name_.empty()) helo_name_ = address_literal_of(local_);
     const std::string helo = helo_name_;
     smtp::Plan plan = make_plan(config_, helo);
@@ -580,6 +579,12 @@ class Runner {
           break;
         }
       } else {
+        if (prepare_tls_) {
+          // STARTTLS is on its way: the TLS context (most of the cost of TLS) is built while
+          // the server answers it. Not earlier: the banner and EHLO times stay the server's.
+          prepare_tls_ = false;
+          net::TlsStream::prepare(tls_options());
+        }
         const auto r = stream_->read(buffer.data(), buffer.size(), deadline_);
         if (r.status == net::IoResult::Status::Ok) {
           session.receive(std::string_view(buffer.data(), r.bytes));
@@ -705,7 +710,8 @@ class Runner {
   std::string helo_name_;                       // decided before connecting
   std::optional<dns::HeloLookup> helo_lookup_;  // after resolver_: it uses the channel
   std::optional<dns::ReverseLookup> reverse_lookup_;
-  std::string untrusted_;  // why the TLS channel is up but not trusted, or ""
+  std::string untrusted_;     // why the TLS channel is up but not trusted, or ""
+  bool prepare_tls_ = false;  // STARTTLS sent: build the TLS context before reading the reply
 };
 
 }  // namespace

@@ -83,8 +83,8 @@ class TlsStream final : public Stream {
                                               const Deadline& deadline, TlsFacts& facts,
                                               TlsFailure& failure);
   /// Builds the connection-independent part of the handshake (the context with its trust
-  /// anchors, most of TLS's cost) now, so it overlaps the wait for the server's banner;
-  /// handshake() with the same options reuses it. Failures are reported by handshake().
+  /// anchors, most of TLS's cost) now, so that it overlaps a wait for the server (the reply to
+  /// STARTTLS); handshake() with the same options reuses it. Failures are reported by handshake().
   static void prepare(const TlsOptions& options);
   ~TlsStream() override;
   TlsStream(const TlsStream&) = delete;

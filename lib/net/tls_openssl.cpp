@@ -327,7 +327,7 @@ struct ContextKey {
 // One SSL_CTX per run: creating it is the dearest step of TLS (every cipher and digest of the
 // provider is fetched, the trust anchors are read), and with --mx-all or an MX fallback one run
 // makes several handshakes with the same settings; prepare() also builds it early, while the
-// server is still working on its banner. Never freed: it stays reachable until the process
+// server answers STARTTLS. Never freed: it stays reachable until the process
 // ends (SSL_new holds its own reference, so replacing it under a live connection is safe).
 SSL_CTX* shared_context(const TlsOptions& options, TlsFailure& failure) {
   static SSL_CTX* ctx = nullptr;
