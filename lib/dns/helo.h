@@ -51,6 +51,10 @@ class HeloLookup {
 /// "[192.0.2.1]" / "[IPv6:2001:db8::1]" → the address; nullopt for a name.
 std::optional<std::string> address_literal(const std::string& helo_name);
 
+/// The canonical name (the first name of its line) of `name` in a hosts(5) text, matched
+/// case-insensitively against every name of every line; nullopt when no line names it.
+std::optional<std::string> hosts_canonical_name(std::string_view hosts_text, std::string_view name);
+
 }  // namespace smtpverify::dns
 
 namespace smtpverify::dns {
