@@ -4,7 +4,7 @@
 #    lintian reports no E: and no W: line;
 #  - the .deb installs with apt-get; the files are where they belong (plugin, man page, the
 #    Nagios command definitions as a conffile, the Icinga 2 CheckCommand as an example only),
-#    linked dynamically against Debian's OpenSSL, c-ares and Boost;
+#    linked dynamically against Debian's OpenSSL (the TLS module), c-ares and Boost;
 #  - the INSTALLED plugin answers -V (exit 3) and checks a private Postfix
 #    (tests/integration/postfix.sh on ports 14025-14029 and 14465, or the next free ones):
 #    plain, and STARTTLS with a recipient, as the nagios user; `man -w` finds the page;
@@ -30,6 +30,8 @@ readonly PLUGIN=/usr/lib/nagios/plugins/check_smtp_verify
 readonly CFG=/etc/nagios-plugins/config/smtp_verify.cfg
 readonly EXAMPLE=/usr/share/doc/$PKG/examples/check_smtp_verify.conf
 readonly MAN=/usr/share/man/man1/check_smtp_verify.1.gz
+MODULE=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/check-smtp-verify/check_smtp_verify_tls.so
+readonly MODULE
 started=$SECONDS
 
 tmp=$(mktemp -d /tmp/smtpverify-deb-test.XXXXXX)
@@ -98,9 +100,17 @@ expect "the Icinga 2 example is contrib/icinga2/check_smtp_verify.conf" \
   cmp -s "$EXAMPLE" contrib/icinga2/check_smtp_verify.conf
 expect "the CheckCommand is not where Icinga 2 would include it automatically" \
   bash -c "! dpkg -L '$PKG' | grep -qE '^/(etc/icinga2|usr/share/icinga2)/'"
+# The plugin itself maps no OpenSSL (a plain check need not pay for it); the TLS module it
+# loads for -S, -s and -A links Debian's libssl/libcrypto.
 libs=$(ldd "$PLUGIN")
-for lib in libssl.so.3 libcrypto.so.3 libcares.so.2 libboost_program_options.so; do
-  expect "linked dynamically against $lib" grep -q "$lib" <<<"$libs"
+for lib in libcares.so.2 libboost_program_options.so; do
+  expect "the plugin is linked dynamically against $lib" grep -q "$lib" <<<"$libs"
+done
+expect "the plugin does not map OpenSSL" bash -c "! grep -qE 'libssl|libcrypto' <<<'$libs'"
+expect "the package ships $MODULE" bash -c "dpkg -L '$PKG' | grep -qx '$MODULE' && test -f '$MODULE'"
+module_libs=$(ldd "$MODULE")
+for lib in libssl.so.3 libcrypto.so.3; do
+  expect "the TLS module is linked dynamically against $lib" grep -q "$lib" <<<"$module_libs"
 done
 depends=$(dpkg-query -W -f='${Depends}' "$PKG")
 echo "  Depends: $depends"
@@ -181,6 +191,8 @@ if step build-rpm env RPM_NOCHECK="${RPM_NOCHECK:-1}" bash packaging/build-rpm.s
     expect "rpm -qlp lists nagios/plugins/check_smtp_verify" \
       grep -qx '/usr/lib64/nagios/plugins/check_smtp_verify' <<<"$files"
     expect "rpm -qlp lists the man page" grep -qE '^/usr/share/man/man1/check_smtp_verify\.1' <<<"$files"
+    expect "rpm -qlp lists the TLS module" \
+      grep -qx '/usr/lib64/check-smtp-verify/check_smtp_verify_tls.so' <<<"$files"
     expect "the Nagios definitions are a %config file" \
       grep -qx '/etc/nagios/conf.d/smtp_verify.cfg' <<<"$(rpm -qcp "${rpms[0]}" 2>/dev/null)"
     expect "the RPM requires the shared libssl.so.3 (dynamic linking)" \
