@@ -83,12 +83,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The plugin must be executable by the nagios user; a checkout under a 0700 folder is not.
-if ! runuser -u "$RUN_AS" -- test -x "$plugin_dir/check_smtp_verify"; then
-  mkdir -p "$tmp/plugins"
-  cp "$plugin_dir/check_smtp_verify" "$tmp/plugins/"
-  plugin_dir=$tmp/plugins
-fi
+plugin_dir=$(plugin_dir_for "$RUN_AS" "$plugin_dir" "$tmp")
 plugin=$plugin_dir/check_smtp_verify
 echo "plugin: $plugin ($("$plugin" -V))"
 

@@ -128,3 +128,21 @@ start_budget() {
 }
 wait_until() { local end=$((SECONDS + WAIT)); echo $((end < budget_end ? end : budget_end)); }
 left() { local l=$((budget_end - SECONDS)); echo $((l > 1 ? l : 1)); }
+
+# plugin_dir_for USER DIR TMP: a folder with check_smtp_verify that USER can run: DIR itself,
+# or (a checkout under a folder only root may enter) a copy in TMP/plugins/plugin, with the
+# TLS module of a build tree (DIR/../lib) copied beside it the way the plugin looks for it.
+plugin_dir_for() {
+  local user=$1 dir=$2 tmp=$3
+  if runuser -u "$user" -- test -x "$dir/check_smtp_verify"; then
+    printf '%s\n' "$dir"
+    return
+  fi
+  mkdir -p "$tmp/plugins/plugin" "$tmp/plugins/lib"
+  chmod 0755 "$tmp/plugins" "$tmp/plugins/plugin" "$tmp/plugins/lib"
+  install -m 0755 "$dir/check_smtp_verify" "$tmp/plugins/plugin/"
+  if [[ -f $dir/../lib/check_smtp_verify_tls.so ]]; then
+    install -m 0644 "$dir/../lib/check_smtp_verify_tls.so" "$tmp/plugins/lib/"
+  fi
+  printf '%s\n' "$tmp/plugins/plugin"
+}
