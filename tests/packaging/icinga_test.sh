@@ -65,18 +65,8 @@ icinga_pid=""
 socat_pid=""
 postfix_dir=$tmp/postfix
 cleanup() {
-  if [[ -n $icinga_pid ]]; then
-    kill -TERM "$icinga_pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$icinga_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$icinga_pid" 2>/dev/null
-  fi
-  # Icinga's umbrella process has children (the daemon, the process spawn helper): any
-  # process still running with our configuration goes too.
-  local p cmd
-  for p in /proc/[0-9]*; do
-    cmd=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
-    [[ $cmd == *"$tmp/icinga/"* ]] && kill -KILL "${p#/proc/}" 2>/dev/null
-  done
+  # Icinga's umbrella process has children (the daemon, the process spawn helper).
+  stop_daemon "$icinga_pid" "$tmp/icinga/"
   [[ -n $socat_pid ]] && kill -TERM "$socat_pid" 2>/dev/null && wait "$socat_pid" 2>/dev/null
   bash "$repo/tests/integration/postfix.sh" stop "$postfix_dir" >/dev/null 2>&1
   if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $tmp"; else rm -rf "$tmp"; fi

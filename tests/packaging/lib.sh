@@ -146,3 +146,19 @@ plugin_dir_for() {
   fi
   printf '%s\n' "$tmp/plugins/plugin"
 }
+
+# stop_daemon PID FOLDER: SIGTERM to PID (if set), SIGKILL after 5 s; then SIGKILL to every
+# process still running with FOLDER on its command line (a daemon's children).
+stop_daemon() {
+  local pid=$1 folder=$2 p cmd
+  if [[ -n $pid ]]; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+  fi
+  for p in /proc/[0-9]*; do
+    cmd=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
+    [[ $cmd == *"$folder"* ]] && kill -KILL "${p#/proc/}" 2>/dev/null
+  done
+  return 0
+}

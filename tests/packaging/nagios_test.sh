@@ -45,16 +45,7 @@ chmod 0755 "$tmp"
 nagios_pid=""
 postfix_dir=$tmp/postfix
 cleanup() {
-  if [[ -n $nagios_pid ]]; then
-    kill -TERM "$nagios_pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$nagios_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$nagios_pid" 2>/dev/null
-  fi
-  local p cmd
-  for p in /proc/[0-9]*; do
-    cmd=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
-    [[ $cmd == *"$tmp/nagios/"* ]] && kill -KILL "${p#/proc/}" 2>/dev/null
-  done
+  stop_daemon "$nagios_pid" "$tmp/nagios/"
   bash "$repo/tests/integration/postfix.sh" stop "$postfix_dir" >/dev/null 2>&1
   if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
