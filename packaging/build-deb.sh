@@ -13,65 +13,29 @@
 # (default: parallel=<nproc>).
 set -euo pipefail
 
-log() { printf 'build-deb.sh: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-
-[[ $# -eq 1 && -n $1 ]] || {
-	sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0" >&2
-	exit 2
-}
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+usage_unless_one_arg "$@"
 [[ $(id -u) -eq 0 ]] || die "must run as root (installs the build dependencies)"
 
-here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 outdir=$(realpath -m -- "$1")
 [[ -f $root/packaging/debian/control ]] || die "$root/packaging/debian/control not found"
 
-readonly TOOLS=(dpkg-dev debhelper lintian)
-readonly APT_OPTS=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
-
-apt_install() {
-	# A stale or missing package list makes the first attempt fail.
-	if ! DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" install "$@"; then
-		log "retrying after apt-get update"
-		apt-get -q -o DPkg::Lock::Timeout=600 update
-		DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" install "$@"
-	fi
-}
-
-missing=()
-for pkg in "${TOOLS[@]}"; do
-	[[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true) == installed ]] ||
-		missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-	log "installing ${missing[*]}"
-	apt_install "${missing[@]}" >/dev/null
-fi
-
-work=$(mktemp -d /tmp/check-smtp-verify-deb.XXXXXX)
-if [[ ${KEEP_WORK:-0} == 1 ]]; then
-	log "keeping $work"
-else
-	trap 'rm -rf "$work"' EXIT
-fi
+install_missing dpkg-dev debhelper lintian
+make_work deb
 version=$(dpkg-parsechangelog -l "$root/packaging/debian/changelog" -S Version)
 upstream=${version%-*}
 src=$work/check-smtp-verify-$upstream
 mkdir -p "$src"
 
-bash "$here/copy-tree.sh" "$root" "$src"
+copy_tree "$root" "$src"
 mv "$src/packaging/debian" "$src/debian"
 log "source tree in $src ($(find "$src" -type f | wc -l) files)"
 
 log "installing the build dependencies"
-if ! DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" build-dep "$src" >/dev/null; then
-	apt-get -q -o DPkg::Lock::Timeout=600 update
-	DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" build-dep "$src" >/dev/null
-fi
+apt_retry build-dep "$src" >/dev/null
 
 log "dpkg-buildpackage -us -uc -b"
 (

@@ -13,56 +13,29 @@
 # (rpmbuild --without check: no test binaries compiled, no %check).
 set -euo pipefail
 
-log() { printf 'build-rpm.sh: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-
-[[ $# -eq 1 && -n $1 ]] || {
-	sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0" >&2
-	exit 2
-}
-
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+usage_unless_one_arg "$@"
+
 root=$(dirname "$here")
 outdir=$(realpath -m -- "$1")
 spec=$root/packaging/rpm/check_smtp_verify.spec
 [[ -f $spec ]] || die "$spec not found"
 
-readonly APT_OPTS=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
 debian_deps() {
 	[[ $(id -u) -eq 0 ]] || die "must run as root on Debian (installs rpm and build dependencies)"
-	local -a missing=()
-	[[ $(dpkg-query -W -f='${db:Status-Status}' rpm 2>/dev/null || true) == installed ]] ||
-		missing+=(rpm)
-	if ((${#missing[@]})); then
-		log "installing ${missing[*]}"
-		DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" install "${missing[@]}" >/dev/null ||
-			{
-				apt-get -q -o DPkg::Lock::Timeout=600 update
-				DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" install "${missing[@]}" >/dev/null
-			}
-	fi
+	install_missing rpm
 	# apt-get build-dep on a folder reads its debian/control: the same dependencies as the
 	# Debian package, so the two builds cannot drift apart.
 	local deps=$work/debian-build-deps
 	mkdir -p "$deps"
 	cp -r "$root/packaging/debian" "$deps/debian"
 	log "installing the build dependencies"
-	DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" build-dep "$deps" >/dev/null ||
-		{
-			apt-get -q -o DPkg::Lock::Timeout=600 update
-			DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" build-dep "$deps" >/dev/null
-		}
+	apt_retry build-dep "$deps" >/dev/null
 }
 
-work=$(mktemp -d /tmp/check-smtp-verify-rpm.XXXXXX)
-if [[ ${KEEP_WORK:-0} == 1 ]]; then
-	log "keeping $work"
-else
-	trap 'rm -rf "$work"' EXIT
-fi
+make_work rpm
 
 if command -v dpkg-query >/dev/null && [[ -f /etc/debian_version ]]; then
 	debian_deps
@@ -76,7 +49,7 @@ mkdir -p "$topdir"/{BUILD,BUILDROOT,RPMS,SOURCES,SPECS,SRPMS}
 stage=$work/stage/$name-$version
 mkdir -p "$stage"
 
-bash "$here/copy-tree.sh" "$root" "$stage"
+copy_tree "$root" "$stage"
 tar -C "$work/stage" --owner=0 --group=0 --numeric-owner \
 	-czf "$topdir/SOURCES/$name-$version.tar.gz" "$name-$version"
 cp "$spec" "$topdir/SPECS/"

@@ -1,0 +1,71 @@
+# Shared by packaging/build-deb.sh and packaging/build-rpm.sh (sourced, not run).
+# shellcheck shell=bash
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# usage_unless_one_arg ARGS...: exactly one non-empty argument (OUTDIR), else the script's
+# header comment as usage, exit 2.
+usage_unless_one_arg() {
+	[[ $# -eq 1 && -n $1 ]] && return 0
+	sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+readonly APT_OPTS=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
+
+# apt_retry VERB ARGS...: apt-get VERB ARGS, once more after apt-get update if it fails (a
+# stale or missing package list makes the first attempt fail).
+apt_retry() {
+	DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" "$@" && return 0
+	log "retrying after apt-get update"
+	apt-get -q -o DPkg::Lock::Timeout=600 update
+	DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" "$@"
+}
+
+# install_missing PKG...: installs those of the packages that are not installed.
+install_missing() {
+	local pkg missing=()
+	for pkg in "$@"; do
+		[[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true) == installed ]] ||
+			missing+=("$pkg")
+	done
+	((${#missing[@]})) || return 0
+	log "installing ${missing[*]}"
+	apt_retry install "${missing[@]}" >/dev/null
+}
+
+# make_work NAME: a temp folder in $work, removed on exit unless KEEP_WORK=1.
+make_work() {
+	work=$(mktemp -d "/tmp/check-smtp-verify-$1.XXXXXX")
+	if [[ ${KEEP_WORK:-0} == 1 ]]; then
+		log "keeping $work"
+	else
+		trap 'rm -rf "$work"' EXIT
+	fi
+}
+
+# copy_tree ROOT DEST: the source tree for a package build: what git tracks (as it is in the
+# working tree, so uncommitted edits count) plus new files that are not ignored; no build
+# trees, no .git. Without git: everything except build*/ and .git.
+copy_tree() {
+	local root=$1 dest=$2
+	mkdir -p "$dest"
+	if git -C "$root" rev-parse --show-toplevel >/dev/null 2>&1 &&
+		[[ $(git -C "$root" rev-parse --show-toplevel) == "$root" ]]; then
+		(
+			cd "$root"
+			git ls-files -z --cached --others --exclude-standard |
+				while IFS= read -r -d '' f; do
+					# Tracked but deleted in the working tree: not part of the tree.
+					[[ -e $f || -L $f ]] && printf '%s\0' "$f"
+				done |
+				tar --null -T - -cf -
+		) | tar -C "$dest" -xf -
+	else
+		tar -C "$root" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$dest" -xf -
+	fi
+}
