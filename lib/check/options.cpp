@@ -12,10 +12,8 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <iterator>
 #include <set>
-#include <sstream>
 
 #include "check/regex.h"
 #include "dns/resolver.h"
@@ -290,9 +288,18 @@ std::vector<std::string> get_all(const po::variables_map& vm, const char* name) 
 }
 
 // A file the plugin must read: refused up front, before anything is sent.
-void require_readable(const std::string& option, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw BadOption{"cannot read " + option + " '" + path + "'"};
+// --ca-file must be a readable regular file and --ca-path a readable folder: OpenSSL opens
+// them later without a time limit, and a FIFO (or a device) would block it past -t. Opened
+// here without blocking, and only to see what they are.
+void require_readable(const std::string& option, const std::string& path, bool folder) {
+  const std::string what = option + " '" + path + "'";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw BadOption{"cannot read " + what};
+  const net::Fd owner(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw BadOption{"cannot read " + what};
+  if (folder && !S_ISDIR(st.st_mode)) throw BadOption{what + " is not a folder"};
+  if (!folder && !S_ISREG(st.st_mode)) throw BadOption{what + " is not a regular file"};
 }
 
 void parse_tls(const po::variables_map& vm, Config& c) {
@@ -326,12 +333,11 @@ void parse_tls(const po::variables_map& vm, Config& c) {
     c.verify_name = *name;
   }
   if (const auto file = get<std::string>(vm, "ca-file")) {
-    require_readable("--ca-file", *file);
+    require_readable("--ca-file", *file, false);
     c.ca_file = *file;
   }
   if (const auto path = get<std::string>(vm, "ca-path")) {
-    std::ifstream probe(*path);  // opening a directory for reading works on Linux
-    if (!probe) throw BadOption{"cannot read --ca-path '" + *path + "'"};
+    require_readable("--ca-path", *path, true);
     c.ca_path = *path;
   }
   if (const auto days = get<std::string>(vm, "certificate")) {

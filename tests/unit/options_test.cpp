@@ -297,6 +297,33 @@ TEST(Options, FifoWithoutWriterDoesNotHang) {
   rmdir(dir);
 }
 
+// OpenSSL opens --ca-file and --ca-path without a time limit: a FIFO (which blocks open()
+// until a writer comes) is refused at once instead of hanging past -t.
+TEST(Options, CaFileAndCaPathMustBeFileAndFolder) {
+  char dir[] = "/tmp/smtpverify_caXXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string fifo = std::string(dir) + "/ca.pem";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string file = std::string(dir) + "/file.pem";
+  const int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--ca-file", fifo}),
+            "--ca-file '" + fifo + "' is not a regular file");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--ca-file", dir}),
+            "--ca-file '" + std::string(dir) + "' is not a regular file");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--ca-path", fifo}),
+            "--ca-path '" + fifo + "' is not a folder");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--ca-path", file}),
+            "--ca-path '" + file + "' is not a folder");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--ca-path", std::string(dir) + "/none"}),
+            "cannot read --ca-path '" + std::string(dir) + "/none'");
+  EXPECT_EQ(parse({"-H", "h", "-S", "--ca-file", file, "--ca-path", dir}).config.ca_path, dir);
+  unlink(fifo.c_str());
+  unlink(file.c_str());
+  rmdir(dir);
+}
+
 TEST(Options, TlsAndAuthBadInputs) {
   unsetenv("SMTP_AUTHPASS");
   EXPECT_EQ(error_of({"-H", "h", "-S", "-s"}), "-S and -s exclude each other");
