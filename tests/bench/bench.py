@@ -8,7 +8,9 @@ their DIR/env variables (POSTFIX_*, UNBOUND_*, HELO_OK); this script then
   3. runs every scenario N times, the tools alternating: CPU (user+sys of the child, from
      wait4) and wall (perf_counter around spawn and wait4), and again N times under
      /usr/bin/time -f %M for the peak RSS;
-  4. prints the Markdown table (stdout) with ratios ours/theirs and the issue's targets.
+  4. prints the Markdown table (stdout) with ratios ours/theirs and the issue's targets;
+  5. with --floor, measures reference programs that do no SMTP at all (instructions, peak
+     RSS) and prints them beside check_smtp's plain check: what loading alone costs.
 Progress goes to stderr. Exit 0 whatever the figures; 1 if a run did not return OK.
 """
 
@@ -152,6 +154,7 @@ class Bench:
         self.dialogues = {}       # (scenario, tool) -> Postfix's command counts
         self.instr = {}           # (scenario, tool) -> instructions
         self.cpu, self.wall, self.rss, self.phases = {}, {}, {}, {}
+        self.floor_instr, self.floor_rss = {}, {}  # --floor label -> instructions, [KiB]
 
     @staticmethod
     def helo_parity():
@@ -301,6 +304,35 @@ class Bench:
                 log(f"{r + 1}/{runs} rounds")
 
 
+    # ---- 5. floors: programs that do no SMTP
+
+    def floors(self, runs):
+        """Instructions and median peak RSS of each --floor program (see table_of_floors)."""
+        out = os.path.join(self.work, "out")
+        rss_file = os.path.join(self.work, "rss")
+        vlog = os.path.join(self.work, "callgrind.log")
+        for label, argv, ok in self.args.floor_programs:
+            cg_out = os.path.join(self.args.callgrind_dir or self.work, f"callgrind.out.floor.{label}")
+            status, _, _ = spawn_wait(["/usr/bin/valgrind", "--tool=callgrind",
+                                       f"--callgrind-out-file={cg_out}", f"--log-file={vlog}",
+                                       *argv], out)
+            m = re.search(r"Collected : (\d+)", read(vlog))
+            if status != ok or not m:
+                self.failures.append(f"floor {label}: exit {status} under callgrind, expected {ok}: "
+                                     f"{read(out)[:200]!r}")
+                continue
+            self.floor_instr[label] = int(m.group(1))
+            for r in range(runs):
+                status, _, _ = spawn_wait([GNU_TIME, "-f", "%M", "-o", rss_file, "--", *argv], out)
+                if status != ok:
+                    self.failures.append(f"floor {label}: exit {status} in round {r + 1}, expected {ok}")
+                    continue
+                kib = read(rss_file).strip().splitlines()[-1]
+                self.floor_rss.setdefault(label, []).append(int(kib))
+            log(f"floor {label}: {self.floor_instr[label]:,} instructions, "
+                f"peak RSS {median(self.floor_rss.get(label, [])) or 0:.0f} KiB")
+
+
 # ------------------------------------------------------------------ the table
 
 def median(values):
@@ -361,6 +393,19 @@ def table(b, runs):
     return lines, met, missed
 
 
+def table_of_floors(b):
+    """The floors beside check_smtp's plain check: what loading costs before any SMTP."""
+    theirs = median(b.rss.get(("plain", THEIRS), []))
+    lines = ["| program (no SMTP) | instructions | peak RSS, median | peak RSS / check_smtp plain |",
+             "|---|--:|--:|--:|"]
+    for label, argv, _ in b.args.floor_programs:
+        rss = median(b.floor_rss.get(label, []))
+        ratio = f"{rss / theirs:.2f}×" if rss is not None and theirs else "–"
+        lines.append(f"| {b.args.floor_titles[label]} | {fmt('instr', b.floor_instr.get(label))} "
+                     f"| {fmt('rss', rss)} | {ratio} |")
+    return lines
+
+
 def phase_table(b):
     labels = list(b.tools)
     seen = [p for p in PHASES if any(p in ph for ph in b.phases.values())]
@@ -396,7 +441,14 @@ def main():
     ap.add_argument("--callgrind-dir")
     ap.add_argument("--machine", default="", help="Markdown lines about machine and versions")
     ap.add_argument("--command", default="tests/bench/run.sh")
+    ap.add_argument("--floor", action="append", default=[], metavar="LABEL=STATUS=TITLE=ARGV",
+                    help="a program that does no SMTP: exit STATUS expected, ARGV split at spaces")
     args = ap.parse_args()
+    args.floor_programs, args.floor_titles = [], {}
+    for f in args.floor:
+        label, status, title, argv = f.split("=", 3)
+        args.floor_programs.append((label, argv.split(), int(status)))
+        args.floor_titles[label] = title
     try:
         b = Bench(args)
         log("checking every command once (exit 0, Postfix's log, strace: no port 53)")
@@ -408,6 +460,9 @@ def main():
         log(f"measuring: {args.runs} alternating rounds (CPU/wall, then peak RSS under {GNU_TIME})")
         t0 = time.monotonic()
         b.rounds(args.runs)
+        if args.floor_programs:
+            log(f"floors: {len(args.floor_programs)} programs that do no SMTP")
+            b.floors(args.runs)
         log(f"measured in {time.monotonic() - t0:.0f} s")
     except SetupError as e:
         log(f"error: {e}")
@@ -435,6 +490,10 @@ def main():
             f"`{d.get(('plain', THEIRS), '?')}` (check_smtp); STARTTLS "
             f"`{d.get(('starttls', first), '?')}` (both). check_smtp -S verifies no certificate; "
             "ours verifies chain and name (`--ca-file`, `--verify-name`).", ""]
+    if args.floor_programs:
+        out += ["Floors: what loading costs before any SMTP is spoken (same run; instructions from "
+                "callgrind, peak RSS the median of the same number of runs), beside check_smtp's "
+                "whole plain check:", ""] + table_of_floors(b) + [""]
     out += ["Per-phase medians of ours (ms, from its perfdata; total is its own `time=`, "
             "process wall the median wall above: the difference is exec, loading and exit):",
             ""] + phases + [""]

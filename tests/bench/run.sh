@@ -188,6 +188,27 @@ source "$work/postfix/env"
 source "$work/unbound/env"
 set +a
 
+# ------------------------------------------------------------------ floors
+
+# Programs that speak no SMTP (tests/bench/floor/), built like the default build links: what
+# loading Debian's libstdc++ and Boost.Program_options costs on this machine before the plugin
+# does anything, beside check_smtp's whole plain check. Skipped (with a note) without g++.
+floors=()
+if command -v g++ >/dev/null; then
+	mkdir -p "$work/floor"
+	if g++ -std=c++20 -O2 -o "$work/floor/libstdcxx" "$here/floor/libstdcxx.cpp" &&
+		g++ -std=c++20 -O2 -o "$work/floor/boost_po" "$here/floor/boost_po.cpp" \
+			-lboost_program_options; then
+		floors+=("libstdcxx=0=C++ \`main\`, Debian's libstdc++ linked dynamically (floor/libstdcxx.cpp)=$work/floor/libstdcxx")
+		floors+=("boost_po=0=the same + Boost.Program_options (dynamic) parsing \`-H 127.0.0.1 -p 25\` (floor/boost_po.cpp)=$work/floor/boost_po -H 127.0.0.1 -p 25")
+	else
+		notes+=("**Note:** the floor programs did not build; no floors in this table.")
+	fi
+fi
+for p in "${plugins[@]}"; do
+	floors+=("ours-${p%%=*}=3=ours: ${p%%=*}, \`--version\` (parses, prints, exits 3)=${p#*=} --version")
+done
+
 # ------------------------------------------------------------------ machine and versions
 
 first_line() { "$@" 2>&1 | head -n1 || true; }
@@ -215,6 +236,7 @@ mkdir -p "$work/run"
 args=(--runs "$runs" --work "$work/run" --machine "$machine"
 	--command "tests/bench/run.sh --runs $runs")
 for p in "${plugins[@]}"; do args+=(--tool "$p"); done
+for f in "${floors[@]}"; do args+=(--floor "$f"); done
 if [[ -n $callgrind_dir ]]; then
 	mkdir -p "$callgrind_dir"
 	args+=(--callgrind-dir "$(cd "$callgrind_dir" && pwd)")
