@@ -154,7 +154,8 @@ class Bench:
         self.dialogues = {}       # (scenario, tool) -> Postfix's command counts
         self.instr = {}           # (scenario, tool) -> instructions
         self.cpu, self.wall, self.rss, self.phases = {}, {}, {}, {}
-        self.floor_instr, self.floor_rss = {}, {}  # --floor label -> instructions, [KiB]
+        # --floor label -> instructions; [KiB], [s], [s]
+        self.floor_instr, self.floor_rss, self.floor_cpu, self.floor_wall = {}, {}, {}, {}
 
     @staticmethod
     def helo_parity():
@@ -323,6 +324,10 @@ class Bench:
                 continue
             self.floor_instr[label] = int(m.group(1))
             for r in range(runs):
+                status, cpu, wall = spawn_wait(argv, out)
+                if status == ok:
+                    self.floor_cpu.setdefault(label, []).append(cpu)
+                    self.floor_wall.setdefault(label, []).append(wall)
                 status, _, _ = spawn_wait([GNU_TIME, "-f", "%M", "-o", rss_file, "--", *argv], out)
                 if status != ok:
                     self.failures.append(f"floor {label}: exit {status} in round {r + 1}, expected {ok}")
@@ -396,12 +401,14 @@ def table(b, runs):
 def table_of_floors(b):
     """The floors beside check_smtp's plain check: what loading costs before any SMTP."""
     theirs = median(b.rss.get(("plain", THEIRS), []))
-    lines = ["| program (no SMTP) | instructions | peak RSS, median | peak RSS / check_smtp plain |",
-             "|---|--:|--:|--:|"]
+    lines = ["| program (no SMTP) | instructions | CPU, median | wall, median | peak RSS, median "
+             "| peak RSS / check_smtp plain |", "|---|--:|--:|--:|--:|--:|"]
     for label, argv, _ in b.args.floor_programs:
         rss = median(b.floor_rss.get(label, []))
         ratio = f"{rss / theirs:.2f}×" if rss is not None and theirs else "–"
         lines.append(f"| {b.args.floor_titles[label]} | {fmt('instr', b.floor_instr.get(label))} "
+                     f"| {fmt('cpu', median(b.floor_cpu.get(label, [])))} "
+                     f"| {fmt('wall', median(b.floor_wall.get(label, [])))} "
                      f"| {fmt('rss', rss)} | {ratio} |")
     return lines
 
@@ -492,8 +499,8 @@ def main():
             "ours verifies chain and name (`--ca-file`, `--verify-name`).", ""]
     if args.floor_programs:
         out += ["Floors: what loading costs before any SMTP is spoken (same run; instructions from "
-                "callgrind, peak RSS the median of the same number of runs), beside check_smtp's "
-                "whole plain check:", ""] + table_of_floors(b) + [""]
+                "callgrind, CPU, wall and peak RSS medians of the same number of runs), beside "
+                "check_smtp's whole plain check:", ""] + table_of_floors(b) + [""]
     out += ["Per-phase medians of ours (ms, from its perfdata; total is its own `time=`, "
             "process wall the median wall above: the difference is exec, loading and exit):",
             ""] + phases + [""]
