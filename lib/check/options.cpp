@@ -117,22 +117,29 @@ void parse_thresholds(const std::string& option, const std::vector<std::string>&
   }
 }
 
+// Opens a file an option names without blocking (a FIFO with no writer must not stop us
+// before -t even starts) and fstat()s it into `st`; "cannot read OPTION 'PATH'" when either
+// fails. `what` is "OPTION 'PATH'".
+net::Fd open_named(const std::string& path, const std::string& what, struct stat& st) {
+  net::Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) throw BadOption{"cannot read " + what};
+  return fd;
+}
+
 // Reads a file an option names, bounded in size (more than `limit` bytes: `too_big`) and in
 // time (a pipe or FIFO gets kFileWait to deliver). With `first_line` it stops at the first
 // newline, and `limit` bounds that line.
 std::string read_bounded(const std::string& option, const std::string& path, std::size_t limit,
                          const std::string& too_big, bool first_line) {
   const std::string what = option + " '" + path + "'";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw BadOption{"cannot read " + what};
-  const net::Fd owner(fd);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) throw BadOption{"cannot read " + what};
+  const net::Fd fd = open_named(path, what, st);
+  if (S_ISDIR(st.st_mode)) throw BadOption{"cannot read " + what};
   const auto give_up = std::chrono::steady_clock::now() + kFileWait;
   std::string text;
   char buffer[65536];
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
     if (n > 0) {
       text.append(buffer, static_cast<std::size_t>(n));
       if (first_line) {
@@ -150,7 +157,7 @@ std::string read_bounded(const std::string& option, const std::string& path, std
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         give_up - std::chrono::steady_clock::now());
     if (left.count() <= 0) throw BadOption{"nothing to read from " + what + " within 2 s"};
-    pollfd p{fd, POLLIN, 0};
+    pollfd p{fd.get(), POLLIN, 0};
     ::poll(&p, 1, static_cast<int>(left.count()) + 1);
   }
   if (text.size() > limit) throw BadOption{what + " " + too_big};
@@ -287,17 +294,13 @@ std::vector<std::string> get_all(const po::variables_map& vm, const char* name) 
   return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
-// A file the plugin must read: refused up front, before anything is sent.
-// --ca-file must be a readable regular file and --ca-path a readable folder: OpenSSL opens
-// them later without a time limit, and a FIFO (or a device) would block it past -t. Opened
-// here without blocking, and only to see what they are.
+// A file or folder OpenSSL will read, refused up front, before anything is sent: --ca-file
+// must be a readable regular file and --ca-path a readable folder. OpenSSL opens them later
+// without a time limit, and a FIFO (or a device) would block it past -t.
 void require_readable(const std::string& option, const std::string& path, bool folder) {
   const std::string what = option + " '" + path + "'";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw BadOption{"cannot read " + what};
-  const net::Fd owner(fd);
   struct stat st {};
-  if (::fstat(fd, &st) != 0) throw BadOption{"cannot read " + what};
+  const net::Fd fd = open_named(path, what, st);
   if (folder && !S_ISDIR(st.st_mode)) throw BadOption{what + " is not a folder"};
   if (!folder && !S_ISREG(st.st_mode)) throw BadOption{what + " is not a regular file"};
 }
