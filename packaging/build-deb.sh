@@ -50,12 +50,7 @@ grep -E '^(test |[0-9]+% tests passed|Total Test time)' "$work/build.log" | tail
 
 shopt -s nullglob
 debs=("$work"/*.deb)
-((${#debs[@]})) || die "dpkg-buildpackage produced no .deb"
-mkdir -p "$outdir"
-cp -f "${debs[@]}" "$outdir/"
-for deb in "${debs[@]}"; do
-	log "built $outdir/$(basename "$deb")"
-done
+deliver "$outdir" "dpkg-buildpackage produced no .deb" "${debs[@]}"
 
 log "lintian"
 lint_rc=0

@@ -66,10 +66,4 @@ rpmbuild "${rpmbuild_args[@]}" "$topdir/SPECS/$(basename "$spec")" \
 grep -E '^([0-9]+% tests passed|Total Test time)' "$work/rpmbuild.log" >&2 || true
 
 shopt -s nullglob
-rpms=("$topdir"/RPMS/*/*.rpm)
-((${#rpms[@]})) || die "rpmbuild produced no .rpm"
-mkdir -p "$outdir"
-cp -f "${rpms[@]}" "$outdir/"
-for r in "${rpms[@]}"; do
-	log "built $outdir/$(basename "$r")"
-done
+deliver "$outdir" "rpmbuild produced no .rpm" "$topdir"/RPMS/*/*.rpm

@@ -15,6 +15,19 @@ usage_unless_one_arg() {
 	exit 2
 }
 
+# deliver OUTDIR NONE_MESSAGE FILE...: copies the built packages FILE... to OUTDIR and names
+# each; no FILE at all dies with NONE_MESSAGE.
+deliver() {
+	local outdir=$1 none=$2 f
+	shift 2
+	(($#)) || die "$none"
+	mkdir -p "$outdir"
+	cp -f "$@" "$outdir/"
+	for f in "$@"; do
+		log "built $outdir/${f##*/}"
+	done
+}
+
 readonly APT_OPTS=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
 
 # apt_retry VERB ARGS...: apt-get VERB ARGS, once more after apt-get update if it fails (a
@@ -57,7 +70,7 @@ copy_tree() {
 	if git -C "$root" rev-parse --show-toplevel >/dev/null 2>&1 &&
 		[[ $(git -C "$root" rev-parse --show-toplevel) == "$root" ]]; then
 		(
-			cd "$root"
+			cd "$root" || exit 1
 			git ls-files -z --cached --others --exclude-standard |
 				while IFS= read -r -d '' f; do
 					# Tracked but deleted in the working tree: not part of the tree.
