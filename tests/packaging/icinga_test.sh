@@ -77,11 +77,7 @@ plugin_dir=$(plugin_dir_for "$RUN_AS" "$plugin_dir" "$tmp")
 plugin=$plugin_dir/check_smtp_verify
 echo "plugin: $plugin ($("$plugin" -V))"
 
-postfix_ports "${ICINGA_TEST_PORT_BASE:-16000}"
-bash tests/integration/postfix.sh start "$postfix_dir" >"$tmp/postfix.log" 2>&1 ||
-  { cat "$tmp/postfix.log"; abort "postfix.sh start failed"; }
-# shellcheck source=/dev/null
-source "$postfix_dir/env"
+start_postfix "$postfix_dir" "${ICINGA_TEST_PORT_BASE:-16000}"
 
 # Files the checks read, readable by the nagios user only (as a real setup would have them).
 install -o "$RUN_AS" -g "$RUN_AS" -m 0600 "$POSTFIX_AUTHPASS_FILE" "$tmp/authpass"

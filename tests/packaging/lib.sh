@@ -73,6 +73,17 @@ postfix_ports() {
     POSTFIX_SOON_PORT POSTFIX_SMTPS_PORT
 }
 
+# start_postfix DIR BASE: a private Postfix in DIR on the ports of postfix_ports BASE, its
+# POSTFIX_* variables sourced into this shell; its output in DIR.log, shown if it fails.
+start_postfix() {
+  local dir=$1
+  postfix_ports "$2"
+  bash tests/integration/postfix.sh start "$dir" >"$dir.log" 2>&1 ||
+    { cat "$dir.log"; abort "postfix.sh start failed"; }
+  # shellcheck source=/dev/null
+  source "$dir/env"
+}
+
 # apt_ensure PKG...: install the packages that are missing (root; waits for the dpkg lock,
 # retries once after apt-get update). Services of new packages are not started.
 apt_ensure() {

@@ -55,11 +55,7 @@ plugin_dir=$(plugin_dir_for "$RUN_AS" "$plugin_dir" "$tmp")
 plugin=$plugin_dir/check_smtp_verify
 echo "plugin: $plugin ($("$plugin" -V))"
 
-postfix_ports "${NAGIOS_TEST_PORT_BASE:-17000}"
-bash tests/integration/postfix.sh start "$postfix_dir" >"$tmp/postfix.log" 2>&1 ||
-  { cat "$tmp/postfix.log"; abort "postfix.sh start failed"; }
-# shellcheck source=/dev/null
-source "$postfix_dir/env"
+start_postfix "$postfix_dir" "${NAGIOS_TEST_PORT_BASE:-17000}"
 
 n=$tmp/nagios
 mkdir -p "$n"/{checkresults,tmp,wrapper}
