@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 
+#include "dns/ascii.h"
+
 namespace smtpverify::dns {
 
 namespace {
@@ -207,12 +209,6 @@ ReverseAnswer ReverseLookup::answer() const { return state_->answer; }
 
 std::optional<std::string> hosts_canonical_name(std::string_view hosts_text,
                                                 std::string_view name) {
-  const auto same = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; };
-             return lower(x) == lower(y);
-           });
-  };
   const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
   while (!hosts_text.empty()) {
     const auto nl = hosts_text.find('\n');
@@ -228,7 +224,7 @@ std::optional<std::string> hosts_canonical_name(std::string_view hosts_text,
     }
     // fields[0] is the address, fields[1] the canonical name, the rest aliases.
     for (std::size_t i = 1; i < fields.size(); ++i) {
-      if (same(fields[i], name)) return std::string(fields[1]);
+      if (equal_ignoring_ascii_case(fields[i], name)) return std::string(fields[1]);
     }
   }
   return std::nullopt;

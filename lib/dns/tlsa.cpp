@@ -7,6 +7,8 @@
 #include <optional>
 #include <random>
 
+#include "dns/ascii.h"
+
 namespace smtpverify::dns {
 
 namespace {
@@ -48,10 +50,8 @@ void put16(std::string& out, std::uint16_t value) {
   out += static_cast<char>(value & 0xff);
 }
 
-char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Names are compared in wire form, lower-cased: length-prefixed labels ending in a zero byte.
-// RFC 4343: DNS names compare case-insensitively, ASCII letters only.
+// Names are compared in wire form, lower-cased (dns/ascii.h): length-prefixed labels ending in
+// a zero byte.
 
 // A dotted name (one trailing dot allowed) in wire form; nullopt if it is not a valid name.
 std::optional<std::string> wire_name(std::string_view name) {
