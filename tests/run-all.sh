@@ -15,7 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "packages"
 packages=(cmake make g++ clang clang-format pkg-config libboost-program-options-dev libssl-dev
-          libc-ares-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev
+          libc-ares-dev libexpected-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev
           valgrind)
 missing=()
 for p in "${packages[@]}"; do

@@ -13,21 +13,17 @@
 #include <chrono>
 #include <cstdlib>
 #include <iterator>
-#include <set>
 
 #include "check/regex.h"
 #include "dns/resolver.h"
 #include "net/stream.h"
+#include "smtp/phase.h"
 
 namespace smtpverify::check {
 
 namespace po = boost::program_options;
 
 namespace {
-
-// The phases -w/-c may name; "time" is the whole check.
-const std::set<std::string, std::less<>> kPhaseLabels = {
-    "time", "resolve", "connect", "banner", "ehlo", "mail", "rcpt", "data", "commands", "quit"};
 
 constexpr std::size_t kMaxDataFileBytes = 10 * 1024 * 1024;
 constexpr std::size_t kMaxPasswordLineBytes = 4096;
@@ -104,8 +100,11 @@ void parse_thresholds(const std::string& option, const std::vector<std::string>&
     if (const auto eq = value.find('='); eq != std::string::npos) {
       phase = value.substr(0, eq);
       range_text = value.substr(eq + 1);
-      if (kPhaseLabels.count(phase) == 0) {
-        throw BadOption{option + ": unknown phase '" + phase + "'"};
+      // "time" is the whole dialogue; every other label is a phase of the registry.
+      const auto known = smtp::phase_from_name(phase);
+      if (phase != "time" && (!known || !smtp::takes_thresholds(*known))) {
+        throw BadOption{option + ": unknown phase '" + phase + "' (phases: time " +
+                        smtp::threshold_phase_names(" ") + ")"};
       }
     }
     std::string error;

@@ -5,32 +5,6 @@
 
 namespace smtpverify::smtp {
 
-std::string_view phase_name(Phase phase) {
-  switch (phase) {
-    case Phase::Banner:
-      return "banner";
-    case Phase::Ehlo:
-      return "ehlo";
-    case Phase::Starttls:
-      return "starttls";
-    case Phase::Auth:
-      return "auth";
-    case Phase::Mail:
-      return "mail";
-    case Phase::Rcpt:
-      return "rcpt";
-    case Phase::Data:
-      return "data";
-    case Phase::Commands:
-      return "commands";
-    case Phase::Quit:
-      return "quit";
-    case Phase::Done:
-      return "done";
-  }
-  return "done";
-}
-
 Session::Session(Plan plan) : plan_(std::move(plan)), tls_active_(plan_.tls_active) {
   for (const auto& rcpt : plan_.recipients) recipients_.push_back({rcpt, std::nullopt});
   for (const auto& command : plan_.commands) commands_.push_back({command, std::nullopt});

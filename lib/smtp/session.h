@@ -9,15 +9,10 @@
 #include <vector>
 
 #include "smtp/capabilities.h"
+#include "smtp/phase.h"
 #include "smtp/reply.h"
 
 namespace smtpverify::smtp {
-
-/// The dialogue phases that are timed and reported (contract §1).
-enum class Phase { Banner, Ehlo, Starttls, Auth, Mail, Rcpt, Data, Commands, Quit, Done };
-
-/// The perfdata label / transcript name of a phase ("banner", "ehlo", …).
-std::string_view phase_name(Phase phase);
 
 /// What went wrong (or against expectation) in the dialogue; states are assigned elsewhere.
 enum class FindingKind {

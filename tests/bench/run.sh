@@ -79,7 +79,7 @@ done
 
 need=(valgrind time monitoring-plugins-basic strace python3 iproute2)
 ((${#plugins[@]})) || need+=(cmake make g++ pkg-config libboost-program-options-dev libssl-dev
-	libc-ares-dev nlohmann-json3-dev)
+	libc-ares-dev libexpected-dev nlohmann-json3-dev)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")

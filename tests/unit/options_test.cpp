@@ -142,7 +142,9 @@ TEST(Options, EveryBadInputIsOneExactLine) {
   EXPECT_EQ(error_of({"-H", "127.0.0.1", "-6"}), "-H 127.0.0.1 is not an IPv6 address");
   EXPECT_EQ(error_of({"-H", "h", "-w", "10:5"}), "-w: range '10:5' has start > end");
   EXPECT_EQ(error_of({"-H", "h", "-c", "abc"}), "-c: 'abc' is not a range");
-  EXPECT_EQ(error_of({"-H", "h", "-w", "helo=1"}), "-w: unknown phase 'helo'");
+  EXPECT_EQ(error_of({"-H", "h", "-w", "helo=1"}),
+            "-w: unknown phase 'helo' (phases: time mx resolve connect tls banner ehlo "
+            "starttls auth mail rcpt data commands quit helo_dns)");
   EXPECT_EQ(error_of({"-H", "h", "-w", "1", "-w", "2"}), "-w given twice for time");
   EXPECT_EQ(error_of({"-H", "h", "-t", "0"}),
             "-t '0': seconds must be a number above 0 and at most 86400");
