@@ -80,7 +80,16 @@ void starttls(Context& ctx, smtp::Session& session, std::array<char, 16384>& buf
 }
 
 // Sends what the session has queued. Returns false when the connection is gone.
-bool write(Context& ctx, smtp::Session& session) {
+bool write(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer) {
+  // Before every command: any byte already buffered or readable now came before we asked, so
+  // it is unsolicited, whatever the read buffer's size (the session refuses it and sends
+  // nothing more).
+  const auto early =
+      ctx.stream->read(buffer.data(), buffer.size(), net::Deadline(net::Clock::now()));
+  if (early.status == net::IoResult::Status::Ok) {
+    session.receive(std::string_view(buffer.data(), early.bytes));
+    return true;
+  }
   const auto r = ctx.stream->write_all(session.take_output(), ctx.deadline);
   if (r.status == net::IoResult::Status::Ok) return true;
   if (r.status == net::IoResult::Status::Timeout) {
@@ -125,7 +134,7 @@ void loop(Context& ctx, smtp::Session& session) {
     if (want == smtp::Want::StartTls) {
       starttls(ctx, session, buffer);
     } else if (want == smtp::Want::Write) {
-      if (!write(ctx, session)) break;
+      if (!write(ctx, session, buffer)) break;
     } else {
       if (prepare) {
         // STARTTLS is on its way: the TLS context (most of the cost of TLS) is built while
