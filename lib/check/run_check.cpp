@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <variant>
 
 #include "check/regex.h"
 #include "check/render.h"
@@ -146,6 +147,7 @@ smtp::Plan make_plan(const Config& config, const std::string& helo_name) {
       auth.plain_response =
           net::base64_encode(std::string(1, '\0') + config.auth_user + '\0' + config.auth_password);
     }
+    auth.password = config.auth_password;  // for scrubbing echoes only
     plan.auth = std::move(auth);
   }
   return plan;
@@ -333,33 +335,36 @@ class Runner {
                        "]:" + std::to_string(address.port());
   }
 
+  // The transcript and the exchanges are made here from the session's events.
   void drain(smtp::Session& session) {
     const auto now = Clock::now();
-    for (auto& e : session.take_events()) {
-      switch (e.kind) {
-        case smtp::Event::Kind::PhaseStart:
-          if (e.phase == smtp::Phase::Starttls) prepare_tls_ = true;
-          if (e.phase == smtp::Phase::Done) {
-            times_.stop(now);
-          } else {
-            times_.start(std::string(smtp::phase_name(e.phase)), now);
-          }
-          break;
-        case smtp::Event::Kind::Sent:
-          log("C: " + e.text);
-          // A new exchange per command; the message body of DATA is not a command.
-          if (e.text.rfind("[message:", 0) != 0 && e.text != ".") {
-            result_.exchanges.push_back({std::string(smtp::phase_name(e.phase)), e.text, 0, {}});
-          }
-          break;
-        case smtp::Event::Kind::Received:
-          log("S: " + e.text);
-          record_reply_line(e);
-          break;
-        case smtp::Event::Kind::Note:
-          log("* " + e.text);
-          break;
-      }
+    for (auto& event : session.take_events()) {
+      if (const auto* e = std::get_if<smtp::PhaseStarted>(&event)) {
+        if (e->phase == smtp::Phase::Done) {
+          times_.stop(now);
+        } else {
+          times_.start(std::string(smtp::phase_name(e->phase)), now);
+        }
+      } else if (const auto* e = std::get_if<smtp::CommandSent>(&event)) {
+        log("C: " + e->text);
+        result_.exchanges.push_back({std::string(smtp::phase_name(e->phase)), e->text, 0, {}});
+      } else if (const auto* e = std::get_if<smtp::PayloadSent>(&event)) {
+        // The message body of DATA is not a command: no exchange of its own.
+        log("C: [message: " + std::to_string(e->bytes) + " bytes]");
+        log("C: .");
+      } else if (const auto* e = std::get_if<smtp::ReplyReceived>(&event)) {
+        for (std::size_t i = 0; i < e->reply.lines.size(); ++i) {
+          const bool last = i + 1 == e->reply.lines.size();
+          const std::string& text = e->reply.lines[i];
+          log("S: " + std::to_string(e->reply.code) +
+              (last && text.empty() ? "" : (last ? " " : "-") + text));
+        }
+        record_reply(*e);
+      } else if (std::holds_alternative<smtp::TlsWanted>(event)) {
+        prepare_tls_ = true;
+      } else if (const auto* e = std::get_if<smtp::Note>(&event)) {
+        log("* " + e->text);
+      }  // StepChanged: not in the transcript (yet)
     }
   }
 
@@ -541,16 +546,16 @@ class Runner {
                                                       : " (does not resolve back)")));
   }
 
-  // Reply lines arrive as "NNN-text" / "NNN text" / "NNN" (the session parsed them). A reply
-  // with no command before it (the greeting, a second LMTP reply) opens its own exchange.
-  void record_reply_line(const smtp::Event& e) {
+  // A reply with no command before it (the greeting, a second LMTP reply) opens its own
+  // exchange.
+  void record_reply(const smtp::ReplyReceived& e) {
     if (result_.exchanges.empty() || result_.exchanges.back().complete) {
       result_.exchanges.push_back({std::string(smtp::phase_name(e.phase)), "", 0, {}});
     }
     auto& x = result_.exchanges.back();
-    x.code = (e.text[0] - '0') * 100 + (e.text[1] - '0') * 10 + (e.text[2] - '0');
-    x.lines.push_back(e.text.size() > 4 ? e.text.substr(4) : std::string());
-    x.complete = e.text.size() == 3 || e.text[3] == ' ';
+    x.code = e.reply.code;
+    x.lines.insert(x.lines.end(), e.reply.lines.begin(), e.reply.lines.end());
+    x.complete = true;
   }
 
   void dialogue() {
