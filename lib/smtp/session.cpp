@@ -133,7 +133,7 @@ void Session::quit() { send(Step::Quit, Phase::Quit, "QUIT"); }
 void Session::unsend() {
   if (output_.empty()) return;
   output_.clear();
-  events_.resize(unsent_.events, PhaseStarted{Phase::Done});
+  events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(unsent_.events), events_.end());
   step_ = unsent_.step;
   phase_ = unsent_.phase;
   last_command_ = std::move(unsent_.last_command);
