@@ -39,13 +39,4 @@ std::string Capabilities::params(std::string_view keyword) const {
   return it == keywords_.end() ? std::string() : it->second;
 }
 
-std::string Capabilities::keywords() const {
-  std::string out;
-  for (const auto& [keyword, params] : keywords_) {
-    if (!out.empty()) out += ' ';
-    out += keyword;
-  }
-  return out;
-}
-
 }  // namespace smtpverify::smtp

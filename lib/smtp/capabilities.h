@@ -18,8 +18,6 @@ class Capabilities {
   [[nodiscard]] bool has(std::string_view keyword) const;
   /// The parameters after the keyword ("" if none or not announced).
   [[nodiscard]] std::string params(std::string_view keyword) const;
-  /// Every keyword, upper case, space separated, in sorted order (for the transcript).
-  [[nodiscard]] std::string keywords() const;
   [[nodiscard]] bool empty() const { return keywords_.empty(); }
 
  private:

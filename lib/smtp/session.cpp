@@ -1,14 +1,68 @@
 #include "smtp/session.h"
 
 #include <algorithm>
+#include <array>
+#include <iterator>
 #include <utility>
 
 namespace smtpverify::smtp {
 
-Session::Session(Plan plan) : plan_(std::move(plan)), tls_active_(plan_.tls_active) {
+namespace {
+
+constexpr std::string_view kMask = "********";
+
+// Every occurrence of `secret` in `line` becomes kMask.
+void mask(std::string& line, std::string_view secret) {
+  for (auto at = line.find(secret); at != std::string::npos; at = line.find(secret, at)) {
+    line.replace(at, secret.size(), kMask);
+    at += kMask.size();
+  }
+}
+
+// What a server echoing our AUTH could quote: the password and every encoded form we send.
+std::vector<std::string> secrets_of(const std::optional<AuthPlan>& auth) {
+  std::vector<std::string> secrets;
+  if (!auth) return secrets;
+  for (const auto* s :
+       {&auth->password, &auth->plain_response, &auth->login_user, &auth->login_password}) {
+    if (!s->empty()) secrets.push_back(*s);
+  }
+  // Longest first: a password inside an encoded form must not break up the encoded form.
+  std::sort(secrets.begin(), secrets.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return secrets;
+}
+
+// Every step in Step order: its name (StepChanged) and what the session waits for in it.
+struct StepInfo {
+  std::string_view name;
+  std::string_view waiting_for;
+};
+constexpr std::array<StepInfo, 15> kSteps = {{
+    {"banner", "banner"},
+    {"ehlo", "reply to EHLO"},
+    {"helo", "reply to HELO"},
+    {"starttls", "reply to STARTTLS"},
+    {"tls-handshake", "TLS handshake"},
+    {"auth", "reply to AUTH"},
+    {"auth-login-user", "reply to AUTH"},
+    {"auth-login-password", "reply to AUTH"},
+    {"mail", "reply to MAIL FROM"},
+    {"rcpt", "reply to RCPT TO"},
+    {"data", "reply to DATA"},
+    {"data-end", "reply to end of data"},
+    {"command", "reply to -C command"},
+    {"quit", "reply to QUIT"},
+    {"done", "nothing"},
+}};
+
+}  // namespace
+
+Session::Session(Plan plan)
+    : plan_(std::move(plan)), secrets_(secrets_of(plan_.auth)), tls_active_(plan_.tls_active) {
   for (const auto& rcpt : plan_.recipients) recipients_.push_back({rcpt, std::nullopt});
   for (const auto& command : plan_.commands) commands_.push_back({command, std::nullopt});
-  events_.push_back({Event::Kind::PhaseStart, Phase::Banner, {}});
+  events_.emplace_back(PhaseStarted{Phase::Banner});
 }
 
 Want Session::want() const {
@@ -19,71 +73,64 @@ Want Session::want() const {
 
 std::string Session::take_output() { return std::exchange(output_, {}); }
 
-std::vector<Event> Session::take_events() { return std::exchange(events_, {}); }
-
-std::string Session::waiting_for() const {
-  switch (step_) {
-    case Step::Banner:
-      return "banner";
-    case Step::Ehlo:
-      return plan_.lmtp ? "reply to LHLO" : "reply to EHLO";
-    case Step::Helo:
-      return "reply to HELO";
-    case Step::Starttls:
-      return "reply to STARTTLS";
-    case Step::TlsHandshake:
-      return "TLS handshake";
-    case Step::Auth:
-    case Step::AuthLoginUser:
-    case Step::AuthLoginPassword:
-      return "reply to AUTH";
-    case Step::Mail:
-      return "reply to MAIL FROM";
-    case Step::Rcpt:
-      return "reply to RCPT TO";
-    case Step::Data:
-      return "reply to DATA";
-    case Step::DataEnd:
-      return "reply to end of data";
-    case Step::Command:
-      return "reply to -C command";
-    case Step::Quit:
-      return "reply to QUIT";
-    case Step::Done:
-      return "nothing";
-  }
-  return "nothing";
+std::vector<Event> Session::take_events() {
+  if (output_.empty()) return std::exchange(events_, {});
+  // The events of what is still queued are held back until take_output(): abort() may yet
+  // take that back, and then it was never sent.
+  const auto held = events_.begin() + static_cast<std::ptrdiff_t>(unsent_.events);
+  std::vector<Event> out(std::make_move_iterator(events_.begin()), std::make_move_iterator(held));
+  events_.erase(events_.begin(), held);
+  unsent_.events = 0;
+  return out;
 }
 
-// The one place the dialogue state changes; phase changes are logged for timings and -v.
+std::string_view Session::step_name(Step step) {
+  return kSteps.at(static_cast<std::size_t>(step)).name;
+}
+
+std::string Session::waiting_for() const {
+  if (step_ == Step::Ehlo && plan_.lmtp) return "reply to LHLO";
+  return std::string(kSteps.at(static_cast<std::size_t>(step_)).waiting_for);
+}
+
+// The one place the dialogue state changes; step and phase changes become events.
 void Session::transition(Step step, Phase phase) {
+  if (step != step_) events_.emplace_back(StepChanged{step_name(step_), step_name(step)});
   step_ = step;
   if (phase != phase_) {
     phase_ = phase;
-    events_.push_back({Event::Kind::PhaseStart, phase, {}});
+    events_.emplace_back(PhaseStarted{phase});
   }
 }
 
+// Remembers where the session stood before the first queued bytes (see abort()).
+void Session::queue(std::string_view bytes) {
+  if (output_.empty()) unsent_ = {events_.size(), step_, phase_, last_command_};
+  output_ += bytes;
+}
+
 void Session::send(Step step, Phase phase, std::string line) {
+  queue(line + "\r\n");
   transition(step, phase);
-  events_.push_back({Event::Kind::Sent, phase, line});
-  output_ += line;
-  output_ += "\r\n";
+  events_.emplace_back(CommandSent{phase, line});
   last_command_ = std::move(line);
 }
 
 // The line goes out; events and findings only ever see `shown` (the secret masked).
 void Session::send_secret(Step step, Phase phase, const std::string& line, std::string shown) {
+  queue(line + "\r\n");
   transition(step, phase);
-  events_.push_back({Event::Kind::Sent, phase, shown});
-  output_ += line;
-  output_ += "\r\n";
+  events_.emplace_back(CommandSent{phase, shown, true});
   last_command_ = std::move(shown);
 }
 
-void Session::note(std::string text) {
-  events_.push_back({Event::Kind::Note, phase_, std::move(text)});
+void Session::scrub(Reply& reply) const {
+  for (auto& line : reply.lines) {
+    for (const auto& secret : secrets_) mask(line, secret);
+  }
 }
+
+void Session::note(std::string text) { events_.emplace_back(Note{phase_, std::move(text)}); }
 
 void Session::add(FindingKind kind, std::string command, const Reply& reply, std::string detail) {
   findings_.push_back({kind, phase_, std::move(command), reply, std::move(detail)});
@@ -91,15 +138,28 @@ void Session::add(FindingKind kind, std::string command, const Reply& reply, std
 
 void Session::quit() { send(Step::Quit, Phase::Quit, "QUIT"); }
 
+// What is still queued was never sent: back to where the session stood before it, and no
+// event (no PhaseStarted, no CommandSent, nothing timed) for it.
+void Session::unsend() {
+  if (output_.empty()) return;
+  output_.clear();
+  events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(unsent_.events), events_.end());
+  step_ = unsent_.step;
+  phase_ = unsent_.phase;
+  last_command_ = std::move(unsent_.last_command);
+}
+
 // The connection is no longer usable (server closing, desynchronised): close without QUIT.
 void Session::abort() {
-  output_.clear();
+  unsend();
   transition(Step::Done, Phase::Done);
 }
 
 void Session::receive(std::string_view bytes) {
   // No pipelining: a reply is only expected once our command has gone out (output_ empty).
-  std::string answered = last_command_;  // the command whose reply came last ("" = greeting)
+  // The command whose reply came last ("" = greeting); with a command still queued, the one
+  // before it.
+  std::string answered = output_.empty() ? last_command_ : unsent_.last_command;
   while (!bytes.empty() && step_ != Step::Done && step_ != Step::TlsHandshake && output_.empty()) {
     answered = last_command_;
     const auto status = parser_.feed(bytes);
@@ -112,13 +172,9 @@ void Session::receive(std::string_view bytes) {
       return;
     }
     Reply reply = parser_.take();
-    for (std::size_t i = 0; i < reply.lines.size(); ++i) {
-      const bool last = i + 1 == reply.lines.size();
-      std::string line = std::to_string(reply.code) + (last ? " " : "-") + reply.lines[i];
-      if (last && reply.lines[i].empty()) line.pop_back();
-      events_.push_back({Event::Kind::Received, phase_, std::move(line)});
-    }
-    on_reply(std::move(reply));
+    scrub(reply);  // before the reply is stored or shown anywhere
+    events_.emplace_back(ReplyReceived{phase_, reply});
+    on_reply(reply);
   }
   // Bytes beyond the reply we asked for arrived before our next command went out: the server
   // is not in step with us, or is injecting replies. (After QUIT or an abort nothing matters.)
@@ -130,6 +186,7 @@ void Session::receive(std::string_view bytes) {
     return;
   }
   if (!bytes.empty() && step_ != Step::Done) {
+    unsend();  // the command queued in answer was never sent: the finding is the reply's
     add(FindingKind::UnsolicitedData, answered, {});
     abort();
   }
@@ -166,6 +223,206 @@ void Session::tls_untrusted() {
   quit();  // nothing secret, and no "lost connection" in the server's log
 }
 
+void Session::on_reply(const Reply& reply) {
+  // RFC 5321 §3.8: 421 may be sent in reply to any command; the server is closing.
+  if (reply.code == 421 && step_ != Step::Quit) {
+    if (step_ == Step::Banner) banner_ = reply;
+    add(FindingKind::ServiceClosing, last_command_, reply);
+    abort();
+    return;
+  }
+  switch (step_) {
+    case Step::Banner:
+      return on_banner(reply);
+    case Step::Ehlo:
+      return on_ehlo(reply);
+    case Step::Helo:
+      return on_helo(reply);
+    case Step::Starttls:
+      return on_starttls(reply);
+    case Step::Auth:
+      return on_auth(reply);
+    case Step::AuthLoginUser:
+      return on_auth_login_user(reply);
+    case Step::AuthLoginPassword:
+      return on_auth_login_password(reply);
+    case Step::Mail:
+      return on_mail(reply);
+    case Step::Rcpt:
+      return on_rcpt(reply);
+    case Step::Data:
+      return on_data(reply);
+    case Step::DataEnd:
+      return on_data_end(reply);
+    case Step::Command:
+      return on_command(reply);
+    case Step::Quit:
+      return on_quit(reply);
+    case Step::TlsHandshake:  // never reached: receive() parses nothing while it is due
+    case Step::Done:
+      return;
+  }
+}
+
+void Session::on_banner(const Reply& reply) {
+  banner_ = reply;
+  // RFC 5321 §4.2: 220 is the only greeting that invites EHLO; 554 asks for QUIT.
+  if (reply.code != 220) {
+    add(FindingKind::BannerRejected, {}, reply);
+    quit();
+    return;
+  }
+  if (plan_.expect_banner && reply.full_text().find(*plan_.expect_banner) == std::string::npos) {
+    add(FindingKind::BannerMismatch, *plan_.expect_banner, reply);
+    quit();
+    return;
+  }
+  send(Step::Ehlo, Phase::Ehlo, (plan_.lmtp ? "LHLO " : "EHLO ") + plan_.helo_name);
+}
+
+void Session::on_ehlo(const Reply& reply) {
+  if (reply.klass() == 2) {
+    after_ehlo(reply);
+    return;
+  }
+  // RFC 5321 §4.1.4: a server that does not know EHLO answers 500/502/504; then HELO.
+  // LMTP (RFC 2033) has no HELO to fall back to.
+  // HELO cannot announce STARTTLS or AUTH, so it is no fallback when either is required.
+  if (!plan_.lmtp && !plan_.starttls && !plan_.auth &&
+      (reply.code == 500 || reply.code == 502 || reply.code == 504)) {
+    note("EHLO not supported, falling back to HELO");
+    used_helo_ = true;
+    send(Step::Helo, Phase::Ehlo, "HELO " + plan_.helo_name);
+    return;
+  }
+  add(FindingKind::HeloRejected, last_command_, reply);
+  quit();
+}
+
+void Session::on_helo(const Reply& reply) {
+  if (reply.klass() == 2) {
+    after_ehlo(reply);
+    return;
+  }
+  add(FindingKind::HeloRejected, last_command_, reply);
+  quit();
+}
+
+void Session::on_starttls(const Reply& reply) {
+  if (reply.code == 220) {
+    transition(Step::TlsHandshake, Phase::Starttls);  // the driver takes over: Want::StartTls
+    return;
+  }
+  add(FindingKind::StarttlsRefused, last_command_, reply);
+  quit();
+}
+
+void Session::on_auth(const Reply& reply) {
+  if (reply.code == 235) {
+    after_greeting();
+    return;
+  }
+  if (reply.code == 334 && plan_.auth->mechanism == AuthPlan::Mechanism::Login) {
+    send(Step::AuthLoginUser, Phase::Auth, plan_.auth->login_user);
+    return;
+  }
+  add(FindingKind::AuthRejected, last_command_, reply);
+  quit();
+}
+
+void Session::on_auth_login_user(const Reply& reply) {
+  if (reply.code == 334) {
+    send_secret(Step::AuthLoginPassword, Phase::Auth, plan_.auth->login_password,
+                std::string(kMask));
+    return;
+  }
+  add(FindingKind::AuthRejected, "AUTH LOGIN", reply);
+  quit();
+}
+
+void Session::on_auth_login_password(const Reply& reply) {
+  if (reply.code == 235) {
+    after_greeting();
+    return;
+  }
+  add(FindingKind::AuthRejected, "AUTH LOGIN", reply);
+  quit();
+}
+
+void Session::on_mail(const Reply& reply) {
+  mail_reply_ = reply;
+  if (reply.klass() != 2) {
+    add(reply.klass() == 4 ? FindingKind::MailTempFailed : FindingKind::MailRejected, last_command_,
+        reply);
+    quit();
+    return;
+  }
+  next_recipient();
+}
+
+void Session::on_rcpt(const Reply& reply) {
+  const int klass = reply.klass();
+  auto& result = recipients_[next_rcpt_ - 1];
+  result.reply = reply;
+  if (result.recipient.expect_reject) {
+    if (klass == 4) add(FindingKind::ProbeTempFailed, last_command_, reply);
+    if (klass != 4 && klass != 5) add(FindingKind::ProbeAccepted, last_command_, reply);
+  } else if (klass != 2) {
+    add(klass == 4 ? FindingKind::RcptTempFailed : FindingKind::RcptRejected, last_command_, reply);
+  }
+  next_recipient();  // every recipient is tried, so one run reports all of them
+}
+
+void Session::on_data(const Reply& reply) {
+  if (reply.code != 354) {
+    add(reply.klass() == 4 ? FindingKind::DataTempFailed : FindingKind::DataRejected, last_command_,
+        reply);
+    quit();
+    return;
+  }
+  // RFC 2033 §4.2: an LMTP server answers the end of data once per accepted recipient.
+  // At least one reply: a server that says 354 although it accepted nobody (only
+  // --reject-rcpt probes, all refused) must not leave us waiting for none.
+  data_replies_due_ = 1;
+  if (plan_.lmtp) {
+    data_replies_due_ = 0;
+    for (const auto& r : recipients_) {
+      if (!r.recipient.expect_reject && r.reply && r.reply->klass() == 2) ++data_replies_due_;
+    }
+    data_replies_due_ = std::max<std::size_t>(data_replies_due_, 1);
+  }
+  queue(*plan_.payload + ".\r\n");
+  transition(Step::DataEnd, Phase::Data);
+  events_.emplace_back(PayloadSent{plan_.payload->size()});
+  last_command_ = "end of data";
+}
+
+void Session::on_data_end(const Reply& reply) {
+  if (reply.klass() != 2) {
+    add(reply.klass() == 4 ? FindingKind::DataTempFailed : FindingKind::DataRejected, last_command_,
+        reply);
+  }
+  if (--data_replies_due_ > 0) return;  // more LMTP replies to come
+  for (const auto& f : findings_) {
+    if (f.phase == Phase::Data) {
+      quit();
+      return;
+    }
+  }
+  message_accepted_ = true;
+  after_transaction();
+}
+
+void Session::on_command(const Reply& reply) {
+  commands_[next_command_ - 1].reply = reply;
+  after_transaction();
+}
+
+void Session::on_quit(const Reply& reply) {
+  if (reply.code != 221) add(FindingKind::QuitFailed, "QUIT", reply);
+  transition(Step::Done, Phase::Done);
+}
+
 // After a successful EHLO/LHLO (or HELO): STARTTLS first if required, then AUTH, then MAIL.
 void Session::after_ehlo(const Reply& reply) {
   greeting_ = reply;
@@ -177,6 +434,7 @@ void Session::after_ehlo(const Reply& reply) {
       return;
     }
     send(Step::Starttls, Phase::Starttls, "STARTTLS");
+    events_.emplace_back(TlsWanted{});
     return;
   }
   if (plan_.auth) {
@@ -208,7 +466,7 @@ void Session::start_auth() {
   }
   if (plain) {
     send_secret(Step::Auth, Phase::Auth, "AUTH PLAIN " + plan_.auth->plain_response,
-                "AUTH PLAIN ********");
+                "AUTH PLAIN " + std::string(kMask));
   } else {
     send(Step::Auth, Phase::Auth, "AUTH LOGIN");
   }
@@ -222,196 +480,8 @@ void Session::after_greeting() {
   }
 }
 
-void Session::after_transaction() {
-  if (next_command_ < commands_.size()) {
-    send(Step::Command, Phase::Commands, commands_[next_command_++].command);
-  } else {
-    quit();
-  }
-}
-
-void Session::on_reply(Reply reply) {
-  const int klass = reply.klass();
-  // RFC 5321 §3.8: 421 may be sent in reply to any command; the server is closing.
-  if (reply.code == 421 && step_ != Step::Quit) {
-    if (step_ == Step::Banner) banner_ = reply;
-    add(FindingKind::ServiceClosing, last_command_, reply);
-    abort();
-    return;
-  }
-  switch (step_) {
-    case Step::Banner:
-      banner_ = reply;
-      // RFC 5321 §4.2: 220 is the only greeting that invites EHLO; 554 asks for QUIT.
-      if (reply.code != 220) {
-        add(FindingKind::BannerRejected, {}, reply);
-        quit();
-        return;
-      }
-      if (plan_.expect_banner &&
-          reply.full_text().find(*plan_.expect_banner) == std::string::npos) {
-        add(FindingKind::BannerMismatch, *plan_.expect_banner, reply);
-        quit();
-        return;
-      }
-      send(Step::Ehlo, Phase::Ehlo, (plan_.lmtp ? "LHLO " : "EHLO ") + plan_.helo_name);
-      return;
-
-    case Step::Ehlo:
-      if (klass == 2) {
-        after_ehlo(reply);
-        return;
-      }
-      // RFC 5321 §4.1.4: a server that does not know EHLO answers 500/502/504; then HELO.
-      // LMTP (RFC 2033) has no HELO to fall back to.
-      // HELO cannot announce STARTTLS or AUTH, so it is no fallback when either is required.
-      if (!plan_.lmtp && !plan_.starttls && !plan_.auth &&
-          (reply.code == 500 || reply.code == 502 || reply.code == 504)) {
-        note("EHLO not supported, falling back to HELO");
-        used_helo_ = true;
-        send(Step::Helo, Phase::Ehlo, "HELO " + plan_.helo_name);
-        return;
-      }
-      add(FindingKind::HeloRejected, last_command_, reply);
-      quit();
-      return;
-
-    case Step::Helo:
-      if (klass == 2) {
-        after_ehlo(reply);
-        return;
-      }
-      add(FindingKind::HeloRejected, last_command_, reply);
-      quit();
-      return;
-
-    case Step::Starttls:
-      if (reply.code == 220) {
-        transition(Step::TlsHandshake, Phase::Starttls);  // the driver takes over: Want::StartTls
-        return;
-      }
-      add(FindingKind::StarttlsRefused, last_command_, reply);
-      quit();
-      return;
-
-    case Step::TlsHandshake:
-      return;  // never reached: receive() parses nothing while the handshake is due
-
-    case Step::Auth:
-      if (reply.code == 235) {
-        after_greeting();
-        return;
-      }
-      if (reply.code == 334 && plan_.auth->mechanism == AuthPlan::Mechanism::Login) {
-        send(Step::AuthLoginUser, Phase::Auth, plan_.auth->login_user);
-        return;
-      }
-      add(FindingKind::AuthRejected, last_command_, reply);
-      quit();
-      return;
-
-    case Step::AuthLoginUser:
-      if (reply.code == 334) {
-        send_secret(Step::AuthLoginPassword, Phase::Auth, plan_.auth->login_password, "********");
-        return;
-      }
-      add(FindingKind::AuthRejected, "AUTH LOGIN", reply);
-      quit();
-      return;
-
-    case Step::AuthLoginPassword:
-      if (reply.code == 235) {
-        after_greeting();
-        return;
-      }
-      add(FindingKind::AuthRejected, "AUTH LOGIN", reply);
-      quit();
-      return;
-
-    case Step::Mail:
-      mail_reply_ = reply;
-      if (klass != 2) {
-        add(klass == 4 ? FindingKind::MailTempFailed : FindingKind::MailRejected, last_command_,
-            reply);
-        quit();
-        return;
-      }
-      break;  // on to the recipients below
-
-    case Step::Rcpt: {
-      auto& result = recipients_[next_rcpt_ - 1];
-      result.reply = reply;
-      if (result.recipient.expect_reject) {
-        if (klass == 4) add(FindingKind::ProbeTempFailed, last_command_, reply);
-        if (klass != 4 && klass != 5) add(FindingKind::ProbeAccepted, last_command_, reply);
-      } else if (klass != 2) {
-        add(klass == 4 ? FindingKind::RcptTempFailed : FindingKind::RcptRejected, last_command_,
-            reply);
-      }
-      break;  // every recipient is tried, so one run reports all of them
-    }
-
-    case Step::Data:
-      data_replies_.push_back(reply);
-      if (reply.code != 354) {
-        add(klass == 4 ? FindingKind::DataTempFailed : FindingKind::DataRejected, last_command_,
-            reply);
-        quit();
-        return;
-      }
-      // RFC 2033 §4.2: an LMTP server answers the end of data once per accepted recipient.
-      // At least one reply: a server that says 354 although it accepted nobody (only
-      // --reject-rcpt probes, all refused) must not leave us waiting for none.
-      data_replies_due_ = 1;
-      if (plan_.lmtp) {
-        data_replies_due_ = 0;
-        for (const auto& r : recipients_) {
-          if (!r.recipient.expect_reject && r.reply && r.reply->klass() == 2) ++data_replies_due_;
-        }
-        data_replies_due_ = std::max<std::size_t>(data_replies_due_, 1);
-      }
-      transition(Step::DataEnd, Phase::Data);
-      events_.push_back({Event::Kind::Sent, Phase::Data,
-                         "[message: " + std::to_string(plan_.payload->size()) + " bytes]"});
-      events_.push_back({Event::Kind::Sent, Phase::Data, "."});
-      output_ += *plan_.payload;
-      output_ += ".\r\n";
-      last_command_ = "end of data";
-      return;
-
-    case Step::DataEnd:
-      data_replies_.push_back(reply);
-      if (klass != 2) {
-        add(klass == 4 ? FindingKind::DataTempFailed : FindingKind::DataRejected, last_command_,
-            reply);
-      }
-      if (--data_replies_due_ > 0) return;  // more LMTP replies to come
-      for (const auto& f : findings_) {
-        if (f.phase == Phase::Data) {
-          quit();
-          return;
-        }
-      }
-      message_accepted_ = true;
-      after_transaction();
-      return;
-
-    case Step::Command:
-      commands_[next_command_ - 1].reply = reply;
-      after_transaction();
-      return;
-
-    case Step::Quit:
-      quit_reply_ = reply;
-      if (reply.code != 221) add(FindingKind::QuitFailed, "QUIT", reply);
-      transition(Step::Done, Phase::Done);
-      return;
-
-    case Step::Done:
-      return;
-  }
-
-  // MAIL accepted or one RCPT answered: the next recipient, DATA, or what follows.
+// MAIL accepted or one RCPT answered: the next recipient, DATA, or what follows.
+void Session::next_recipient() {
   if (next_rcpt_ < recipients_.size()) {
     const auto& address = recipients_[next_rcpt_++].recipient.address;
     send(Step::Rcpt, Phase::Rcpt, "RCPT TO:<" + address + ">");
@@ -426,6 +496,14 @@ void Session::on_reply(Reply reply) {
     return;
   }
   after_transaction();
+}
+
+void Session::after_transaction() {
+  if (next_command_ < commands_.size()) {
+    send(Step::Command, Phase::Commands, commands_[next_command_++].command);
+  } else {
+    quit();
+  }
 }
 
 }  // namespace smtpverify::smtp

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "smtp/capabilities.h"
@@ -58,13 +59,15 @@ struct Recipient {
 /// AUTH as the check layer prepared it. lib/smtp has no base64 (and no OpenSSL), so the
 /// strings come encoded. The password (plain_response, login_password) is a secret and never
 /// appears in events or findings; the LOGIN user name is no secret (-U is on the command line),
-/// so the transcript shows its base64 as swaks does.
+/// so the transcript shows its base64 as swaks does. A server may echo what we sent: every
+/// reply is scrubbed of the password and of every encoded form we sent before it is used.
 struct AuthPlan {
   enum class Mechanism { Plain, Login };
   Mechanism mechanism = Mechanism::Plain;
   std::string plain_response;  ///< PLAIN: base64("\0user\0password") (RFC 4616)
   std::string login_user;      ///< LOGIN: base64(user)
   std::string login_password;  ///< LOGIN: base64(password)
+  std::string password;        ///< the raw password, for scrubbing only (never sent as is)
 };
 
 /// Everything the dialogue needs to know, decided before connecting.
@@ -93,13 +96,42 @@ struct CommandResult {
   std::optional<Reply> reply;
 };
 
-/// A transcript entry; the driver stamps each with the time it drains it.
-struct Event {
-  enum class Kind { PhaseStart, Sent, Received, Note };
-  Kind kind;
+/// The transcript is made from these at the edge (the driver stamps each with the time it
+/// drains it); none of them ever holds a secret.
+/// A phase's first command goes out (Banner: the session starts; Done: the dialogue ended).
+struct PhaseStarted {
   Phase phase;
-  std::string text;  ///< a command line, a raw reply line, or a note; never a secret
 };
+/// A command line as shown: secrets masked ("AUTH PLAIN ********").
+struct CommandSent {
+  Phase phase;
+  std::string text;
+  bool secret = false;  ///< the line sent differs from `text`: a secret was masked
+};
+/// DATA's message body and its "." went out (phase Data).
+struct PayloadSent {
+  std::size_t bytes = 0;  ///< the dot-stuffed body, without the final "."
+};
+/// One complete reply, already scrubbed of every secret.
+struct ReplyReceived {
+  Phase phase;
+  Reply reply;
+};
+/// STARTTLS was just sent: a handshake comes next if the server agrees (the driver may prepare
+/// the TLS context meanwhile).
+struct TlsWanted {};
+/// Every step transition, by name (-vv logs it).
+struct StepChanged {
+  std::string_view from;
+  std::string_view to;
+};
+/// Our own remark on the dialogue.
+struct Note {
+  Phase phase;
+  std::string text;
+};
+using Event = std::variant<PhaseStarted, CommandSent, PayloadSent, ReplyReceived, TlsWanted,
+                           StepChanged, Note>;
 
 /// What the driver has to do next. StartTls: run the TLS handshake now, then call
 /// tls_established() or tls_failed().
@@ -132,7 +164,9 @@ class Session {
   [[nodiscard]] Phase phase() const { return phase_; }
   /// What we are waiting for right now, e.g. "banner" or "reply to RCPT TO".
   [[nodiscard]] std::string waiting_for() const;
-  /// Transcript entries since the last call.
+  /// Events since the last call. The events of queued output come only once take_output()
+  /// took it; a command that never went out (the session aborted before take_output())
+  /// leaves no event: it was not sent, and nothing is timed for it.
   std::vector<Event> take_events();
 
   [[nodiscard]] const std::vector<Finding>& findings() const { return findings_; }
@@ -142,13 +176,11 @@ class Session {
   [[nodiscard]] const Capabilities& capabilities() const { return capabilities_; }
   [[nodiscard]] const std::optional<Reply>& mail_reply() const { return mail_reply_; }
   [[nodiscard]] const std::vector<RecipientResult>& recipients() const { return recipients_; }
-  [[nodiscard]] const std::vector<Reply>& data_replies() const { return data_replies_; }
   [[nodiscard]] bool message_accepted() const { return message_accepted_; }
   [[nodiscard]] const std::vector<CommandResult>& commands() const { return commands_; }
-  [[nodiscard]] const std::optional<Reply>& quit_reply() const { return quit_reply_; }
 
  private:
-  // What reply the session is waiting for; each has exactly one handler in on_reply().
+  // What reply the session is waiting for; each has one handler (on_banner, on_ehlo, ...).
   enum class Step {
     Banner,
     Ehlo,
@@ -166,25 +198,55 @@ class Session {
     Quit,
     Done
   };
+  static std::string_view step_name(Step step);
 
-  void on_reply(Reply reply);
+  // Where the session stood before the bytes in output_ were queued: abort() restores it,
+  // since what is still queued was never sent.
+  struct Unsent {
+    std::size_t events = 0;
+    Step step = Step::Banner;
+    Phase phase = Phase::Banner;
+    std::string last_command;
+  };
+
+  void on_reply(const Reply& reply);
+  void on_banner(const Reply& reply);
+  void on_ehlo(const Reply& reply);
+  void on_helo(const Reply& reply);
+  void on_starttls(const Reply& reply);
+  void on_auth(const Reply& reply);
+  void on_auth_login_user(const Reply& reply);
+  void on_auth_login_password(const Reply& reply);
+  void on_mail(const Reply& reply);
+  void on_rcpt(const Reply& reply);
+  void on_data(const Reply& reply);
+  void on_data_end(const Reply& reply);
+  void on_command(const Reply& reply);
+  void on_quit(const Reply& reply);
+
   void transition(Step step, Phase phase);
+  void queue(std::string_view bytes);
   void send(Step step, Phase phase, std::string line);
   void send_secret(Step step, Phase phase, const std::string& line, std::string shown);
+  void scrub(Reply& reply) const;
   void after_ehlo(const Reply& reply);
   void start_auth();
   void after_greeting();
+  void next_recipient();
   void after_transaction();
   void quit();
+  void unsend();
   void abort();
   void add(FindingKind kind, std::string command, const Reply& reply, std::string detail = {});
   void note(std::string text);
 
   Plan plan_;
+  std::vector<std::string> secrets_;  // longest first; scrubbed from every reply
   ReplyParser parser_;
   Step step_ = Step::Banner;
   Phase phase_ = Phase::Banner;
   std::string output_;
+  Unsent unsent_;
   std::string last_command_;
   std::vector<Event> events_;
   std::vector<Finding> findings_;
@@ -196,12 +258,10 @@ class Session {
   std::optional<Reply> mail_reply_;
   std::vector<RecipientResult> recipients_;
   std::size_t next_rcpt_ = 0;
-  std::vector<Reply> data_replies_;
   std::size_t data_replies_due_ = 0;
   bool message_accepted_ = false;
   std::vector<CommandResult> commands_;
   std::size_t next_command_ = 0;
-  std::optional<Reply> quit_reply_;
   bool tls_active_ = false;
 };
 

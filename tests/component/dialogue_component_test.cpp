@@ -260,6 +260,79 @@ TEST(Replies, UnsolicitedDataAfterGreeting) {
                 " unsolicited data from the server after the greeting");
 }
 
+// Issue 14 #8: the banner and another reply in one write. EHLO was queued but never sent, so
+// there is no ehlo= in the perfdata: nothing is timed for a phase that never ran.
+TEST(Replies, UnsolicitedDataAfterGreetingTimesNoEhlo) {
+  FakeSmtpServer server({send_raw("220 x ESMTP\r\n250 injected\r\n"), expect_close()});
+  auto config = config_for(server.port());
+  config.verbosity = 1;
+  const auto c = run_against(server, config);
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(c.line, "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                        " unsolicited data from the server after the greeting | time=Ts;;;0 "
+                        "connect=Ts;;;0 banner=Ts;;;0");
+  EXPECT_EQ(c.text.find("EHLO"), std::string::npos) << c.text;
+}
+
+// Issue 14 #1: a server quoting AUTH back. Neither the status line, nor -v, nor JSON may show
+// the password or anything encoded from it.
+check::Config auth_config(std::uint16_t port, const char* mechanism) {
+  auto c = config_for(port);
+  c.auth_mechanism = mechanism;
+  c.auth_user = "probe";
+  c.auth_password = "hunter2";
+  c.auth_plaintext = true;
+  c.verbosity = 1;
+  return c;
+}
+
+std::vector<Step> auth_opening() {
+  return {send_raw("220 mx.smtpverify.test ESMTP Fake\r\n"), expect(kEhlo),
+          send_raw("250-mx.smtpverify.test\r\n250 AUTH PLAIN LOGIN\r\n")};
+}
+
+// The check went CRITICAL with `summary` before the perfdata, and neither the output (-v) nor
+// the JSON shows a secret.
+void expect_scrubbed(const Checked& c, check::Config config, const std::string& summary) {
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(c.line.substr(0, c.line.find(" |")), summary);
+  config.json = true;
+  for (const std::string& text : {c.text, check::render_json(c.result, config).text}) {
+    for (const char* secret : {"hunter2", "AHByb2JlAGh1bnRlcjI=", "aHVudGVyMg=="}) {
+      EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in " << text;
+    }
+  }
+}
+
+TEST(Auth, PlainEchoedByTheServerIsScrubbed) {
+  FakeSmtpServer server(
+      auth_opening() +
+      std::vector<Step>{expect("AUTH PLAIN AHByb2JlAGh1bnRlcjI="),
+                        send_raw("535 5.7.8 Authentication failed for [AUTH PLAIN "
+                                 "AHByb2JlAGh1bnRlcjI=] hunter2\r\n")} +
+      kQuit);
+  const auto config = auth_config(server.port(), "PLAIN");
+  expect_scrubbed(run_against(server, config), config,
+                  "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                      " AUTH PLAIN ******** rejected: 535 5.7.8 Authentication failed for [AUTH "
+                      "PLAIN ********] ********");
+}
+
+TEST(Auth, LoginPasswordEchoedByTheServerIsScrubbed) {
+  FakeSmtpServer server(auth_opening() +
+                        std::vector<Step>{expect("AUTH LOGIN"), send_raw("334 VXNlcm5hbWU6\r\n"),
+                                          expect("cHJvYmU="), send_raw("334 UGFzc3dvcmQ6\r\n"),
+                                          expect("aHVudGVyMg=="),
+                                          send_raw("535 5.7.8 bad password aHVudGVyMg==\r\n")} +
+                        kQuit);
+  const auto config = auth_config(server.port(), "LOGIN");
+  const auto c = run_against(server, config);
+  expect_scrubbed(c, config,
+                  "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                      " AUTH LOGIN rejected: 535 5.7.8 bad password ********");
+  EXPECT_NE(c.text.find("S: 535 5.7.8 bad password ********\n"), std::string::npos) << c.text;
+}
+
 // The transaction group.
 check::Config transaction_config(std::uint16_t port) {
   auto c = config_for(port);

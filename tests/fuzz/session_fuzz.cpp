@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "fuzz/fuzz_check.h"
 #include "smtp/message.h"
@@ -20,13 +21,21 @@ namespace {
 
 using namespace smtpverify::smtp;
 
-// The encoded secrets of the plan; no event or finding may ever show them.
+// The secrets of the plan, raw and encoded; no event or finding may ever show them, not even
+// when the server sends them (every reply is scrubbed before it is used).
 constexpr std::string_view kPlainSecret = "AHByb2JlAHMzY3JldC1wbGFpbi1wdw==";
 constexpr std::string_view kLoginSecret = "czNjcmV0LWxvZ2luLXB3";
+constexpr std::string_view kPassword = "s3cret-pw";
 
 bool leaks(std::string_view text) {
   return text.find(kPlainSecret) != std::string_view::npos ||
-         text.find(kLoginSecret) != std::string_view::npos;
+         text.find(kLoginSecret) != std::string_view::npos ||
+         text.find(kPassword) != std::string_view::npos;
+}
+
+bool leaks(const Reply& reply) {
+  return std::any_of(reply.lines.begin(), reply.lines.end(),
+                     [](const std::string& line) { return leaks(line); });
 }
 
 Plan make_plan(std::uint8_t flags) {
@@ -38,7 +47,8 @@ Plan make_plan(std::uint8_t flags) {
   if ((flags & 0x10) == 0) p.mail_from = "probe@smtpverify.test";
   if ((flags & 0x20) == 0) {
     const auto mech = (flags & 0x01) ? AuthPlan::Mechanism::Login : AuthPlan::Mechanism::Plain;
-    p.auth = AuthPlan{mech, std::string(kPlainSecret), "cHJvYmU=", std::string(kLoginSecret)};
+    p.auth = AuthPlan{mech, std::string(kPlainSecret), "cHJvYmU=", std::string(kLoginSecret),
+                      std::string(kPassword)};
   }
   if ((flags & 0x40) == 0) p.payload = to_data_payload("Subject: fuzz\n\n.dot-stuffed\nbody\n");
   p.starttls = (flags & 0x80) == 0;
@@ -49,17 +59,22 @@ Plan make_plan(std::uint8_t flags) {
   return p;
 }
 
-// `server_said_it`: the server's own bytes hold a secret, so text quoting the server (a finding's
-// detail, e.g. the AUTH mechanisms offered) may show it without us having revealed anything.
-void check_secrets(Session& s, bool server_said_it) {
-  for (const auto& e : s.take_events()) {
-    // Received lines are the server's bytes; what we send and note must never show a secret.
-    if (e.kind != Event::Kind::Received) FUZZ_CHECK(!leaks(e.text));
+// Returns how many events said something went out (a command, or the message with its ".").
+std::size_t check_events(Session& s) {
+  std::size_t sent = 0;
+  for (const auto& event : s.take_events()) {
+    sent +=
+        std::holds_alternative<CommandSent>(event) || std::holds_alternative<PayloadSent>(event);
+    if (const auto* e = std::get_if<CommandSent>(&event)) FUZZ_CHECK(!leaks(e->text));
+    if (const auto* e = std::get_if<ReplyReceived>(&event)) FUZZ_CHECK(!leaks(e->reply));
+    if (const auto* e = std::get_if<Note>(&event)) FUZZ_CHECK(!leaks(e->text));
   }
   for (const auto& f : s.findings()) {
-    FUZZ_CHECK(!leaks(f.command));
-    if (!server_said_it) FUZZ_CHECK(!leaks(f.detail));
+    FUZZ_CHECK(!leaks(f.command) && !leaks(f.detail) && !leaks(f.reply));
   }
+  if (s.banner()) FUZZ_CHECK(!leaks(*s.banner()));
+  if (s.greeting()) FUZZ_CHECK(!leaks(*s.greeting()));
+  return sent;
 }
 
 }  // namespace
@@ -87,12 +102,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::max<std::size_t>(plan.payload ? plan.payload->size() + 3 : 0, 512);
   const std::size_t max_total = (plan.payload ? plan.payload->size() : 0) + 4096;
 
-  const bool server_said_it = leaks(in);
   Session s(plan);
   std::size_t written = 0;
+  std::size_t writes = 0;
+  std::size_t sent_events = 0;
   bool untrusted = false;
   for (;;) {
-    check_secrets(s, server_said_it);
+    sent_events += check_events(s);
     const Want want = s.want();
     if (want == Want::Done) break;
     if (want == Want::Write) {
@@ -100,6 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(out.size() >= 2 && out.size() <= max_write && out.ends_with("\r\n"));
       FUZZ_CHECK(!untrusted || out == "QUIT\r\n");  // nothing else over an untrusted channel
       written += out.size();
+      ++writes;
       FUZZ_CHECK(written <= max_total && s.want() != Want::Write);
     } else if (want == Want::StartTls && (tls != 3 || in.empty())) {
       if (tls == 0) {
@@ -120,7 +137,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (want == Want::StartTls) FUZZ_CHECK(s.want() == Want::Done);  // injection refused
     }
   }
-  check_secrets(s, server_said_it);
+  sent_events += check_events(s);
+  // Issue 14 #8: an event for every write, and none for what an abort discarded.
+  FUZZ_CHECK(sent_events == writes);
   FUZZ_CHECK(s.phase() == Phase::Done && s.take_output().empty());
   FUZZ_CHECK(s.findings().size() <= plan.recipients.size() + 3);
   // Once done, nothing the server does changes anything.

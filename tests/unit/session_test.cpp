@@ -3,10 +3,37 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace smtpverify::smtp {
 namespace {
+
+// One line per event, in the transcript's notation; step changes ("~ from>to") only if asked.
+std::vector<std::string> describe(const std::vector<Event>& events, bool steps = false) {
+  std::vector<std::string> lines;
+  for (const auto& event : events) {
+    if (const auto* e = std::get_if<PhaseStarted>(&event)) {
+      lines.push_back("> " + std::string(phase_name(e->phase)));
+    } else if (const auto* e = std::get_if<CommandSent>(&event)) {
+      lines.push_back("C: " + e->text + (e->secret ? " (secret)" : ""));
+    } else if (const auto* e = std::get_if<PayloadSent>(&event)) {
+      lines.push_back("C: [message: " + std::to_string(e->bytes) + " bytes]");
+    } else if (const auto* e = std::get_if<ReplyReceived>(&event)) {
+      for (std::size_t i = 0; i < e->reply.lines.size(); ++i) {
+        const char* sep = i + 1 == e->reply.lines.size() ? " " : "-";
+        lines.push_back("S: " + std::to_string(e->reply.code) + sep + e->reply.lines[i]);
+      }
+    } else if (std::holds_alternative<TlsWanted>(event)) {
+      lines.push_back("tls wanted");
+    } else if (const auto* e = std::get_if<StepChanged>(&event)) {
+      if (steps) lines.push_back("~ " + std::string(e->from) + ">" + std::string(e->to));
+    } else if (const auto* e = std::get_if<Note>(&event)) {
+      lines.push_back("* " + e->text);
+    }
+  }
+  return lines;
+}
 
 // A server script: before each server chunk, the client must have sent exactly `client`.
 struct Turn {
@@ -428,6 +455,26 @@ TEST(Session, CommandsRunAfterTransactionWithTheirReplies) {
   EXPECT_EQ(s.commands()[1].reply->code, 250);
 }
 
+// The driver may drain events between the session queuing a command and writing it; bytes
+// that arrive in between are unsolicited, and the queued command never went out.
+TEST(Session, EventsOfQueuedOutputWaitForTakeOutput) {
+  Plan p = basic_plan();
+  p.mail_from = "m@example.org";
+  Session s(p);
+  s.receive("220 x\r\n");
+  (void)s.take_output();
+  s.receive("250 x\r\n");
+  EXPECT_EQ(describe(s.take_events()),
+            (std::vector<std::string>{"> banner", "S: 220 x", "> ehlo", "C: EHLO probe.example.org",
+                                      "S: 250 x"}));
+  s.receive("250 2.1.0 forged\r\n");  // before MAIL went out
+  EXPECT_EQ(s.want(), Want::Done);
+  EXPECT_EQ(describe(s.take_events()), (std::vector<std::string>{"> done"}));
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].kind, FindingKind::UnsolicitedData);
+  EXPECT_EQ(s.findings()[0].command, "EHLO probe.example.org");
+}
+
 TEST(Session, PhasesAndTranscriptEvents) {
   Plan p = basic_plan();
   p.mail_from = "m@example.org";
@@ -437,27 +484,82 @@ TEST(Session, PhasesAndTranscriptEvents) {
   s.receive("250-x\r\n250 PIPELINING\r\n");
   EXPECT_EQ(s.phase(), Phase::Mail);
   EXPECT_EQ(s.waiting_for(), "reply to MAIL FROM");
-  const auto events = s.take_events();
-  std::vector<std::string> lines;
-  for (const auto& e : events) {
-    switch (e.kind) {
-      case Event::Kind::PhaseStart:
-        lines.push_back("> " + std::string(phase_name(e.phase)));
-        break;
-      case Event::Kind::Sent:
-        lines.push_back("C: " + e.text);
-        break;
-      case Event::Kind::Received:
-        lines.push_back("S: " + e.text);
-        break;
-      case Event::Kind::Note:
-        lines.push_back("* " + e.text);
-        break;
-    }
-  }
+  EXPECT_EQ(s.take_output(), "MAIL FROM:<m@example.org>\r\n");  // its events come once taken
+  const auto lines = describe(s.take_events());
   EXPECT_EQ(lines, (std::vector<std::string>{
                        "> banner", "S: 220 x", "> ehlo", "C: EHLO probe.example.org", "S: 250-x",
                        "S: 250 PIPELINING", "> mail", "C: MAIL FROM:<m@example.org>"}));
+}
+
+// Issue 14 #8: EHLO was queued in answer to the banner, but the same read carried more: the
+// session aborts and EHLO never goes out, so no event may say it did (nothing timed for it).
+TEST(Session, CommandDiscardedByAbortLeavesNoEvent) {
+  Session s(basic_plan());
+  s.receive("220 x ESMTP\r\n250 injected\r\n");
+  EXPECT_EQ(s.want(), Want::Done);
+  EXPECT_EQ(s.take_output(), "");
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].kind, FindingKind::UnsolicitedData);
+  EXPECT_EQ(s.findings()[0].command, "");  // after the greeting
+  EXPECT_EQ(s.findings()[0].phase, Phase::Banner);
+  EXPECT_EQ(describe(s.take_events(), true),
+            (std::vector<std::string>{"> banner", "S: 220 x ESMTP", "~ banner>done", "> done"}));
+}
+
+// A plan with one recipient and a 20-byte message.
+Plan data_plan() {
+  Plan p = basic_plan();
+  p.mail_from = "m@example.org";
+  p.recipients = {{"r@example.org", false}};
+  p.payload = "Subject: x\r\n\r\nbody\r\n";
+  return p;
+}
+
+// Runs the session up to DATA sent, its events taken.
+void until_data(Session& s) {
+  for (const char* reply : {"220 x\r\n", "250 x\r\n", "250 ok\r\n", "250 ok\r\n"}) {
+    s.receive(reply);
+    (void)s.take_output();
+  }
+  (void)s.take_events();
+}
+
+TEST(Session, PayloadDiscardedByAbortLeavesNoEvent) {
+  Session s(data_plan());
+  until_data(s);
+  s.receive("354 go\r\n250 too early\r\n");
+  EXPECT_EQ(s.want(), Want::Done);
+  EXPECT_EQ(s.take_output(), "");
+  EXPECT_EQ(s.findings()[0].kind, FindingKind::UnsolicitedData);
+  EXPECT_EQ(s.findings()[0].command, "DATA");
+  EXPECT_EQ(describe(s.take_events(), true),
+            (std::vector<std::string>{"S: 354 go", "~ data>done", "> done"}));
+}
+
+TEST(Session, StepChangesAreNamedAndTlsIsAnnounced) {
+  Plan p = basic_plan();
+  p.starttls = true;
+  Session s(p);
+  s.receive("220 x\r\n");
+  (void)s.take_output();
+  s.receive("250-x\r\n250 STARTTLS\r\n");
+  EXPECT_EQ(s.take_output(), "STARTTLS\r\n");
+  s.receive("220 go\r\n");
+  EXPECT_EQ(describe(s.take_events(), true),
+            (std::vector<std::string>{"> banner", "S: 220 x", "~ banner>ehlo", "> ehlo",
+                                      "C: EHLO probe.example.org", "S: 250-x", "S: 250 STARTTLS",
+                                      "~ ehlo>starttls", "> starttls", "C: STARTTLS", "tls wanted",
+                                      "S: 220 go", "~ starttls>tls-handshake"}));
+}
+
+TEST(Session, MessageBodyIsOnePayloadEvent) {
+  const Plan p = data_plan();
+  Session s(p);
+  until_data(s);
+  s.receive("354 go\r\n");
+  EXPECT_EQ(s.take_output(), *p.payload + ".\r\n");
+  EXPECT_EQ(describe(s.take_events(), true),
+            (std::vector<std::string>{"S: 354 go", "~ data>data-end", "C: [message: 20 bytes]"}));
 }
 
 }  // namespace
@@ -558,7 +660,7 @@ TEST(SessionStarttls, NoHeloFallbackWhenTlsIsRequired) {
 
 TEST(SessionStarttls, UntrustedCertificateSendsOnlyQuit) {
   Plan p = tls_plan();
-  p.auth = AuthPlan{AuthPlan::Mechanism::Plain, "c2VjcmV0", "", ""};
+  p.auth = AuthPlan{AuthPlan::Mechanism::Plain, "c2VjcmV0", "", "", ""};
   Session s(p);
   s.receive("220 mx\r\n");
   (void)s.take_output();
@@ -590,13 +692,13 @@ Plan auth_plan(AuthPlan::Mechanism mech) {
   p.helo_name = "probe.example.org";
   p.tls_active = true;  // implicit TLS
   p.mail_from = "m@example.org";
-  p.auth = AuthPlan{mech, "AHVzZXIAc2VjcmV0", "dXNlcg==", "c2VjcmV0"};
+  p.auth = AuthPlan{mech, "AHVzZXIAc2VjcmV0", "dXNlcg==", "c2VjcmV0", "secret"};
   return p;
 }
 
 std::string transcript_of(Session& s) {
   std::string all;
-  for (const auto& e : s.take_events()) all += e.text + "\n";
+  for (const auto& line : describe(s.take_events())) all += line + "\n";
   return all;
 }
 
@@ -614,16 +716,21 @@ TEST(SessionAuth, PlainSucceedsAndTheSecretIsMasked) {
   EXPECT_EQ(t.find("AHVzZXIAc2VjcmV0"), std::string::npos) << t;
 }
 
-TEST(SessionAuth, LoginExchangeMasksThePassword) {
-  Session s(auth_plan(AuthPlan::Mechanism::Login));
+// Greeting, EHLO offering LOGIN, AUTH LOGIN, the user name; `prompt` then asks for the password.
+void login_until_password(Session& s, const std::string& prompt) {
   s.receive("220 mx\r\n");
   (void)s.take_output();
   s.receive("250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
   EXPECT_EQ(s.take_output(), "AUTH LOGIN\r\n");
   s.receive("334 VXNlcm5hbWU6\r\n");
   EXPECT_EQ(s.take_output(), "dXNlcg==\r\n");
-  s.receive("334 UGFzc3dvcmQ6\r\n");
+  s.receive(prompt);
   EXPECT_EQ(s.take_output(), "c2VjcmV0\r\n");
+}
+
+TEST(SessionAuth, LoginExchangeMasksThePassword) {
+  Session s(auth_plan(AuthPlan::Mechanism::Login));
+  login_until_password(s, "334 UGFzc3dvcmQ6\r\n");
   s.receive("535 5.7.8 authentication failed\r\n");
   EXPECT_EQ(s.take_output(), "QUIT\r\n");
   ASSERT_EQ(s.findings().size(), 1u);
@@ -632,6 +739,56 @@ TEST(SessionAuth, LoginExchangeMasksThePassword) {
   const std::string t = transcript_of(s);
   EXPECT_EQ(t.find("c2VjcmV0"), std::string::npos) << t;
   EXPECT_NE(t.find("********"), std::string::npos) << t;
+}
+
+// Issue 14 #1: a server quoting our AUTH back must not get a secret into anything we keep.
+TEST(SessionAuth, PlainEchoedByTheServerIsScrubbed) {
+  Session s(auth_plan(AuthPlan::Mechanism::Plain));
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250 AUTH PLAIN\r\n");
+  EXPECT_EQ(s.take_output(), "AUTH PLAIN AHVzZXIAc2VjcmV0\r\n");
+  s.receive(
+      "535-5.7.8 Authentication failed for [AUTH PLAIN AHVzZXIAc2VjcmV0]\r\n"
+      "535 5.7.8 password secret, AHVzZXIAc2VjcmV0AHVzZXIAc2VjcmV0\r\n");
+  EXPECT_EQ(s.take_output(), "QUIT\r\n");
+  ASSERT_EQ(s.findings().size(), 1u);
+  const Finding& f = s.findings()[0];
+  EXPECT_EQ(f.kind, FindingKind::AuthRejected);
+  EXPECT_EQ(f.command, "AUTH PLAIN ********");
+  EXPECT_EQ(f.reply.lines,
+            (std::vector<std::string>{"5.7.8 Authentication failed for [AUTH PLAIN ********]",
+                                      "5.7.8 password ********, ****************"}));
+  const auto lines = describe(s.take_events());
+  EXPECT_EQ(std::vector<std::string>(lines.end() - 4, lines.end()),
+            (std::vector<std::string>{
+                "S: 535-5.7.8 Authentication failed for [AUTH PLAIN ********]",
+                "S: 535 5.7.8 password ********, ****************", "> quit", "C: QUIT"}));
+}
+
+TEST(SessionAuth, LoginEchoedByTheServerIsScrubbed) {
+  Session s(auth_plan(AuthPlan::Mechanism::Login));
+  login_until_password(s, "334 got dXNlcg==, now UGFzc3dvcmQ6\r\n");
+  s.receive("535 5.7.8 c2VjcmV0 (secret) is wrong\r\n");
+  EXPECT_EQ(s.take_output(), "QUIT\r\n");
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].reply.first_line(), "535 5.7.8 ******** (********) is wrong");
+  const auto lines = describe(s.take_events());
+  const std::vector<std::string> tail(lines.end() - 7, lines.end());
+  EXPECT_EQ(tail, (std::vector<std::string>{
+                      "S: 334 VXNlcm5hbWU6", "C: dXNlcg==", "S: 334 got ********, now UGFzc3dvcmQ6",
+                      "C: ******** (secret)", "S: 535 5.7.8 ******** (********) is wrong", "> quit",
+                      "C: QUIT"}));
+}
+
+TEST(SessionAuth, BannerAndCapabilitiesAreScrubbedToo) {
+  Session s(auth_plan(AuthPlan::Mechanism::Plain));
+  s.receive("220 mx secret\r\n");
+  (void)s.take_output();
+  s.receive("250-mx c2VjcmV0\r\n250 AUTH PLAIN secret\r\n");
+  EXPECT_EQ(s.banner()->first_line(), "220 mx ********");
+  EXPECT_EQ(s.greeting()->first_line(), "250 mx ********");
+  EXPECT_EQ(s.capabilities().params("AUTH"), "PLAIN ********");
 }
 
 TEST(SessionAuth, MechanismNotOffered) {

@@ -1,5 +1,6 @@
 #include <array>
 #include <cstring>
+#include <variant>
 
 #include "check/steps/plan.h"
 #include "check/steps/steps.h"
@@ -8,51 +9,66 @@ namespace smtpverify::check {
 
 namespace {
 
-// Reply lines arrive as "NNN-text" / "NNN text" / "NNN" (the session parsed them). A reply
-// with no command before it (the greeting, a second LMTP reply) opens its own exchange.
-void record_reply_line(Context& ctx, const smtp::Event& e) {
+// A reply with no command before it (the greeting, a second LMTP reply) opens its own
+// exchange.
+void record_reply(Context& ctx, const smtp::ReplyReceived& e) {
   auto& exchanges = ctx.rec.exchanges();
   if (exchanges.empty() || exchanges.back().complete) {
     exchanges.push_back({std::string(smtp::phase_name(e.phase)), "", 0, {}});
   }
   auto& x = exchanges.back();
-  x.code = (e.text[0] - '0') * 100 + (e.text[1] - '0') * 10 + (e.text[2] - '0');
-  x.lines.push_back(e.text.size() > 4 ? e.text.substr(4) : std::string());
-  x.complete = e.text.size() == 3 || e.text[3] == ' ';
+  x.code = e.reply.code;
+  x.lines.insert(x.lines.end(), e.reply.lines.begin(), e.reply.lines.end());
+  x.complete = true;
 }
+
+// The session's typed events into the recorder: timings, the transcript (made here, at the
+// edge) and the exchanges.
+struct Drain {
+  Context& ctx;
+  net::Clock::time_point now;
+  bool tls_next = false;
+
+  void operator()(const smtp::PhaseStarted& e) {
+    if (e.phase == smtp::Phase::Done) {
+      ctx.rec.stop(now);
+    } else {
+      ctx.rec.start(e.phase, now);
+    }
+  }
+  void operator()(const smtp::CommandSent& e) {
+    ctx.rec.log("C: " + e.text);
+    ctx.rec.exchanges().push_back({std::string(smtp::phase_name(e.phase)), e.text, 0, {}});
+  }
+  void operator()(const smtp::PayloadSent& e) {
+    // The message body of DATA is not a command: no exchange of its own.
+    ctx.rec.log("C: [message: " + std::to_string(e.bytes) + " bytes]");
+    ctx.rec.log("C: .");
+  }
+  void operator()(const smtp::ReplyReceived& e) {
+    for (std::size_t i = 0; i < e.reply.lines.size(); ++i) {
+      const bool last = i + 1 == e.reply.lines.size();
+      const std::string& text = e.reply.lines[i];
+      ctx.rec.log("S: " + std::to_string(e.reply.code) +
+                  (last && text.empty() ? "" : (last ? " " : "-") + text));
+    }
+    record_reply(ctx, e);
+  }
+  void operator()(const smtp::TlsWanted&) { tls_next = true; }
+  void operator()(const smtp::StepChanged& e) {
+    if (ctx.config.verbosity > 2) {  // -vvv: the dialogue's state machine step by step
+      ctx.rec.log("* step " + std::string(e.from) + " -> " + std::string(e.to));
+    }
+  }
+  void operator()(const smtp::Note& e) { ctx.rec.log("* " + e.text); }
+};
 
 // What the session did since the last call, into the recorder. Returns whether STARTTLS was
 // just sent (the TLS context is then built while the server answers).
 bool drain(Context& ctx, smtp::Session& session) {
-  const auto now = net::Clock::now();
-  bool tls_next = false;
-  for (auto& e : session.take_events()) {
-    switch (e.kind) {
-      case smtp::Event::Kind::PhaseStart:
-        if (e.phase == smtp::Phase::Starttls) tls_next = true;
-        if (e.phase == smtp::Phase::Done) {
-          ctx.rec.stop(now);
-        } else {
-          ctx.rec.start(e.phase, now);
-        }
-        break;
-      case smtp::Event::Kind::Sent:
-        ctx.rec.log("C: " + e.text);
-        // A new exchange per command; the message body of DATA is not a command.
-        if (e.text.rfind("[message:", 0) != 0 && e.text != ".") {
-          ctx.rec.exchanges().push_back({std::string(smtp::phase_name(e.phase)), e.text, 0, {}});
-        }
-        break;
-      case smtp::Event::Kind::Received:
-        ctx.rec.log("S: " + e.text);
-        record_reply_line(ctx, e);
-        break;
-      case smtp::Event::Kind::Note:
-        ctx.rec.log("* " + e.text);
-        break;
-    }
-  }
-  return tls_next;
+  Drain d{ctx, net::Clock::now()};
+  for (const auto& event : session.take_events()) std::visit(d, event);
+  return d.tls_next;
 }
 
 // The session wants the TLS handshake after STARTTLS's 220.

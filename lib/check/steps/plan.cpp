@@ -46,6 +46,7 @@ smtp::AuthPlan auth_plan(const Config& config) {
     auth.plain_response =
         net::base64_encode(std::string(1, '\0') + config.auth_user + '\0' + config.auth_password);
   }
+  auth.password = config.auth_password;  // for scrubbing echoes only
   return auth;
 }
 
