@@ -15,11 +15,14 @@
 #include "check/regex.h"
 #include "check/render.h"
 #include "dns/helo.h"
+#include "dns/hosts.h"
 #include "dns/mx.h"
 #include "dns/resolver.h"
+#include "dns/reverse.h"
 #include "dns/tlsa.h"
 #include "net/stream.h"
 #include "net/tls.h"
+#include "smtp/address_literal.h"
 #include "smtp/message.h"
 #include "smtp/session.h"
 
@@ -211,9 +214,12 @@ class Runner {
 
   dns::Resolver* resolver() {
     if (!resolver_) {
-      std::string error;
-      resolver_ = dns::Resolver::create(config_.dns_servers, error);
-      if (!resolver_) problem(ProblemKind::Internal, error);
+      auto created = dns::Resolver::create(config_.dns_servers);
+      if (created) {
+        resolver_ = std::move(*created);
+      } else {
+        problem(ProblemKind::Internal, created.error());
+      }
     }
     return resolver_.get();
   }
@@ -478,7 +484,7 @@ class Runner {
       helo_name_ = machine_fqdn([this] { return resolver(); }, deadline_);
     }
     if (config_.helo_dns == HeloDnsMode::Ignore || helo_name_.empty() ||
-        dns::address_literal(helo_name_)) {
+        smtp::address_literal(helo_name_)) {
       return;
     }
     if (auto* r = resolver()) helo_lookup_.emplace(*r, helo_name_);
@@ -489,7 +495,7 @@ class Runner {
     if (config_.helo_dns == HeloDnsMode::Ignore || result_.local_address.empty()) return;
     const std::string local = local_.address();
     const std::string name = helo_name_.empty() ? address_literal_of(local_) : helo_name_;
-    if (const auto literal = dns::address_literal(name)) {
+    if (const auto literal = smtp::address_literal(name)) {
       if (*literal != local) {
         problem(ProblemKind::HeloDns, "HELO " + name + " is not our address " + local);
       }
@@ -746,12 +752,12 @@ class MxRunner {
     out.host = domain;
     out.port = config_.port;
     out.endpoint = domain + " MX";
-    std::string error;
-    auto resolver = dns::Resolver::create(config_.dns_servers, error);
-    if (!resolver) {
-      out.problems.push_back({ProblemKind::Internal, {}, error});
+    auto created = dns::Resolver::create(config_.dns_servers);
+    if (!created) {
+      out.problems.push_back({ProblemKind::Internal, {}, created.error()});
       return finish(std::move(out));
     }
+    const std::unique_ptr<dns::Resolver> resolver = std::move(*created);
     const auto t0 = Clock::now();
     const dns::MxResult mx = dns::lookup_mx(*resolver, domain, deadline_);
     const double mx_seconds = seconds_between(t0, Clock::now());
