@@ -25,20 +25,15 @@ struct AddrinfoState {
   std::unique_ptr<ares_addrinfo, AddrinfoDeleter> result;
 };
 
-// The callbacks c-ares calls exactly once, each taking back the heap object it was handed.
-void on_answer(void* arg, int status, int /*timeouts*/, unsigned char* answer, int length) {
-  const std::unique_ptr<Resolver::QueryCallback> done(static_cast<Resolver::QueryCallback*>(arg));
-  (*done)(status, answer, length);
+// Every c-ares callback argument is a heap-held function that c-ares hands back exactly once
+// (answered, failed, or the channel destroyed); this takes it back and calls it.
+template <typename Fn, typename... Args>
+void call_once(void* arg, int status, int /*timeouts*/, Args... args) {
+  const std::unique_ptr<Fn> fn(static_cast<Fn*>(arg));
+  (*fn)(status, args...);
 }
 
-void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
-  const std::unique_ptr<std::shared_ptr<AddrinfoState>> share(
-      static_cast<std::shared_ptr<AddrinfoState>*>(arg));
-  AddrinfoState& state = **share;
-  state.done = true;
-  state.status = status;
-  state.result.reset(result);
-}
+using AddrinfoCallback = std::function<void(int status, ares_addrinfo* result)>;
 
 // ares_getaddrinfo() of `name`, run until answered or the deadline passed (then status
 // ARES_ETIMEOUT and no result).
@@ -47,8 +42,13 @@ std::shared_ptr<AddrinfoState> addrinfo_lookup(ares_channel channel, Resolver& r
                                                const ares_addrinfo_hints& hints,
                                                const net::Deadline& deadline) {
   auto state = std::make_shared<AddrinfoState>();
-  ares_getaddrinfo(channel, name.c_str(), nullptr, &hints, &on_addrinfo,
-                   new std::shared_ptr<AddrinfoState>(state));
+  ares_getaddrinfo(channel, name.c_str(), nullptr, &hints,
+                   &call_once<AddrinfoCallback, ares_addrinfo*>,
+                   new AddrinfoCallback([state](int status, ares_addrinfo* result) {
+                     state->done = true;
+                     state->status = status;
+                     state->result.reset(result);
+                   }));
   resolver.run(deadline, state->done);
   return state;
 }
@@ -227,12 +227,14 @@ void Resolver::on_socket_state(void* self, ares_socket_t fd, int readable, int w
   }
 }
 
-void Resolver::process(int wait_ms) {
+bool Resolver::process(int wait_ms) {
   std::vector<pollfd> fds;
   for (const auto& s : sockets_) {
     fds.push_back({s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)), 0});
   }
-  if (::poll(fds.data(), fds.size(), wait_ms) > 0) {
+  const int ready = ::poll(fds.data(), fds.size(), wait_ms);
+  if (ready < 0 && errno != EINTR) return false;
+  if (ready > 0) {
     for (const auto& p : fds) {
       if (p.revents == 0) continue;
       const bool readable = (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
@@ -242,6 +244,7 @@ void Resolver::process(int wait_ms) {
     }
   }
   ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // due retries and timeouts
+  return true;
 }
 
 bool Resolver::run(const net::Deadline& deadline, const bool& done) {
@@ -255,21 +258,22 @@ bool Resolver::run(const net::Deadline& deadline, const bool& done) {
     if (const timeval* t = ares_timeout(channel_, &max, &tv); t != nullptr) {
       wait_ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
     }
-    process(wait_ms);
+    if (!process(wait_ms)) return false;
   }
   return true;
 }
 
-void Resolver::pump() { process(0); }
+void Resolver::pump() { static_cast<void>(process(0)); }
 
 void Resolver::query(const std::string& name, int type, QueryCallback done) {
-  ares_query(channel_, name.c_str(), 1 /* C_IN */, type, &on_answer,
-             new QueryCallback(std::move(done)));
+  ares_query(channel_, name.c_str(), 1 /* C_IN */, type,
+             &call_once<QueryCallback, unsigned char*, int>, new QueryCallback(std::move(done)));
 }
 
 void Resolver::send(std::string_view message, QueryCallback done) {
   ares_send(channel_, reinterpret_cast<const unsigned char*>(message.data()),
-            static_cast<int>(message.size()), &on_answer, new QueryCallback(std::move(done)));
+            static_cast<int>(message.size()), &call_once<QueryCallback, unsigned char*, int>,
+            new QueryCallback(std::move(done)));
 }
 
 AddressResult Resolver::resolve(std::string_view host, int family, std::uint16_t port,

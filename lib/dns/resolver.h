@@ -77,8 +77,9 @@ class Resolver {
  private:
   Resolver() = default;
   static void on_socket_state(void* self, ares_socket_t fd, int readable, int writable);
-  /// One round: poll the sockets for up to `wait_ms`, then let c-ares read, write and retry.
-  void process(int wait_ms);
+  /// One round: poll the sockets for up to `wait_ms`, then let c-ares read, write and retry;
+  /// false when poll() itself failed.
+  bool process(int wait_ms);
 
   struct Socket {
     ares_socket_t fd;
