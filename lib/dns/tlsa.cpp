@@ -144,6 +144,28 @@ struct AnswerRecord {
   std::uint16_t rdata_length = 0;
 };
 
+// Follows CNAMEs from `owner` (RFC 1034 §3.6.2) and leaves it at the end of the chain, where
+// the TLSA RRset sits; records of other owners and other types (RRSIG with DO) are skipped.
+// "" or what is wrong.
+std::string follow_cnames(std::string_view msg, const std::vector<AnswerRecord>& answers,
+                          std::string& owner) {
+  for (int hops = 0;; ++hops) {
+    const AnswerRecord* alias = nullptr;
+    for (const AnswerRecord& rr : answers) {
+      if (rr.type == kTypeCname && rr.klass == kClassIn && rr.owner == owner) alias = &rr;
+    }
+    if (alias == nullptr) return {};
+    if (hops == kMaxCnameHops) return "CNAME loop or chain too long";
+    std::size_t target_pos = alias->rdata_pos;
+    std::string target;
+    if (!read_name(msg, target_pos, target) ||
+        target_pos != alias->rdata_pos + alias->rdata_length) {
+      return "bad CNAME target";
+    }
+    owner = std::move(target);
+  }
+}
+
 // The checks of RFC 6698 §2.1 on one TLSA RDATA; "" when it is fine.
 std::string check_tlsa_rdata(std::string_view rdata) {
   if (rdata.size() < 3) return "TLSA record of " + std::to_string(rdata.size()) + " bytes";
@@ -286,23 +308,9 @@ TlsaResult parse_tlsa_answer(std::string_view msg, std::string_view qname) {
     answers.push_back(std::move(rr));
   }
 
-  // Follow CNAMEs from the question (RFC 1034 §3.6.2): the TLSA RRset sits at the
-  // end of the chain; records of other owners and other types (RRSIG with DO) are skipped.
   std::string owner = *want;
-  for (int hops = 0;; ++hops) {
-    const AnswerRecord* alias = nullptr;
-    for (const AnswerRecord& rr : answers) {
-      if (rr.type == kTypeCname && rr.klass == kClassIn && rr.owner == owner) alias = &rr;
-    }
-    if (alias == nullptr) break;
-    if (hops == kMaxCnameHops) return malformed("CNAME loop or chain too long");
-    std::size_t target_pos = alias->rdata_pos;
-    std::string target;
-    if (!read_name(msg, target_pos, target) ||
-        target_pos != alias->rdata_pos + alias->rdata_length) {
-      return malformed("bad CNAME target");
-    }
-    owner = std::move(target);
+  if (std::string problem = follow_cnames(msg, answers, owner); !problem.empty()) {
+    return malformed(problem);
   }
 
   TlsaResult result;
