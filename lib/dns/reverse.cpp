@@ -3,6 +3,7 @@
 #include <netdb.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 namespace smtpverify::dns {
@@ -46,20 +47,19 @@ std::string reverse_name(const std::string& address) {
   return out + "ip6.arpa";
 }
 
-// The PTR name of an answer, or "" (then `error` says why).
-std::string ptr_of(int status, const unsigned char* answer, int length, std::string& error) {
+// The PTR name of an answer, or why there is none. c-ares 1.18 refuses a PTR name that is no
+// host name (ARES_EBADRESP: "malformed DNS answer").
+tl::expected<std::string, std::string> ptr_of(int status, const unsigned char* answer, int length) {
+  if (status == ARES_ENODATA) return tl::make_unexpected(std::string("no PTR record"));
+  if (status != ARES_SUCCESS) return tl::make_unexpected(status_words(status));
   hostent* host = nullptr;
-  std::string name;
-  if (status == ARES_SUCCESS &&
-      ares_parse_ptr_reply(answer, length, nullptr, 0, AF_INET, &host) == ARES_SUCCESS && host &&
-      host->h_name) {
-    name = host->h_name;
-  } else {
-    error =
-        status == ARES_SUCCESS || status == ARES_ENODATA ? "no PTR record" : status_words(status);
+  const int rc = ares_parse_ptr_reply(answer, length, nullptr, 0, AF_INET, &host);
+  const std::unique_ptr<hostent, void (*)(hostent*)> owned(host, &ares_free_hostent);
+  if (rc == ARES_SUCCESS && host != nullptr && host->h_name != nullptr) return host->h_name;
+  if (rc == ARES_SUCCESS || rc == ARES_ENODATA) {
+    return tl::make_unexpected(std::string("no PTR record"));
   }
-  if (host) ares_free_hostent(host);
-  return name;
+  return tl::make_unexpected(status_words(rc));
 }
 
 }  // namespace
@@ -78,7 +78,9 @@ ReverseLookup::ReverseLookup(Resolver& resolver, const std::string& address)
   resolver_.query(
       name, kTypePtr, [state = state_, r](int status, const unsigned char* ans, int len) {
         ReverseAnswer& answer = state->answer;
-        answer.ptr = ptr_of(status, ans, len, answer.error);
+        const auto ptr = ptr_of(status, ans, len);
+        answer.ptr = ptr.value_or("");
+        if (!ptr) answer.error = ptr.error();
         answer.ptr_is_host_name = is_host_name(answer.ptr);
         if (!answer.ptr.empty()) {
           // Forward-confirm: the PTR name's own A and AAAA must lead back to the address.

@@ -87,6 +87,21 @@ TEST(HeloDns, PtrIsAskedOnlyWhenShown) {
   EXPECT_EQ(dns.query_count("1.0.0.127.in-addr.arpa", kDnsTypePtr), 1);  // the JSON run only
 }
 
+// Issue 14 #2: c-ares 1.18 refuses a PTR name that is no host name (spaces, '|', '=' here);
+// the report says the answer was malformed instead of claiming there is no PTR record.
+TEST(HeloDns, PtrThatIsNoHostNameIsMalformed) {
+  FakeDnsServer dns;
+  dns.set(kHelo, kDnsTypeA, records({a_record(kHelo, "127.0.0.1")}));
+  dns.set(kHelo, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
+  dns.set("1.0.0.127.in-addr.arpa", kDnsTypePtr,
+          records({ptr_record("1.0.0.127.in-addr.arpa", "x OK - fine | time=0s.test")}));
+  const auto c = verbose_check(dns);
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(c.result.ptr, "");
+  EXPECT_NE(c.text.find("\n* PTR of 127.0.0.1: none (malformed DNS answer)\n"), std::string::npos)
+      << c.text;
+}
+
 struct HeloCase {
   const char* name;
   DnsAnswer a;
