@@ -7,14 +7,12 @@ namespace smtpverify::dns {
 
 namespace {
 
-constexpr int kTypeMx = 15;
-
 struct MxFree {
   void operator()(ares_mx_reply* p) const { ares_free_data(p); }
 };
 
-}  // namespace
-
+// Parses an MX answer: sorts by preference, detects the null MX, flags names that are not
+// host names.
 MxResult parse_mx_answer(const unsigned char* answer, int length) {
   MxResult out;
   ares_mx_reply* raw = nullptr;
@@ -31,7 +29,8 @@ MxResult parse_mx_answer(const unsigned char* answer, int length) {
     return out;
   }
   for (const ares_mx_reply* r = replies.get(); r != nullptr; r = r->next) {
-    out.hosts.push_back({r->priority, r->host != nullptr ? r->host : ""});
+    const std::string host = r->host != nullptr ? r->host : "";
+    out.hosts.push_back({r->priority, host, is_host_name(host)});
   }
   // RFC 5321 §5.1: lower preference first; equal ones keep their order (tried in turn).
   std::stable_sort(out.hosts.begin(), out.hosts.end(),
@@ -43,6 +42,8 @@ MxResult parse_mx_answer(const unsigned char* answer, int length) {
   return out;
 }
 
+}  // namespace
+
 MxResult lookup_mx(Resolver& resolver, const std::string& domain, const net::Deadline& deadline) {
   // Shared with the callback, which may still run after a timeout (when the channel is
   // destroyed): it must never touch this stack frame.
@@ -53,31 +54,18 @@ MxResult lookup_mx(Resolver& resolver, const std::string& domain, const net::Dea
   auto state = std::make_shared<State>();
   resolver.query(domain, kTypeMx, [state](int status, const unsigned char* answer, int length) {
     state->done = true;
-    switch (status) {
-      case ARES_SUCCESS:
-        state->result = parse_mx_answer(answer, length);
-        break;
-      case ARES_ENODATA:
-        state->result = {Status::NoData, {}, false, "no MX records"};
-        break;
-      case ARES_ENOTFOUND:
-        state->result = {Status::NxDomain, {}, false, "NXDOMAIN"};
-        break;
-      case ARES_ESERVFAIL:
-        state->result = {Status::ServFail, {}, false, "SERVFAIL"};
-        break;
-      case ARES_ETIMEOUT:
-        state->result = {Status::Timeout, {}, false, "DNS timeout"};
-        break;
-      case ARES_ECONNREFUSED:  // refused at once (ICMP port unreachable): not a timeout
-        state->result = {Status::Error, {}, false, "DNS server unreachable"};
-        break;
-      default:
-        state->result = {Status::Error, {}, false, ares_strerror(status)};
-        break;
+    if (status == ARES_SUCCESS) {
+      state->result = parse_mx_answer(answer, length);
+    } else {
+      state->result = {status_of(status),
+                       {},
+                       false,
+                       status == ARES_ENODATA ? "no MX records" : status_words(status)};
     }
   });
-  if (!resolver.run(deadline, state->done)) return {Status::Timeout, {}, false, "DNS timeout"};
+  if (!resolver.run(deadline, state->done)) {
+    return {Status::Timeout, {}, false, status_words(ARES_ETIMEOUT)};
+  }
   return state->result;
 }
 

@@ -12,7 +12,10 @@ namespace smtpverify::dns {
 /// One MX record.
 struct MxHost {
   std::uint16_t preference = 0;
-  std::string host;  ///< "" for the null MX's "."
+  std::string host;  ///< "" for the null MX's "."; raw, as DNS gave it
+  /// `host` passes is_host_name() (dns/resolver.h); when false it may hold any byte (spaces,
+  /// '|', control or 8-bit bytes) and must not be printed or connected to as it is.
+  bool host_name_ok = false;
 };
 
 /// The MX records of a domain, most preferred first (ties in answer order), or why none.
@@ -25,8 +28,5 @@ struct MxResult {
 
 /// Asks DNS for the MX records of `domain` under the deadline.
 MxResult lookup_mx(Resolver& resolver, const std::string& domain, const net::Deadline& deadline);
-
-/// Parses an MX answer (exposed for tests): sorts by preference, detects the null MX.
-MxResult parse_mx_answer(const unsigned char* answer, int length);
 
 }  // namespace smtpverify::dns

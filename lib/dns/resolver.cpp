@@ -1,9 +1,11 @@
 #include "dns/resolver.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -16,18 +18,42 @@ struct AddrinfoDeleter {
   void operator()(ares_addrinfo* ai) const { ares_freeaddrinfo(ai); }
 };
 
-struct LookupState {
+// The outcome of one ares_getaddrinfo(), shared with its callback.
+struct AddrinfoState {
   bool done = false;
-  int status = ARES_SUCCESS;
+  int status = ARES_ETIMEOUT;
   std::unique_ptr<ares_addrinfo, AddrinfoDeleter> result;
 };
 
-void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
-  auto* state = static_cast<LookupState*>(arg);
-  state->done = true;
-  state->status = status;
-  state->result.reset(result);
+// Every c-ares callback argument is a heap-held function that c-ares hands back exactly once
+// (answered, failed, or the channel destroyed); this takes it back and calls it.
+template <typename Fn, typename... Args>
+void call_once(void* arg, int status, int /*timeouts*/, Args... args) {
+  const std::unique_ptr<Fn> fn(static_cast<Fn*>(arg));
+  (*fn)(status, args...);
 }
+
+using AddrinfoCallback = std::function<void(int status, ares_addrinfo* result)>;
+
+// ares_getaddrinfo() of `name`, run until answered or the deadline passed (then status
+// ARES_ETIMEOUT and no result).
+std::shared_ptr<AddrinfoState> addrinfo_lookup(ares_channel channel, Resolver& resolver,
+                                               const std::string& name,
+                                               const ares_addrinfo_hints& hints,
+                                               const net::Deadline& deadline) {
+  auto state = std::make_shared<AddrinfoState>();
+  ares_getaddrinfo(channel, name.c_str(), nullptr, &hints,
+                   &call_once<AddrinfoCallback, ares_addrinfo*>,
+                   new AddrinfoCallback([state](int status, ares_addrinfo* result) {
+                     state->done = true;
+                     state->status = status;
+                     state->result.reset(result);
+                   }));
+  resolver.run(deadline, state->done);
+  return state;
+}
+
+}  // namespace
 
 Status status_of(int ares_status) {
   switch (ares_status) {
@@ -38,15 +64,18 @@ Status status_of(int ares_status) {
     case ARES_ENODATA:
       return Status::NoData;
     case ARES_ESERVFAIL:
+    case ARES_EREFUSED:
       return Status::ServFail;
     case ARES_ETIMEOUT:
+    case ARES_ECANCELLED:
+    case ARES_EDESTRUCTION:
       return Status::Timeout;
-    default:
+    default:  // ARES_ECONNREFUSED among them: refused at once, not a timeout
       return Status::Error;
   }
 }
 
-std::string words_of(int ares_status) {
+std::string status_words(int ares_status) {
   switch (ares_status) {
     case ARES_ENOTFOUND:
       return "NXDOMAIN";
@@ -55,17 +84,54 @@ std::string words_of(int ares_status) {
     case ARES_ESERVFAIL:
       return "SERVFAIL";
     case ARES_ETIMEOUT:
+    case ARES_ECANCELLED:
+    case ARES_EDESTRUCTION:
       return "DNS timeout";
     case ARES_EREFUSED:
       return "query REFUSED";
     case ARES_ECONNREFUSED:
       return "DNS server unreachable";
+    case ARES_EBADRESP:
+      return "malformed DNS answer";
     default:
       return ares_strerror(ares_status);
   }
 }
 
-}  // namespace
+std::vector<std::string> address_records(int type, const unsigned char* answer, int length) {
+  // Through a hostent, which holds every address: the addrttl arrays hold as many as the
+  // caller sized them for (issue 14 #9: 32 once hid our address as the 40th).
+  hostent* host = nullptr;
+  const int family = type == kTypeA ? AF_INET : AF_INET6;
+  const int rc = type == kTypeA ? ares_parse_a_reply(answer, length, &host, nullptr, nullptr)
+                                : ares_parse_aaaa_reply(answer, length, &host, nullptr, nullptr);
+  std::vector<std::string> out;
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (rc == ARES_SUCCESS && host != nullptr && host->h_addrtype == family) {
+    for (char** a = host->h_addr_list; a != nullptr && *a != nullptr; ++a) {
+      if (inet_ntop(family, *a, text.data(), text.size()) != nullptr) out.emplace_back(text.data());
+    }
+  }
+  if (host != nullptr) ares_free_hostent(host);
+  return out;
+}
+
+bool is_host_name(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t label = 0;
+  for (const char c : name) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    const bool ldh =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ldh || ++label > 63) return false;
+  }
+  return label > 0;
+}
 
 std::string check_server_syntax(std::string_view server) {
   std::string_view host = server;
@@ -107,12 +173,11 @@ std::string check_server_syntax(std::string_view server) {
   return {};
 }
 
-std::unique_ptr<Resolver> Resolver::create(const std::vector<std::string>& servers,
-                                           std::string& error) {
+tl::expected<std::unique_ptr<Resolver>, std::string> Resolver::create(
+    const std::vector<std::string>& servers) {
   std::unique_ptr<Resolver> r(new Resolver());
   if (const int rc = ares_library_init(ARES_LIB_INIT_ALL); rc != ARES_SUCCESS) {
-    error = std::string("c-ares: ") + ares_strerror(rc);
-    return nullptr;
+    return tl::make_unexpected(std::string("c-ares: ") + ares_strerror(rc));
   }
   r->library_initialised_ = true;
   ares_options options{};
@@ -125,8 +190,7 @@ std::unique_ptr<Resolver> Resolver::create(const std::vector<std::string>& serve
   options.sock_state_cb_data = r.get();
   const int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
   if (const int rc = ares_init_options(&r->channel_, &options, mask); rc != ARES_SUCCESS) {
-    error = std::string("c-ares: ") + ares_strerror(rc);
-    return nullptr;
+    return tl::make_unexpected(std::string("c-ares: ") + ares_strerror(rc));
   }
   if (!servers.empty()) {
     std::string csv;
@@ -135,14 +199,14 @@ std::unique_ptr<Resolver> Resolver::create(const std::vector<std::string>& serve
       csv += s;
     }
     if (const int rc = ares_set_servers_ports_csv(r->channel_, csv.c_str()); rc != ARES_SUCCESS) {
-      error = std::string("--dns-server: ") + ares_strerror(rc);
-      return nullptr;
+      return tl::make_unexpected(std::string("--dns-server: ") + ares_strerror(rc));
     }
   }
   return r;
 }
 
 Resolver::~Resolver() {
+  // Calls every pending query's callback (ARES_EDESTRUCTION), which frees what it was handed.
   if (channel_ != nullptr) ares_destroy(channel_);
   if (library_initialised_) ares_library_cleanup();
 }
@@ -163,28 +227,14 @@ void Resolver::on_socket_state(void* self, ares_socket_t fd, int readable, int w
   }
 }
 
-bool Resolver::run(const net::Deadline& deadline, const bool& done) {
+bool Resolver::process(int wait_ms) {
   std::vector<pollfd> fds;
-  while (!done) {
-    fds.clear();
-    for (const auto& s : sockets_) {
-      fds.push_back({s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)), 0});
-    }
-    // Sleep until a socket is ready, c-ares' next retry timer, or our deadline: the earliest.
-    const int left_ms = deadline.poll_timeout_ms();
-    timeval max{left_ms / 1000, (left_ms % 1000) * 1000};
-    timeval tv{};
-    int wait_ms = left_ms;
-    if (const timeval* t = ares_timeout(channel_, &max, &tv); t != nullptr) {
-      wait_ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
-    }
-    const int n = ::poll(fds.data(), fds.size(), wait_ms);
-    if (n < 0 && errno != EINTR) return false;
-    if (deadline.expired()) return false;
-    if (n <= 0) {
-      ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timers only
-      continue;
-    }
+  for (const auto& s : sockets_) {
+    fds.push_back({s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)), 0});
+  }
+  const int ready = ::poll(fds.data(), fds.size(), wait_ms);
+  if (ready < 0 && errno != EINTR) return false;
+  if (ready > 0) {
     for (const auto& p : fds) {
       if (p.revents == 0) continue;
       const bool readable = (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
@@ -193,30 +243,52 @@ bool Resolver::run(const net::Deadline& deadline, const bool& done) {
                       writable ? p.fd : ARES_SOCKET_BAD);
     }
   }
+  ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // due retries and timeouts
   return true;
+}
+
+bool Resolver::run(const net::Deadline& deadline, const bool& done) {
+  while (!done) {
+    if (deadline.expired()) return false;
+    // Sleep until a socket is ready, c-ares' next retry timer, or our deadline: the earliest.
+    const int left_ms = deadline.poll_timeout_ms();
+    timeval max{left_ms / 1000, (left_ms % 1000) * 1000};
+    timeval tv{};
+    int wait_ms = left_ms;
+    if (const timeval* t = ares_timeout(channel_, &max, &tv); t != nullptr) {
+      wait_ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
+    }
+    if (!process(wait_ms)) return false;
+  }
+  return true;
+}
+
+void Resolver::pump() { static_cast<void>(process(0)); }
+
+void Resolver::query(const std::string& name, int type, QueryCallback done) {
+  ares_query(channel_, name.c_str(), 1 /* C_IN */, type,
+             &call_once<QueryCallback, unsigned char*, int>, new QueryCallback(std::move(done)));
+}
+
+void Resolver::send(std::string_view message, QueryCallback done) {
+  ares_send(channel_, reinterpret_cast<const unsigned char*>(message.data()),
+            static_cast<int>(message.size()), &call_once<QueryCallback, unsigned char*, int>,
+            new QueryCallback(std::move(done)));
 }
 
 AddressResult Resolver::resolve(std::string_view host, int family, std::uint16_t port,
                                 const net::Deadline& deadline) {
   AddressResult out;
-  LookupState state;
   ares_addrinfo_hints hints{};
   hints.ai_family = family;
   hints.ai_socktype = SOCK_STREAM;
-  const std::string name(host);
-  ares_getaddrinfo(channel_, name.c_str(), nullptr, &hints, &on_addrinfo, &state);
-  if (!run(deadline, state.done)) ares_cancel(channel_);  // calls back with ARES_ECANCELLED
-  if (!state.done || state.status == ARES_ECANCELLED) {
-    out.status = Status::Timeout;
-    out.error = "DNS timeout";
+  const auto state = addrinfo_lookup(channel_, *this, std::string(host), hints, deadline);
+  out.status = status_of(state->status);
+  if (state->status != ARES_SUCCESS) {
+    out.error = status_words(state->status);
     return out;
   }
-  out.status = status_of(state.status);
-  if (state.status != ARES_SUCCESS) {
-    out.error = words_of(state.status);
-    return out;
-  }
-  for (const ares_addrinfo_node* n = state.result ? state.result->nodes : nullptr; n != nullptr;
+  for (const ares_addrinfo_node* n = state->result ? state->result->nodes : nullptr; n != nullptr;
        n = n->ai_next) {
     net::Endpoint ep;
     if (n->ai_family == AF_INET && n->ai_addrlen >= sizeof(sockaddr_in)) {
@@ -234,55 +306,18 @@ AddressResult Resolver::resolve(std::string_view host, int family, std::uint16_t
   }
   if (out.addresses.empty()) {
     out.status = Status::NoData;
-    out.error = "no address records";
+    out.error = status_words(ARES_ENODATA);
   }
   return out;
 }
 
-void Resolver::query(const std::string& name, int type, QueryCallback done) {
-  // The callback travels through c-ares as a heap object it hands back exactly once.
-  auto* holder = new QueryCallback(std::move(done));
-  ares_query(
-      channel_, name.c_str(), 1 /* C_IN */, type,
-      [](void* arg, int status, int /*timeouts*/, unsigned char* answer, int length) {
-        std::unique_ptr<QueryCallback> cb(static_cast<QueryCallback*>(arg));
-        (*cb)(status, answer, length);
-      },
-      holder);
-}
-
-TlsaResult Resolver::tlsa(const std::string& host, std::uint16_t port,
-                          const net::Deadline& deadline) {
-  return lookup_tlsa(
-      channel_, [this](const net::Deadline& d, const bool& done) { return run(d, done); }, host,
-      port, deadline);
-}
-
-void Resolver::pump() {
-  std::vector<pollfd> fds;
-  for (const auto& s : sockets_) {
-    fds.push_back({s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)), 0});
-  }
-  if (!fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0) {
-    for (const auto& p : fds) {
-      if (p.revents == 0) continue;
-      ares_process_fd(channel_, (p.revents & (POLLIN | POLLERR | POLLHUP)) ? p.fd : ARES_SOCKET_BAD,
-                      (p.revents & POLLOUT) ? p.fd : ARES_SOCKET_BAD);
-    }
-  }
-  ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // due retries
-}
-
 std::string Resolver::canonical_name(std::string_view host, const net::Deadline& deadline) {
-  LookupState state;
   ares_addrinfo_hints hints{};
   hints.ai_flags = ARES_AI_CANONNAME;
   hints.ai_family = AF_UNSPEC;
-  const std::string name(host);
-  ares_getaddrinfo(channel_, name.c_str(), nullptr, &hints, &on_addrinfo, &state);
-  if (!run(deadline, state.done)) ares_cancel(channel_);
-  if (state.status != ARES_SUCCESS || !state.result || state.result->name == nullptr) return {};
-  return state.result->name;
+  const auto state = addrinfo_lookup(channel_, *this, std::string(host), hints, deadline);
+  if (state->status != ARES_SUCCESS || !state->result || state->result->name == nullptr) return {};
+  return state->result->name;
 }
 
 }  // namespace smtpverify::dns

@@ -1,4 +1,9 @@
 // DNS through c-ares, driven by poll() under the check's one deadline.
+//
+// One way through: every query hands c-ares a heap-held callback that c-ares calls exactly once
+// (answered, failed, or the channel destroyed); callers keep their state in a shared_ptr the
+// callback holds, and wait with run(). A query still pending at a deadline is left to the
+// channel's destruction, never ares_cancel(), which would end every other query on the channel.
 #pragma once
 
 #include <ares.h>
@@ -8,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 #include <vector>
 
 #include "dns/tlsa.h"
@@ -16,8 +22,19 @@
 
 namespace smtpverify::dns {
 
+/// RR types (RFC 1035 §3.2.2, RFC 3596 §2.1).
+inline constexpr int kTypeA = 1;
+inline constexpr int kTypePtr = 12;
+inline constexpr int kTypeMx = 15;
+inline constexpr int kTypeAaaa = 28;
+
 /// How a lookup ended; NXDOMAIN, NODATA, SERVFAIL and timeout are told apart.
 enum class Status { Ok, NxDomain, NoData, ServFail, Timeout, Error };
+
+/// The Status of a c-ares status code (ARES_ECANCELLED and ARES_EDESTRUCTION: Timeout).
+Status status_of(int ares_status);
+/// A c-ares status code in words: "NXDOMAIN", "SERVFAIL", "DNS timeout", … The one mapping.
+std::string status_words(int ares_status);
 
 /// The addresses of a name, or why there are none.
 struct AddressResult {
@@ -30,9 +47,8 @@ struct AddressResult {
 class Resolver {
  public:
   /// `servers`: --dns-server values ("IP", "IP:PORT", "[IPv6]:PORT"); empty = resolv.conf.
-  /// On failure returns nullptr and sets `error`.
-  static std::unique_ptr<Resolver> create(const std::vector<std::string>& servers,
-                                          std::string& error);
+  static tl::expected<std::unique_ptr<Resolver>, std::string> create(
+      const std::vector<std::string>& servers);
   ~Resolver();
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
@@ -46,8 +62,11 @@ class Resolver {
   /// A finished raw query: c-ares status (ARES_SUCCESS, ARES_ENOTFOUND, …) and the answer.
   using QueryCallback = std::function<void(int status, const unsigned char* answer, int length)>;
   /// Sends a DNS query (class IN) for `name`/`type` now, never the hosts file; `done` runs
-  /// when it is answered, fails, or the resolver is destroyed.
+  /// exactly once: when it is answered, fails, or the resolver is destroyed.
   void query(const std::string& name, int type, QueryCallback done);
+  /// Sends a whole query message as it is (c-ares matches the answer by its ID and question);
+  /// `done` runs exactly once, as for query().
+  void send(std::string_view message, QueryCallback done);
   /// Processes whatever answers are ready, without waiting (to overlap lookups with I/O).
   void pump();
   /// The TLSA records of `_PORT._tcp.HOST` (RFC 7672): a raw type-52 query on this channel.
@@ -58,6 +77,9 @@ class Resolver {
  private:
   Resolver() = default;
   static void on_socket_state(void* self, ares_socket_t fd, int readable, int writable);
+  /// One round: poll the sockets for up to `wait_ms`, then let c-ares read, write and retry;
+  /// false when poll() itself failed.
+  bool process(int wait_ms);
 
   struct Socket {
     ares_socket_t fd;
@@ -69,7 +91,17 @@ class Resolver {
   std::vector<Socket> sockets_;  // maintained by the socket-state callback
 };
 
+/// The addresses of an A (`type` 1) or AAAA (28) answer in text form, every one the answer
+/// holds; empty when it holds none or cannot be parsed.
+std::vector<std::string> address_records(int type, const unsigned char* answer, int length);
+
 /// Validates one --dns-server value; returns "" or what is wrong.
 std::string check_server_syntax(std::string_view server);
+
+/// Whether a name from DNS (an MX exchange, a PTR target, a canonical name) is a plausible host
+/// name: letter-digit-hyphen labels of 1..63 octets, at most 253 octets in all (not counting
+/// one trailing dot, which is allowed). c-ares hands on any byte (spaces, '|', '=', control and
+/// 8-bit bytes), so a caller must not print other names as they are.
+bool is_host_name(std::string_view name);
 
 }  // namespace smtpverify::dns

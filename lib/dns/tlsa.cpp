@@ -7,11 +7,14 @@
 #include <optional>
 #include <random>
 
-#include "dns/ascii.h"
+#include "dns/resolver.h"
+#include "util/ascii.h"
 
 namespace smtpverify::dns {
 
 namespace {
+
+using util::ascii_lower;
 
 // RFC 1035 §4.1.1 header bits, RFC 4035 §3.2.3 AD, RFC 3225 §3 DO.
 constexpr std::uint16_t kFlagQr = 0x8000;
@@ -50,7 +53,7 @@ void put16(std::string& out, std::uint16_t value) {
   out += static_cast<char>(value & 0xff);
 }
 
-// Names are compared in wire form, lower-cased (dns/ascii.h): length-prefixed labels ending in
+// Names are compared in wire form, lower-cased (util/ascii.h): length-prefixed labels ending in
 // a zero byte.
 
 // A dotted name (one trailing dot allowed) in wire form; nullopt if it is not a valid name.
@@ -62,7 +65,7 @@ std::optional<std::string> wire_name(std::string_view name) {
     const std::string_view label = name.substr(0, dot);
     if (label.empty() || label.size() > kMaxLabel) return std::nullopt;
     out += static_cast<char>(label.size());
-    for (const char c : label) out += lower_ascii(c);
+    for (const char c : label) out += ascii_lower(c);
     if (dot == std::string_view::npos) break;
     name.remove_prefix(dot + 1);
     if (name.empty()) return std::nullopt;  // "a..": an empty last label
@@ -102,7 +105,7 @@ bool read_name(std::string_view msg, std::size_t& pos, std::string& wire) {
     }
     if (p + 1 + length > msg.size() || wire.size() + 1 + length + 1 > kMaxName) return false;
     wire += static_cast<char>(length);
-    for (std::size_t i = 0; i < length; ++i) wire += lower_ascii(msg[p + 1 + i]);
+    for (std::size_t i = 0; i < length; ++i) wire += ascii_lower(msg[p + 1 + i]);
     p += 1 + length;
   }
 }
@@ -141,6 +144,28 @@ struct AnswerRecord {
   std::uint16_t rdata_length = 0;
 };
 
+// Follows CNAMEs from `owner` (RFC 1034 §3.6.2) and leaves it at the end of the chain, where
+// the TLSA RRset sits; records of other owners and other types (RRSIG with DO) are skipped.
+// "" or what is wrong.
+std::string follow_cnames(std::string_view msg, const std::vector<AnswerRecord>& answers,
+                          std::string& owner) {
+  for (int hops = 0;; ++hops) {
+    const AnswerRecord* alias = nullptr;
+    for (const AnswerRecord& rr : answers) {
+      if (rr.type == kTypeCname && rr.klass == kClassIn && rr.owner == owner) alias = &rr;
+    }
+    if (alias == nullptr) return {};
+    if (hops == kMaxCnameHops) return "CNAME loop or chain too long";
+    std::size_t target_pos = alias->rdata_pos;
+    std::string target;
+    if (!read_name(msg, target_pos, target) ||
+        target_pos != alias->rdata_pos + alias->rdata_length) {
+      return "bad CNAME target";
+    }
+    owner = std::move(target);
+  }
+}
+
 // The checks of RFC 6698 §2.1 on one TLSA RDATA; "" when it is fine.
 std::string check_tlsa_rdata(std::string_view rdata) {
   if (rdata.size() < 3) return "TLSA record of " + std::to_string(rdata.size()) + " bytes";
@@ -175,37 +200,27 @@ struct AresStringFree {
   void operator()(unsigned char* p) const { ares_free_string(p); }
 };
 
-// One query on the channel and its outcome, as c-ares' callback reports it.
+// One query on the channel and its outcome, shared with its callback.
 struct Exchange {
   bool done = false;
   int status = ARES_ETIMEOUT;
   std::string answer;
 };
-using SharedExchange = std::shared_ptr<Exchange>;
 
-void on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
-  // c-ares calls back exactly once: answered, failed, or the channel destroyed.
-  const std::unique_ptr<SharedExchange> share(static_cast<SharedExchange*>(arg));
-  Exchange& exchange = **share;
-  exchange.done = true;
-  exchange.status = status;
-  if (abuf != nullptr && alen > 0) {
-    exchange.answer.assign(reinterpret_cast<const char*>(abuf), static_cast<std::size_t>(alen));
-  }
-}
-
-// Sends `query` and runs the channel until it is answered or the deadline passes. The state is
-// shared with the callback, so a query still pending at the deadline needs no ares_cancel(),
-// which in c-ares 1.18 would end every other query on the channel too (the HELO lookups).
-Exchange send_query(ares_channel channel, const RunChannel& run, const std::string& query,
-                    const net::Deadline& deadline) {
+// Sends `query` and runs the channel until it is answered or the deadline passes (then: status
+// ARES_ETIMEOUT). The query itself stays with the channel (see dns/resolver.h).
+Exchange send_query(Resolver& resolver, const std::string& query, const net::Deadline& deadline) {
   const auto exchange = std::make_shared<Exchange>();
-  // c-ares matches the answer by our ID and question.
-  ares_send(channel, reinterpret_cast<const unsigned char*>(query.data()),
-            static_cast<int>(query.size()), &on_answer, new SharedExchange(exchange));
-  if (!exchange->done) run(deadline, exchange->done);
-  if (!exchange->done) return {};  // the deadline passed: a timeout
-  return *exchange;
+  resolver.send(query, [exchange](int status, const unsigned char* answer, int length) {
+    exchange->done = true;
+    exchange->status = status;
+    if (answer != nullptr && length > 0) {
+      exchange->answer.assign(reinterpret_cast<const char*>(answer),
+                              static_cast<std::size_t>(length));
+    }
+  });
+  resolver.run(deadline, exchange->done);
+  return exchange->done ? *exchange : Exchange{};
 }
 
 // A random query ID (RFC 5452): c-ares 1.18's ares_send() sends the ID it is given.
@@ -293,23 +308,9 @@ TlsaResult parse_tlsa_answer(std::string_view msg, std::string_view qname) {
     answers.push_back(std::move(rr));
   }
 
-  // Follow CNAMEs from the question (RFC 1034 §3.6.2): the TLSA RRset sits at the
-  // end of the chain; records of other owners and other types (RRSIG with DO) are skipped.
   std::string owner = *want;
-  for (int hops = 0;; ++hops) {
-    const AnswerRecord* alias = nullptr;
-    for (const AnswerRecord& rr : answers) {
-      if (rr.type == kTypeCname && rr.klass == kClassIn && rr.owner == owner) alias = &rr;
-    }
-    if (alias == nullptr) break;
-    if (hops == kMaxCnameHops) return malformed("CNAME loop or chain too long");
-    std::size_t target_pos = alias->rdata_pos;
-    std::string target;
-    if (!read_name(msg, target_pos, target) ||
-        target_pos != alias->rdata_pos + alias->rdata_length) {
-      return malformed("bad CNAME target");
-    }
-    owner = std::move(target);
+  if (std::string problem = follow_cnames(msg, answers, owner); !problem.empty()) {
+    return malformed(problem);
   }
 
   TlsaResult result;
@@ -362,33 +363,30 @@ std::string tlsa_query(std::string_view qname, std::uint16_t id, bool edns) {
   return query;
 }
 
-TlsaResult lookup_tlsa(ares_channel channel, const RunChannel& run, const std::string& host,
-                       std::uint16_t port, const net::Deadline& deadline) {
+TlsaResult Resolver::tlsa(const std::string& host, std::uint16_t port,
+                          const net::Deadline& deadline) {
   const std::string qname = tlsa_name(host, port);
   const std::string query =
       valid_host_text(host) && wire_name(qname) ? tlsa_query(qname, random_id()) : "";
   if (query.empty()) {
     return failed(TlsaResult::Status::Error, "not a host name for TLSA: '" + host + "'");
   }
-  Exchange exchange = send_query(channel, run, query, deadline);
+  Exchange exchange = send_query(*this, query, deadline);
   // RFC 6891: a server that answers FORMERR without an OPT RR does not know EDNS; ask again
   // without it (the AD bit alone still asks for authentication, RFC 6840 §5.7).
   if (exchange.status == ARES_SUCCESS && exchange.answer.size() >= kHeaderSize &&
       (get16(exchange.answer, 2) & 0xf) == kRcodeFormErr && get16(exchange.answer, 10) == 0) {
-    exchange = send_query(channel, run, tlsa_query(qname, random_id(), false), deadline);
+    exchange = send_query(*this, tlsa_query(qname, random_id(), false), deadline);
   }
-  switch (exchange.status) {
-    case ARES_SUCCESS:
+  switch (status_of(exchange.status)) {
+    case Status::Ok:
       return parse_tlsa_answer(exchange.answer, qname);
-    case ARES_ETIMEOUT:    // c-ares' tries ran out, or our deadline passed
-    case ARES_ECANCELLED:  // another lookup's deadline cancelled the channel: the same one
-      return failed(TlsaResult::Status::Timeout, "DNS timeout");
-    case ARES_EBADRESP:
-      return failed(TlsaResult::Status::Malformed, "malformed DNS answer");
-    case ARES_ECONNREFUSED:
-      return failed(TlsaResult::Status::Error, "DNS server unreachable");
+    case Status::Timeout:  // c-ares' tries ran out, or our deadline passed
+      return failed(TlsaResult::Status::Timeout, status_words(exchange.status));
     default:
-      return failed(TlsaResult::Status::Error, ares_strerror(exchange.status));
+      return failed(exchange.status == ARES_EBADRESP ? TlsaResult::Status::Malformed
+                                                     : TlsaResult::Status::Error,
+                    status_words(exchange.status));
   }
 }
 

@@ -2,15 +2,10 @@
 // (1.18 has no TLSA parser) and a bounded parser of the whole DNS answer.
 #pragma once
 
-#include <ares.h>
-
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "net/deadline.h"
 
 namespace smtpverify::dns {
 
@@ -59,13 +54,6 @@ TlsaResult parse_tlsa_answer(std::string_view dns_message, std::string_view qnam
 /// `edns` false: a plain RFC 1035 query (still AD). Empty when c-ares cannot encode the name.
 std::string tlsa_query(std::string_view qname, std::uint16_t id, bool edns = true);
 
-/// Drives a c-ares channel until `done` turns true; false when the deadline passed first.
-using RunChannel = std::function<bool(const net::Deadline& deadline, const bool& done)>;
-
-/// Looks up the TLSA records of `_PORT._tcp.HOST` on `channel` (created with
-/// ARES_FLAG_NOCHECKRESP, so SERVFAIL reaches us as an answer), driven by `run` under the
-/// deadline. Tells NXDOMAIN/NODATA, unauthenticated, SERVFAIL, timeout and broken answers apart.
-TlsaResult lookup_tlsa(ares_channel channel, const RunChannel& run, const std::string& host,
-                       std::uint16_t port, const net::Deadline& deadline);
+// The lookup itself is Resolver::tlsa() (dns/resolver.h).
 
 }  // namespace smtpverify::dns

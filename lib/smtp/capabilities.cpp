@@ -1,19 +1,10 @@
 #include "smtp/capabilities.h"
 
+#include "util/ascii.h"
+
 namespace smtpverify::smtp {
 
-namespace {
-
-// ASCII-only upper-casing: never <ctype.h> on raw protocol bytes.
-std::string ascii_upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
-}
-
-}  // namespace
+using util::ascii_upper;
 
 Capabilities Capabilities::from_ehlo(const Reply& reply) {
   Capabilities caps;

@@ -5,6 +5,8 @@
 #include <iterator>
 #include <utility>
 
+#include "util/ascii.h"
+
 namespace smtpverify::smtp {
 
 namespace {
@@ -453,10 +455,7 @@ void Session::start_auth() {
   std::size_t start = 0;
   for (std::size_t space = params.find(' '); space != std::string::npos;
        start = space + 1, space = params.find(' ', start)) {
-    std::string mech = params.substr(start, space - start);
-    for (char& ch : mech) {
-      if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
-    }
+    const std::string mech = util::ascii_upper(params.substr(start, space - start));
     offered = offered || mech == name;
   }
   if (!offered) {

@@ -59,13 +59,12 @@ DnsAnswer of_kind(DnsAnswer::Kind kind, bool ad = false) {
 // One lookup through a Resolver aimed at the fake (never at resolv.conf's server).
 TlsaResult lookup(const FakeDnsServer& dns, std::chrono::milliseconds budget = 2000ms,
                   const std::string& host = kMx, std::uint16_t port = 25) {
-  std::string error;
-  const auto resolver = dns::Resolver::create({dns.address_port()}, error);
+  const auto resolver = dns::Resolver::create({dns.address_port()});
   if (!resolver) {
-    ADD_FAILURE() << error;
+    ADD_FAILURE() << resolver.error();
     return {};
   }
-  return resolver->tlsa(host, port, net::Deadline::after(budget));
+  return (*resolver)->tlsa(host, port, net::Deadline::after(budget));
 }
 
 const std::string kDigest(32, '\x5a');
@@ -234,9 +233,9 @@ TEST(TlsaLookup, AfterATimeoutTheChannelStillWorks) {
   dns.set(kTlsaName, kDnsTypeTlsa, of_kind(DnsAnswer::Kind::Drop));
   const std::string other = "_25._tcp.mx2.smtpverify.test";
   dns.set(other, kDnsTypeTlsa, records({tlsa_record(other, 3, 1, 1, kDigest)}, true));
-  std::string error;
-  const auto resolver = dns::Resolver::create({dns.address_port()}, error);
-  ASSERT_TRUE(resolver) << error;
+  auto created = dns::Resolver::create({dns.address_port()});
+  ASSERT_TRUE(created) << created.error();
+  const auto& resolver = *created;
   EXPECT_EQ(resolver->tlsa(kMx, 25, net::Deadline::after(200ms)).status, Status::Timeout);
   const TlsaResult r = resolver->tlsa("mx2.smtpverify.test", 25, net::Deadline::after(2s));
   EXPECT_EQ(r.status, Status::Ok) << r.error;
@@ -324,9 +323,9 @@ TEST(TlsaLookup, QueryCarriesAdAndDoAndFallsBackWithoutEdnsOnFormErr) {
     answer += kDigest;
     return answer;
   });
-  std::string error;
-  const auto resolver = dns::Resolver::create({peer.address_port()}, error);
-  ASSERT_TRUE(resolver) << error;
+  auto created = dns::Resolver::create({peer.address_port()});
+  ASSERT_TRUE(created) << created.error();
+  const auto& resolver = *created;
   const TlsaResult r = resolver->tlsa(kMx, 25, net::Deadline::after(2s));
   EXPECT_EQ(r.status, Status::Ok) << r.error;
   ASSERT_EQ(r.records.size(), 1u);

@@ -37,17 +37,23 @@ DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
 
 std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |")); }
 
+// One check with -v against a server that takes the plain dialogue.
+Checked verbose_check(const FakeDnsServer& dns) {
+  FakeSmtpServer server(ok_script());
+  auto config = helo_config(dns, server.port());
+  config.verbosity = 1;
+  Checked c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  return c;
+}
+
 TEST(HeloDns, ResolvesToOurAddress) {
   FakeDnsServer dns;
   dns.set(kHelo, kDnsTypeA, records({a_record(kHelo, "127.0.0.1")}));
   dns.set(kHelo, kDnsTypeAaaa, records({aaaa_record(kHelo, "::1")}));
   dns.set("1.0.0.127.in-addr.arpa", kDnsTypePtr,
           records({ptr_record("1.0.0.127.in-addr.arpa", kHelo)}));
-  FakeSmtpServer server(ok_script());
-  auto config = helo_config(dns, server.port());
-  config.verbosity = 1;
-  const auto c = check_with(config);
-  EXPECT_TRUE(server.wait_done(3s));
+  const auto c = verbose_check(dns);
   EXPECT_EQ(c.state, State::Ok) << c.text;
   EXPECT_EQ(c.labels, (Labels{"time", "connect", "banner", "ehlo", "quit", "helo_dns"}));
   EXPECT_NE(c.text.find("\n* HELO name probe.smtpverify.test: 127.0.0.1, ::1\n"), std::string::npos)
@@ -79,6 +85,21 @@ TEST(HeloDns, PtrIsAskedOnlyWhenShown) {
     EXPECT_EQ(c.result.ptr, json ? kHelo : "");
   }
   EXPECT_EQ(dns.query_count("1.0.0.127.in-addr.arpa", kDnsTypePtr), 1);  // the JSON run only
+}
+
+// Issue 14 #2: c-ares 1.18 refuses a PTR name that is no host name (spaces, '|', '=' here);
+// the report says the answer was malformed instead of claiming there is no PTR record.
+TEST(HeloDns, PtrThatIsNoHostNameIsMalformed) {
+  FakeDnsServer dns;
+  dns.set(kHelo, kDnsTypeA, records({a_record(kHelo, "127.0.0.1")}));
+  dns.set(kHelo, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
+  dns.set("1.0.0.127.in-addr.arpa", kDnsTypePtr,
+          records({ptr_record("1.0.0.127.in-addr.arpa", "x OK - fine | time=0s.test")}));
+  const auto c = verbose_check(dns);
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(c.result.ptr, "");
+  EXPECT_NE(c.text.find("\n* PTR of 127.0.0.1: none (malformed DNS answer)\n"), std::string::npos)
+      << c.text;
 }
 
 struct HeloCase {
@@ -115,6 +136,21 @@ TEST(HeloDns, FindingsAreNamed) {
               "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) + " " + tc.words)
         << tc.name;
   }
+}
+
+// Issue 14 #9: the check read at most 32 A records; ours as the 40th gave a false WARNING. The
+// answer is too big for UDP, so it also takes c-ares' retry over TCP.
+TEST(HeloDns, OurAddressAfterThirtyTwoOthersIsFound) {
+  FakeDnsServer dns;
+  std::vector<DnsRecord> forty;
+  for (int i = 1; i < 40; ++i) forty.push_back(a_record(kHelo, "192.0.2." + std::to_string(i)));
+  forty.push_back(a_record(kHelo, "127.0.0.1"));
+  dns.set(kHelo, kDnsTypeA, records(forty));
+  dns.set(kHelo, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
+  const auto c = verbose_check(dns);
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(summary(c).find("HELO"), std::string::npos) << c.line;
+  EXPECT_NE(c.text.find(", 192.0.2.39, 127.0.0.1\n"), std::string::npos) << c.text;
 }
 
 TEST(HeloDns, CriticalModeAndIgnoreMode) {

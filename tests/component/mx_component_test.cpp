@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "component/component_util.h"
+#include "dns/mx.h"
 #include "support/fake_dns_server.h"
 #include "support/fake_smtp_server.h"
 
@@ -138,6 +139,29 @@ TEST(Mx, DnsServerThatNeverAnswersIsATimeout) {
   EXPECT_EQ(c.line,
             "SMTP CRITICAL - timeout after 0.7 s waiting for MX of mx.smtpverify.test | "
             "time=Ts;;;0");
+}
+
+// Issue 14 #2: c-ares 1.18 hands on an MX exchange's spaces, '|' and '=' as they are, control
+// and 8-bit bytes as "\DDD"; lookup_mx keeps the name and says which are no host names.
+TEST(Mx, ExchangesThatAreNoHostNamesAreFlagged) {
+  FakeDnsServer dns;
+  const std::string forged = "x OK - all fine | time=0s.smtpverify.test";
+  const std::string bytes = std::string("ctl\x01\x1b[1m\xff") + ".smtpverify.test";
+  dns.set(kDomain, kDnsTypeMx,
+          records({mx_record(kDomain, 10, "good.smtpverify.test"), mx_record(kDomain, 20, forged),
+                   mx_record(kDomain, 30, bytes)}));
+  auto created = dns::Resolver::create({dns.address_port()});
+  ASSERT_TRUE(created) << created.error();
+  const dns::MxResult mx = dns::lookup_mx(**created, kDomain, net::Deadline::after(2s));
+  ASSERT_EQ(mx.status, dns::Status::Ok) << mx.error;
+  ASSERT_EQ(mx.hosts.size(), 3u);
+  EXPECT_EQ(mx.hosts[0].host, "good.smtpverify.test");
+  EXPECT_TRUE(mx.hosts[0].host_name_ok);
+  EXPECT_EQ(mx.hosts[1].host, forged);
+  EXPECT_FALSE(mx.hosts[1].host_name_ok);
+  // Control and 8-bit bytes come escaped as \DDD (decimal); the backslash itself is no LDH byte.
+  EXPECT_EQ(mx.hosts[2].host, "ctl\\001\\027[1m\\255.smtpverify.test");
+  EXPECT_FALSE(mx.hosts[2].host_name_ok) << mx.hosts[2].host;
 }
 
 }  // namespace

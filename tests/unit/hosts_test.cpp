@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
+#include "dns/hosts.h"
 
-#include "dns/helo.h"
+#include <gtest/gtest.h>
 
 namespace smtpverify::dns {
 namespace {

@@ -72,9 +72,12 @@ Context::Context(const Config& c, std::string target, net::Clock::time_point sta
 
 dns::Resolver* Context::resolver() {
   if (!resolver_) {
-    std::string error;
-    resolver_ = dns::Resolver::create(config.dns_servers, error);
-    if (!resolver_) rec.problem(ProblemKind::Internal, error);
+    auto made = dns::Resolver::create(config.dns_servers);
+    if (!made) {
+      rec.problem(ProblemKind::Internal, made.error());
+      return nullptr;
+    }
+    resolver_ = std::move(*made);
   }
   return resolver_.get();
 }

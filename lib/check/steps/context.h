@@ -12,6 +12,7 @@
 #include "check/result.h"
 #include "dns/helo.h"
 #include "dns/resolver.h"
+#include "dns/reverse.h"
 #include "net/deadline.h"
 #include "net/stream.h"
 #include "net/tls.h"

@@ -5,6 +5,8 @@
 #include <array>
 
 #include "check/steps/steps.h"
+#include "dns/hosts.h"
+#include "smtp/address_literal.h"
 
 namespace smtpverify::check {
 
@@ -88,7 +90,7 @@ Next start_helo_lookup(Context& ctx) {
   ctx.helo_name = ctx.config.helo_name;
   if (ctx.helo_name.empty()) ctx.helo_name = machine_fqdn(ctx);
   if (ctx.config.helo_dns == HeloDnsMode::Ignore || ctx.helo_name.empty() ||
-      dns::address_literal(ctx.helo_name)) {
+      smtp::address_literal(ctx.helo_name)) {
     return Next::Continue;
   }
   if (auto* r = ctx.resolver()) ctx.helo_lookup.emplace(*r, ctx.helo_name);
@@ -100,7 +102,7 @@ void check_helo_name(Context& ctx) {
   if (ctx.config.helo_dns == HeloDnsMode::Ignore || ctx.result.local_address.empty()) return;
   const std::string local = ctx.local.address();
   const std::string name = ctx.helo_name.empty() ? ctx.local_literal() : ctx.helo_name;
-  if (const auto literal = dns::address_literal(name)) {
+  if (const auto literal = smtp::address_literal(name)) {
     if (*literal != local) {
       ctx.rec.problem(ProblemKind::HeloDns, "HELO " + name + " is not our address " + local);
     }
