@@ -203,9 +203,9 @@ class Runner {
   // server nothing.
   bool load_tls_module() {
     if (!config_.starttls && !config_.implicit_tls && !config_.auth_mechanism) return true;
-    std::string error;
-    if (net::load_tls(error)) return true;
-    problem(ProblemKind::Internal, error, true);
+    const auto loaded = net::load_tls();
+    if (loaded) return true;
+    problem(ProblemKind::Internal, loaded.error().reason, true);
     return false;
   }
 

@@ -16,11 +16,14 @@ TlsStream::TlsStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TlsStream::~TlsStream() = default;
 
-bool load_tls(std::string& error) { return tls_backend(error) != nullptr; }
+tl::expected<void, TlsFailure> load_tls() {
+  if (!tls_backend())
+    return tl::unexpected(TlsFailure{TlsFailure::Kind::Setup, tls_backend().error()});
+  return {};
+}
 
 void TlsStream::prepare(const TlsOptions& options) {
-  std::string error;
-  if (const TlsBackend* backend = tls_backend(error)) backend->prepare(options);
+  if (const auto& backend = tls_backend()) (*backend)->prepare(options);
 }
 
 std::unique_ptr<TlsStream> TlsStream::handshake(Fd fd, const TlsOptions& options,
@@ -28,10 +31,9 @@ std::unique_ptr<TlsStream> TlsStream::handshake(Fd fd, const TlsOptions& options
                                                 TlsFailure& failure) {
   failure = {};
   facts = {};
-  std::string error;
-  const TlsBackend* backend = tls_backend(error);
-  if (backend == nullptr) {
-    failure = {TlsFailure::Kind::Setup, error};
+  const auto& backend = tls_backend();
+  if (!backend) {
+    failure = {TlsFailure::Kind::Setup, backend.error()};
     return nullptr;
   }
   struct Out {
@@ -43,7 +45,7 @@ std::unique_ptr<TlsStream> TlsStream::handshake(Fd fd, const TlsOptions& options
                            *o->facts = f;
                            *o->failure = e;
                          }};
-  auto channel = backend->handshake(std::move(fd), options, deadline, report);
+  auto channel = (*backend)->handshake(std::move(fd), options, deadline, report);
   if (!channel) return nullptr;
   auto impl = std::make_unique<Impl>();
   impl->channel = std::move(channel);
@@ -59,11 +61,10 @@ IoResult TlsStream::write_all(std::string_view data, const Deadline& deadline) {
 }
 
 std::string base64_encode(std::string_view data) {
-  std::string error;
-  const TlsBackend* backend = tls_backend(error);
-  if (backend == nullptr) throw std::runtime_error(error);
+  const auto& backend = tls_backend();
+  if (!backend) throw std::runtime_error(backend.error());
   std::string out(base64_capacity(data.size()), '\0');
-  out.resize(backend->base64_encode(data, out.data(), out.size()));
+  out.resize((*backend)->base64_encode(data, out.data(), out.size()));
   return out;
 }
 

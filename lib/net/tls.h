@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 #include <vector>
 
 #include "net/stream.h"
@@ -58,7 +59,6 @@ struct TlsFacts {
   std::optional<long long> min_days_left;  ///< the soonest expiry in the chain
   bool verified = false;                   ///< chain and name verified (false with --no-verify)
   std::string dane_match;  ///< DANE: the TLSA record that matched, "usage selector mtype" ("3 1 1")
-  int dane_depth = -1;     ///< DANE: the chain depth of the certificate it matched (0 = leaf)
 };
 
 /// Why TLS failed.
@@ -69,10 +69,10 @@ struct TlsFailure {
   bool expired = false;  ///< Verify: the reason is an expired certificate
 };
 
-/// Makes TLS usable: in the plugin, loads the OpenSSL module (once). Returns false with the
-/// reason in `error` (which file, and why) when it cannot; TlsStream::handshake then fails
-/// with Kind::Setup and base64_encode throws. Call it before anything is sent.
-bool load_tls(std::string& error);
+/// Makes TLS usable: in the plugin, loads the OpenSSL module (once). When it cannot, a Setup
+/// failure says which file and why; TlsStream::handshake then fails with the same and
+/// base64_encode throws. Call it before anything is sent.
+tl::expected<void, TlsFailure> load_tls();
 
 /// A TLS client stream. Owns the socket once the handshake has started.
 class TlsStream final : public Stream {

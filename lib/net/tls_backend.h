@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 
 #include "net/tls.h"
 
@@ -62,9 +63,9 @@ constexpr std::uint64_t tls_backend_abi() {
   return h;
 }
 
-/// The backend, or nullptr with `error` set (loader: the module could not be loaded).
+/// The backend, or why there is none (loader: which module file, and why it was not loaded).
 /// Loaded once; later calls return the same answer.
-const TlsBackend* tls_backend(std::string& error);
+const tl::expected<const TlsBackend*, std::string>& tls_backend();
 
 }  // namespace smtpverify::net
 

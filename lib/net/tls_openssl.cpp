@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
@@ -23,6 +22,9 @@
 
 #include "net/tls.h"
 #include "net/tls_backend.h"
+#ifdef SMTPVERIFY_TLS_ARENA
+#include "net/tls_arena.h"
+#endif
 
 namespace smtpverify::net {
 
@@ -59,113 +61,16 @@ class SigpipeGuard {
   bool was_pending_ = false;
 };
 
-#ifdef SMTPVERIFY_TLS_ARENA
-// OpenSSL 3 makes ~15,000 small allocations for one verified handshake (method stores, name
-// maps, decoder chains); through glibc each malloc/free pair costs ~250 instructions, ~2.2 M
-// of a STARTTLS check. The plugin is a short, single-threaded process, so the module hands
-// OpenSSL a size-class allocator instead: a bump pointer through one reserved region (pages
-// count only once touched), freed blocks kept on one list per 16-byte class for reuse (so peak
-// memory stays near glibc's), anything over 1 KiB, any call from a second thread and anything
-// once the region is used up passed to malloc unchanged (so valgrind sees those blocks as
-// they are). Never in the tests, which run OpenSSL servers on other threads, nor under the
-// sanitizers, which must see every block.
-namespace arena {
-
-constexpr std::size_t kAlign = 16;
-constexpr std::size_t kHeader = 16;  // keeps blocks 16-byte aligned; holds the size class
-constexpr std::size_t kMaxSmall = 1024;
-constexpr std::size_t kClasses = kMaxSmall / kAlign + 1;
-constexpr std::size_t kRegion = 16 * 1024 * 1024;  // address space; a check touches ~1 MiB
-
-struct FreeBlock {
-  FreeBlock* next;
-};
-
-struct State {
-  char* begin = nullptr;
-  char* cursor = nullptr;
-  char* end = nullptr;
-  std::array<FreeBlock*, kClasses> free{};
-  pthread_t owner{};
-};
-State state;
-
-bool ours(const void* block) {
-  const auto* p = static_cast<const char*>(block);
-  return p >= state.begin && p < state.end;
-}
-
-std::size_t& class_of(void* block) {
-  return *reinterpret_cast<std::size_t*>(static_cast<char*>(block) - kHeader);
-}
-
-bool on_owner_thread() { return pthread_equal(pthread_self(), state.owner) != 0; }
-
-void* allocate(std::size_t n, const char* /*file*/, int /*line*/) {
-  if (n > kMaxSmall || !on_owner_thread()) return std::malloc(n);
-  const std::size_t cls = n == 0 ? 1 : (n + kAlign - 1) / kAlign;
-  if (FreeBlock* b = state.free[cls]) {
-    state.free[cls] = b->next;
-    return b;
-  }
-  const std::size_t need = kHeader + cls * kAlign;
-  if (static_cast<std::size_t>(state.end - state.cursor) < need) return std::malloc(n);
-  char* block = state.cursor + kHeader;
-  state.cursor += need;
-  class_of(block) = cls;
-  return block;
-}
-
-void release(void* block, const char* /*file*/, int /*line*/) {
-  if (!ours(block)) {
-    std::free(block);
-  } else if (on_owner_thread()) {
-    auto* b = static_cast<FreeBlock*>(block);
-    b->next = state.free[class_of(block)];
-    state.free[class_of(block)] = b;
-  }
-}
-
-void* reallocate(void* block, std::size_t n, const char* file, int line) {
-  if (block == nullptr) return allocate(n, file, line);
-  if (n == 0) {
-    release(block, file, line);
-    return nullptr;
-  }
-  if (!ours(block)) return std::realloc(block, n);
-  const std::size_t capacity = class_of(block) * kAlign;
-  if (n <= capacity) return block;
-  void* bigger = allocate(n, file, line);
-  if (bigger == nullptr) return nullptr;
-  std::memcpy(bigger, block, capacity);
-  release(block, file, line);
-  return bigger;
-}
-
-// Must run before OpenSSL allocates anything (else OpenSSL refuses, and malloc stays).
-void install() {
-  void* region = ::mmap(nullptr, kRegion, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (region == MAP_FAILED) return;
-  state.begin = state.cursor = static_cast<char*>(region);
-  state.end = state.begin + kRegion;
-  state.owner = pthread_self();
-  CRYPTO_set_mem_functions(allocate, reallocate, release);
-}
-
-}  // namespace arena
-#endif
-
-// OpenSSL is initialised by us, before any other OpenSSL call (costs measured with callgrind,
-// OpenSSL 3.0):
-// - no openssl.cnf: the system's OpenSSL configuration is not ours to apply to a probe, and
-//   loading it costs ~1.7 M instructions; --ca-file/--ca-path/--tls-min say what we need;
-// - no error-string tables (~1.2 M): loaded only when an error is reported (openssl_reason);
-// - no atexit(OPENSSL_cleanup) (~1.4 M): the process ends right after the check and the kernel
+// OpenSSL is initialised by us, before any other OpenSSL call, without what a one-shot probe
+// does not need (what each costs: tests/bench/README.md):
+// - no openssl.cnf: the system's OpenSSL configuration is not ours to apply to a probe;
+//   --ca-file/--ca-path/--tls-min say what we need;
+// - no error-string tables: loaded only when an error is reported (openssl_reason);
+// - no atexit(OPENSSL_cleanup): the process ends right after the check and the kernel
 //   reclaims everything. Nothing is left that LSan calls a leak: it stays reachable from
 //   OpenSSL's globals;
-// - no legacy name table of every cipher (~2.0 M: libssl's init asks for it, and the first
-//   fetch copies all those aliases into the provider name map). Documented: once
+// - no legacy name table of every cipher (libssl's init asks for it, and the first fetch
+//   copies all those aliases into the provider name map). Documented: once
 //   OPENSSL_INIT_NO_ADD_ALL_CIPHERS is given, later requests to add them are ignored. TLS
 //   fetches its ciphers from the provider by their short names, which the provider knows;
 //   the ciphers of TLS cipher suites are still added, so that they keep their NIDs. Digests
@@ -243,6 +148,12 @@ std::string openssl_reason(const char* fallback) {
   return reason != nullptr ? reason : fallback;
 }
 
+// An OpenSSL set-up call refused what we asked for: a fault of ours or of OpenSSL, never the
+// server's, and never a reason to go on without it.
+TlsFailure setup_failure(const std::string& what) {
+  return {TlsFailure::Kind::Setup, "internal error: " + what + ": " + openssl_reason("refused")};
+}
+
 std::string name_of(const X509_NAME* name) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
   if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "?";
@@ -280,8 +191,12 @@ CtxPtr make_context(const TlsOptions& options, TlsFailure& failure) {
     failure = {TlsFailure::Kind::Setup, openssl_reason("cannot create a TLS context")};
     return nullptr;
   }
-  SSL_CTX_set_min_proto_version(
-      ctx.get(), options.min_version == TlsVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  if (SSL_CTX_set_min_proto_version(
+          ctx.get(), options.min_version == TlsVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION) !=
+      1) {
+    failure = setup_failure("cannot set the lowest TLS version");
+    return nullptr;
+  }
   SSL_CTX_set_security_level(ctx.get(), 2);  // Debian's default, which we do not load
   // A one-shot client never resumes: asking for no tickets also spares a round of server
   // writes that Nagle and delayed ACK turn into a 40 ms stall.
@@ -369,8 +284,10 @@ int enable_dane(SSL* ssl, const TlsOptions& options, TlsFailure& failure) {
   // label (RFC 7672 §3.2.3).
   SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
   SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  if (!options.verify_name.empty() && options.verify_name != base) {
-    SSL_add1_host(ssl, options.verify_name.c_str());
+  if (!options.verify_name.empty() && options.verify_name != base &&
+      SSL_add1_host(ssl, options.verify_name.c_str()) != 1) {
+    failure = setup_failure("cannot add the name to verify '" + options.verify_name + "'");
+    return -1;
   }
   int usable = 0;
   for (const DaneRecord& r : options.dane) {
@@ -417,7 +334,6 @@ void check_dane(SSL* ssl, int usable, TlsFacts& facts, TlsFailure& failure) {
   }
   facts.dane_match =
       std::to_string(usage) + " " + std::to_string(selector) + " " + std::to_string(mtype);
-  facts.dane_depth = depth;
   facts.verified = true;
 }
 
@@ -508,18 +424,27 @@ std::unique_ptr<Stream> handshake(Fd fd, const TlsOptions& options, const Deadli
     failure = {TlsFailure::Kind::Setup, openssl_reason("cannot set up TLS")};
     return nullptr;
   }
-  if (!options.sni.empty()) SSL_set_tlsext_host_name(ssl, options.sni.c_str());
+  if (!options.sni.empty() && SSL_set_tlsext_host_name(ssl, options.sni.c_str()) != 1) {
+    failure = setup_failure("cannot set the server name indication '" + options.sni + "'");
+    return nullptr;
+  }
   int usable_tlsa = 0;
   if (!options.dane.empty()) {
     usable_tlsa = enable_dane(ssl, options, failure);
     if (usable_tlsa < 0) return nullptr;
   } else if (options.verify) {
-    // The name (or address) is checked by OpenSSL as part of chain verification.
+    // The name (or address) is checked by OpenSSL as part of chain verification. Should
+    // OpenSSL not take it, the check would silently go without: fail closed.
     if (!options.verify_name.empty()) {
       SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      SSL_set1_host(ssl, options.verify_name.c_str());
-    } else if (!options.verify_ip.empty()) {
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.verify_ip.c_str());
+      if (SSL_set1_host(ssl, options.verify_name.c_str()) != 1) {
+        failure = setup_failure("cannot set the name to verify '" + options.verify_name + "'");
+        return nullptr;
+      }
+    } else if (!options.verify_ip.empty() &&
+               X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.verify_ip.c_str()) != 1) {
+      failure = setup_failure("cannot set the address to verify '" + options.verify_ip + "'");
+      return nullptr;
     }
   }
   for (;;) {
@@ -615,7 +540,7 @@ const smtpverify::net::TlsBackend* smtpverify_tls_backend_v1() {
   using namespace smtpverify::net;
   static const TlsBackend backend = [] {
 #ifdef SMTPVERIFY_TLS_ARENA
-    arena::install();
+    arena::install();  // before OpenSSL allocates anything
 #endif
     TlsBackend b;
     b.abi = tls_backend_abi();
