@@ -255,9 +255,9 @@ class Runner {
     std::string failures;
     std::string last_error;
     for (const auto& address : addresses) {
-      net::ConnectError error;
-      net::Fd fd = net::connect_tcp(address, from, deadline_, error);
-      if (fd.valid()) {
+      auto connected = net::connect_tcp(address, from, deadline_);
+      if (connected) {
+        net::Fd fd = std::move(*connected);
         set_endpoint(address);
         const auto local = net::local_endpoint(fd.get());
         if (!local) {  // the PROXY header and the HELO check would be built on nothing
@@ -282,6 +282,7 @@ class Runner {
         times_.add("connect", seconds_between(t0, Clock::now()));
         return true;
       }
+      const net::ConnectError& error = connected.error();
       const std::string reason = std::strerror(error.error);
       if (error.at_bind) {
         problem(ProblemKind::Bind, "cannot use -b " + *config_.bind + ": " + reason, true);
@@ -314,17 +315,14 @@ class Runner {
     const std::string header = net::proxy_header(*config_.proxy, local_, peer);
     log("C: " + net::describe_proxy_header(*config_.proxy, local_, peer));
     const auto r = stream.write_all(header, deadline_);
-    if (r.status == net::IoResult::Status::Timeout) {
+    if (r) return true;
+    if (r.error().kind == net::IoError::Kind::Timeout) {
       timeout("the server to accept the PROXY header");
       return false;
     }
-    if (r.status != net::IoResult::Status::Ok) {
-      problem(
-          ProblemKind::Network,
-          std::string("connection lost while sending the PROXY header: ") + std::strerror(r.error));
-      return false;
-    }
-    return true;
+    problem(ProblemKind::Network, std::string("connection lost while sending the PROXY header: ") +
+                                      std::strerror(r.error().error));
+    return false;
   }
 
   void set_endpoint(const net::Endpoint& address) {
@@ -393,13 +391,16 @@ class Runner {
   // Hands the TCP socket to TLS. Returns false when the connection is unusable afterwards.
   bool start_tls(const std::string& how) {
     const auto t0 = Clock::now();
-    net::TlsFailure failure;
-    auto tls = net::TlsStream::handshake(tcp_->release(), tls_options(), deadline_, tls_, failure);
+    auto tls = net::TlsStream::handshake(tcp_->release(), tls_options(), deadline_);
     tcp_ = nullptr;
+    const net::TlsFailure* failure = tls ? nullptr : &tls.error().failure;
     // A handshake that ended (even in failure) took measurable time; a timed-out one did not end.
-    if (config_.implicit_tls && failure.kind != net::TlsFailure::Kind::Timeout) {
+    if (config_.implicit_tls && (!failure || failure->kind != net::TlsFailure::Kind::Timeout)) {
       times_.add("tls", seconds_between(t0, Clock::now()));
     }
+    // The channel, also the untrusted one after a Verify failure (for QUIT).
+    net::Handshaken* done = tls ? &*tls : tls.error().untrusted ? &*tls.error().untrusted : nullptr;
+    tls_ = done ? done->facts : net::TlsFacts{};
     if (!tls_.version.empty()) {
       log("* " + how + " " + tls_.version + " " + tls_.cipher);
       for (std::size_t i = 0; i < tls_.chain.size(); ++i) {
@@ -408,26 +409,27 @@ class Runner {
             ", not after " + c.not_after + " (" + std::to_string(c.days_left) + " d)");
       }
     }
-    switch (failure.kind) {
-      case net::TlsFailure::Kind::None:
-        if (tls_.verified) log("* certificate verified");
-        stream_ = std::move(tls);
-        return true;
+    if (!failure) {
+      if (tls_.verified) log("* certificate verified");
+      stream_ = std::move(done->stream);
+      return true;
+    }
+    switch (failure->kind) {
       case net::TlsFailure::Kind::Timeout:
         timeout("TLS handshake");
         return false;
       case net::TlsFailure::Kind::Setup:
-        problem(ProblemKind::Internal, failure.reason);
+        problem(ProblemKind::Internal, failure->reason);
         return false;
       case net::TlsFailure::Kind::Handshake:
-        problem(ProblemKind::Tls, "TLS handshake failed: " + failure.reason);
+        problem(ProblemKind::Tls, "TLS handshake failed: " + failure->reason);
         return false;
       case net::TlsFailure::Kind::Verify:
         // Never go on over a connection we could not authenticate (AUTH, MAIL would follow).
-        problem(ProblemKind::Tls, "certificate verification failed: " + failure.reason);
-        expiry_reported_ = failure.expired;
-        untrusted_ = failure.reason;
-        stream_ = std::move(tls);
+        problem(ProblemKind::Tls, "certificate verification failed: " + failure->reason);
+        expiry_reported_ = failure->expired;
+        untrusted_ = failure->reason;
+        if (done) stream_ = std::move(done->stream);
         return false;
     }
     return false;
@@ -571,8 +573,8 @@ class Runner {
         // Anything already waiting in the socket now was sent before our ClientHello: hand it
         // to the session, which refuses the handshake (response injection).
         const auto early = stream_->read(buffer.data(), buffer.size(), net::Deadline(Clock::now()));
-        if (early.status == net::IoResult::Status::Ok) {
-          session.receive(std::string_view(buffer.data(), early.bytes));
+        if (early) {
+          session.receive(std::string_view(buffer.data(), *early));
         } else if (start_tls("STARTTLS")) {
           session.tls_established();
         } else if (stream_ && tcp_ == nullptr && !untrusted_.empty()) {
@@ -584,14 +586,14 @@ class Runner {
       } else if (want == smtp::Want::Write) {
         const std::string out = session.take_output();
         const auto r = stream_->write_all(out, deadline_);
-        if (r.status == net::IoResult::Status::Timeout) {
+        if (!r && r.error().kind == net::IoError::Kind::Timeout) {
           times_.abandon();
           timeout("the server to accept our data");
           break;
         }
-        if (r.status != net::IoResult::Status::Ok) {
+        if (!r) {
           problem(ProblemKind::Network,
-                  std::string("connection lost while sending: ") + std::strerror(r.error));
+                  std::string("connection lost while sending: ") + std::strerror(r.error().error));
           break;
         }
       } else {
@@ -602,17 +604,18 @@ class Runner {
           net::TlsStream::prepare(tls_options());
         }
         const auto r = stream_->read(buffer.data(), buffer.size(), deadline_);
-        if (r.status == net::IoResult::Status::Ok) {
-          session.receive(std::string_view(buffer.data(), r.bytes));
-        } else if (r.status == net::IoResult::Status::Eof) {
+        if (r) {
+          session.receive(std::string_view(buffer.data(), *r));
+        } else if (r.error().kind == net::IoError::Kind::Eof) {
           session.receive_eof();
-        } else if (r.status == net::IoResult::Status::Timeout) {
+        } else if (r.error().kind == net::IoError::Kind::Timeout) {
           times_.abandon();
           timeout(session.waiting_for());
           break;
         } else {
           problem(ProblemKind::Network, "connection lost while waiting for " +
-                                            session.waiting_for() + ": " + std::strerror(r.error));
+                                            session.waiting_for() + ": " +
+                                            std::strerror(r.error().error));
           break;
         }
       }

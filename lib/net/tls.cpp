@@ -26,37 +26,41 @@ void TlsStream::prepare(const TlsOptions& options) {
   if (const auto& backend = tls_backend()) (*backend)->prepare(options);
 }
 
-std::unique_ptr<TlsStream> TlsStream::handshake(Fd fd, const TlsOptions& options,
-                                                const Deadline& deadline, TlsFacts& facts,
-                                                TlsFailure& failure) {
-  failure = {};
-  facts = {};
+tl::expected<Handshaken, HandshakeFailure> TlsStream::handshake(Fd fd, const TlsOptions& options,
+                                                                const Deadline& deadline) {
+  const auto failed = [](TlsFailure failure, std::optional<Handshaken> untrusted = {}) {
+    return tl::unexpected(HandshakeFailure{std::move(failure), std::move(untrusted)});
+  };
   const auto& backend = tls_backend();
-  if (!backend) {
-    failure = {TlsFailure::Kind::Setup, backend.error()};
-    return nullptr;
-  }
+  if (!backend) return failed({TlsFailure::Kind::Setup, backend.error()});
   struct Out {
-    TlsFacts* facts;
-    TlsFailure* failure;
-  } out{&facts, &failure};
-  const TlsReport report{&out, [](void* context, const TlsFacts& f, const TlsFailure& e) {
+    TlsFacts facts;
+    std::optional<TlsFailure> failure;
+  } out;
+  const TlsReport report{&out, [](void* context, const TlsFacts& f, const TlsFailure* e) {
                            auto* o = static_cast<Out*>(context);
-                           *o->facts = f;
-                           *o->failure = e;
+                           o->facts = f;
+                           if (e != nullptr) o->failure = *e;
                          }};
   auto channel = (*backend)->handshake(std::move(fd), options, deadline, report);
-  if (!channel) return nullptr;
-  auto impl = std::make_unique<Impl>();
-  impl->channel = std::move(channel);
-  return std::unique_ptr<TlsStream>(new TlsStream(std::move(impl)));
+  std::optional<Handshaken> done;
+  if (channel) {
+    auto impl = std::make_unique<Impl>();
+    impl->channel = std::move(channel);
+    done = Handshaken{std::unique_ptr<TlsStream>(new TlsStream(std::move(impl))),
+                      std::move(out.facts)};
+  }
+  if (out.failure) return failed(std::move(*out.failure), std::move(done));
+  if (!done) return failed({TlsFailure::Kind::Setup, "internal error: TLS gave no channel"});
+  return std::move(*done);
 }
 
-IoResult TlsStream::read(char* buffer, std::size_t size, const Deadline& deadline) {
+tl::expected<std::size_t, IoError> TlsStream::read(char* buffer, std::size_t size,
+                                                   const Deadline& deadline) {
   return impl_->channel->read(buffer, size, deadline);
 }
 
-IoResult TlsStream::write_all(std::string_view data, const Deadline& deadline) {
+tl::expected<void, IoError> TlsStream::write_all(std::string_view data, const Deadline& deadline) {
   return impl_->channel->write_all(data, deadline);
 }
 

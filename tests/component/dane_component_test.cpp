@@ -348,7 +348,7 @@ TEST(TlsaLookup, QueryCarriesAdAndDoAndFallsBackWithoutEdnsOnFormErr) {
 
 struct Handshake {
   net::TlsFacts facts;
-  net::TlsFailure failure;
+  std::optional<net::TlsFailure> failure;
   bool stream = false;  // a stream came back (also after a verification failure)
   std::string sni;      // what the server saw
 };
@@ -402,28 +402,31 @@ Handshake run_handshake(const TlsSetup& setup, const net::TlsOptions& options) {
   FakeSmtpServer server({start_tls(setup), send_raw("220 mx ESMTP\r\n"), expect("QUIT"),
                          send_raw("221 bye\r\n"), expect_close()});
   const auto deadline = net::Deadline::after(3s);
-  net::ConnectError connect_error;
   const auto to = net::parse_ip_literal(server.host(), server.port());
-  net::Fd fd = net::connect_tcp(*to, std::nullopt, deadline, connect_error);
-  EXPECT_TRUE(fd.valid()) << connect_error.error;
+  auto fd = net::connect_tcp(*to, std::nullopt, deadline);
+  EXPECT_TRUE(fd) << (fd ? 0 : fd.error().error);
   Handshake h;
-  auto stream = net::TlsStream::handshake(std::move(fd), options, deadline, h.facts, h.failure);
-  h.stream = stream != nullptr;
-  if (stream) {
+  auto tls = net::TlsStream::handshake(fd ? std::move(*fd) : net::Fd(), options, deadline);
+  net::Handshaken* done = tls ? &*tls : tls.error().untrusted ? &*tls.error().untrusted : nullptr;
+  if (!tls) h.failure = tls.error().failure;
+  if (done) h.facts = done->facts;
+  h.stream = done != nullptr && done->stream != nullptr;
+  if (h.stream) {
+    auto& stream = done->stream;
     std::string got;
     char buffer[256];
     while (got.find("\r\n") == std::string::npos) {
       const auto r = stream->read(buffer, sizeof(buffer), deadline);
-      if (r.status != net::IoResult::Status::Ok) break;
-      got.append(buffer, r.bytes);
+      if (!r) break;
+      got.append(buffer, *r);
     }
     EXPECT_EQ(got, "220 mx ESMTP\r\n");
-    EXPECT_EQ(stream->write_all("QUIT\r\n", deadline).status, net::IoResult::Status::Ok);
+    EXPECT_TRUE(stream->write_all("QUIT\r\n", deadline));
     got.clear();
     while (got.find("\r\n") == std::string::npos) {
       const auto r = stream->read(buffer, sizeof(buffer), deadline);
-      if (r.status != net::IoResult::Status::Ok) break;
-      got.append(buffer, r.bytes);
+      if (!r) break;
+      got.append(buffer, *r);
     }
     EXPECT_EQ(got, "221 bye\r\n");
     stream.reset();
@@ -436,15 +439,16 @@ Handshake run_handshake(const TlsSetup& setup, const net::TlsOptions& options) {
 
 void expect_ok(const Handshake& h, const std::string& match) {
   EXPECT_TRUE(h.stream);
-  EXPECT_EQ(h.failure.kind, net::TlsFailure::Kind::None) << h.failure.reason;
+  EXPECT_FALSE(h.failure) << h.failure->reason;
   EXPECT_TRUE(h.facts.verified);
   EXPECT_EQ(h.facts.dane_match, match);
 }
 
 void expect_verify_failure(const Handshake& h, const std::string& reason) {
   EXPECT_TRUE(h.stream);  // the channel stays usable for QUIT
-  EXPECT_EQ(h.failure.kind, net::TlsFailure::Kind::Verify);
-  EXPECT_EQ(h.failure.reason, reason);
+  ASSERT_TRUE(h.failure);
+  EXPECT_EQ(h.failure->kind, net::TlsFailure::Kind::Verify);
+  EXPECT_EQ(h.failure->reason, reason);
   EXPECT_FALSE(h.facts.verified);
   EXPECT_EQ(h.facts.dane_match, "");
   EXPECT_FALSE(h.facts.chain.empty());  // the certificate facts are still reported
@@ -515,7 +519,8 @@ TEST(Dane, TaChecksTheLeafDates) {
       run_handshake(chained(pki().leaf({kMx}, -100, 10)),
                     dane_options({tlsa(2, 1, 1, spki_sha256(pki().intermediate_pem()))}));
   expect_verify_failure(h, "DANE: certificate has expired");
-  EXPECT_TRUE(h.failure.expired);
+  ASSERT_TRUE(h.failure);
+  EXPECT_TRUE(h.failure->expired);
 }
 
 TEST(Dane, TaMustBeInTheChainTheServerSends) {
@@ -590,14 +595,13 @@ TEST(Dane, BaseDomainFallsBackToVerifyName) {
 TEST(Dane, NoBaseDomainIsASetupError) {
   net::TlsOptions options;
   options.dane = {tlsa(3, 1, 1, kDigest)};
-  net::TlsFacts facts;
-  net::TlsFailure failure;
   // Nothing is sent: the error comes before the handshake, so an unconnected socket will do.
-  auto stream = net::TlsStream::handshake(net::Fd(::socket(AF_INET, SOCK_STREAM, 0)), options,
-                                          net::Deadline::after(1s), facts, failure);
-  EXPECT_EQ(stream, nullptr);
-  EXPECT_EQ(failure.kind, net::TlsFailure::Kind::Setup);
-  EXPECT_EQ(failure.reason, "DANE needs the TLSA base domain (a host name)");
+  auto tls = net::TlsStream::handshake(net::Fd(::socket(AF_INET, SOCK_STREAM, 0)), options,
+                                       net::Deadline::after(1s));
+  ASSERT_FALSE(tls);
+  EXPECT_FALSE(tls.error().untrusted);
+  EXPECT_EQ(tls.error().failure.kind, net::TlsFailure::Kind::Setup);
+  EXPECT_EQ(tls.error().failure.reason, "DANE needs the TLSA base domain (a host name)");
 }
 
 TEST(Dane, WithoutDaneNothingChanges) {
@@ -606,7 +610,7 @@ TEST(Dane, WithoutDaneNothingChanges) {
   options.ca_file = pki().root_file();
   options.verify_name = kMx;
   const Handshake h = run_handshake(chained(pki().leaf({kMx})), options);
-  EXPECT_EQ(h.failure.kind, net::TlsFailure::Kind::None) << h.failure.reason;
+  EXPECT_FALSE(h.failure) << h.failure->reason;
   EXPECT_TRUE(h.facts.verified);
   EXPECT_EQ(h.facts.dane_match, "");
   EXPECT_EQ(h.sni, "");

@@ -273,15 +273,13 @@ TEST(Certificates, AddressOpenSslRefusesFailsClosed) {
   options.ca_file = pki().root_file();
   options.verify_ip = "999.0.0.1";  // not an address: X509_VERIFY_PARAM_set1_ip_asc refuses it
   const auto deadline = net::Deadline::after(3s);
-  net::ConnectError connect_error;
-  net::Fd fd = net::connect_tcp(*net::parse_ip_literal(server.host(), server.port()), std::nullopt,
-                                deadline, connect_error);
-  ASSERT_TRUE(fd.valid()) << connect_error.error;
-  net::TlsFacts facts;
-  net::TlsFailure failure;
-  const auto stream = net::TlsStream::handshake(std::move(fd), options, deadline, facts, failure);
-  EXPECT_EQ(stream, nullptr);
-  EXPECT_FALSE(facts.verified);
+  auto fd = net::connect_tcp(*net::parse_ip_literal(server.host(), server.port()), std::nullopt,
+                             deadline);
+  ASSERT_TRUE(fd) << fd.error().error;
+  const auto tls = net::TlsStream::handshake(std::move(*fd), options, deadline);
+  ASSERT_FALSE(tls) << "verified: " << tls->facts.verified;
+  EXPECT_FALSE(tls.error().untrusted);  // nothing was sent: no channel to hand back
+  const net::TlsFailure& failure = tls.error().failure;
   EXPECT_EQ(failure.kind, net::TlsFailure::Kind::Setup);
   EXPECT_EQ(failure.reason.rfind("internal error: cannot set the address to verify '999.0.0.1'", 0),
             0u)
