@@ -26,7 +26,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -54,16 +53,25 @@ constexpr int kDeepBind = RTLD_DEEPBIND;
 constexpr int kDeepBind = RTLD_DEEPBIND;
 #endif
 
+// `rel` ("../lib") below the folder `dir`, its leading "../" resolved ("DIR/../lib" would do
+// as well, but names the file less plainly in an error).
+std::string below(std::string dir, std::string_view rel) {
+  while (rel.substr(0, 3) == "../" && dir.rfind('/') != std::string::npos) {
+    dir.resize(dir.rfind('/'));
+    rel.remove_prefix(3);
+  }
+  return dir + "/" + std::string(rel);
+}
+
 // Where the module may be, most specific first (see the top of this file).
 std::vector<std::string> candidates(const std::string& name) {
   std::vector<std::string> out;
   std::array<char, PATH_MAX> exe{};
   const ssize_t n = ::readlink("/proc/self/exe", exe.data(), exe.size() - 1);
-  const std::string tree = std::string(SMTPVERIFY_BUILD_TREE) + "/";
-  if (n > 0 && std::string_view(exe.data(), static_cast<std::size_t>(n)).rfind(tree, 0) == 0) {
-    const std::filesystem::path self(std::string(exe.data(), static_cast<std::size_t>(n)));
-    out.push_back(
-        (self.parent_path() / SMTPVERIFY_TLS_MODULE_BUILD_REL / name).lexically_normal().string());
+  const std::string self(exe.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+  if (self.rfind(std::string(SMTPVERIFY_BUILD_TREE) + "/", 0) == 0) {
+    out.push_back(below(self.substr(0, self.rfind('/')), SMTPVERIFY_TLS_MODULE_BUILD_REL) + "/" +
+                  name);
   }
   const std::string installed = SMTPVERIFY_TLS_MODULE_INSTALL_DIR;
   if (!installed.empty()) out.push_back(installed + "/" + name);
