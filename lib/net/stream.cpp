@@ -74,17 +74,25 @@ std::optional<Endpoint> parse_ip_literal(std::string_view text, std::uint16_t po
   return std::nullopt;
 }
 
-int wait_for(int fd, short events, const Deadline& deadline) {
+namespace {
+
+tl::unexpected<IoError> io_error(IoError::Kind kind, int error) {
+  return tl::unexpected(IoError{kind, error});
+}
+
+}  // namespace
+
+tl::expected<void, IoError> wait_for(int fd, short events, const Deadline& deadline) {
   for (;;) {
     pollfd p{fd, events, 0};
     const int n = ::poll(&p, 1, deadline.poll_timeout_ms());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
+    if (n < 0) return io_error(IoError::Kind::Error, errno);
     if (n == 0) {
-      if (deadline.expired()) return 0;
+      if (deadline.expired()) return io_error(IoError::Kind::Timeout, ETIMEDOUT);
       continue;  // woke a little early (clock granularity): wait for the rest
     }
-    return 1;
+    return {};
   }
 }
 
@@ -93,10 +101,9 @@ int wait_for(int fd, short events, const Deadline& deadline) {
 // second write until the first is acknowledged, and Linux delays that ACK by up to 40 ms once
 // the connection looks interactive. TCP_QUICKACK sends a pending ACK now and leaves the
 // delayed-ACK ("pingpong") mode; the kernel re-enters it after our next write, so it is set
-// again before every wait for data. Measured against Postfix (TLS 1.3, which sends its ticket
-// and then the greeting): implicit TLS banner 42 ms -> 0.4 ms; the EHLO after STARTTLS lost
-// its occasional 40 ms too. One setsockopt per wait.
-int wait_readable(int fd, const Deadline& deadline) {
+// again before every wait for data (what it saves against Postfix: tests/bench/README.md).
+// One setsockopt per wait.
+tl::expected<void, IoError> wait_readable(int fd, const Deadline& deadline) {
 #ifdef TCP_QUICKACK
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
@@ -104,20 +111,16 @@ int wait_readable(int fd, const Deadline& deadline) {
   return wait_for(fd, POLLIN, deadline);
 }
 
-Fd connect_tcp(const Endpoint& to, const std::optional<Endpoint>& from, const Deadline& deadline,
-               ConnectError& failure) {
-  failure = {};
-  int& error = failure.error;
+tl::expected<Fd, ConnectError> connect_tcp(const Endpoint& to, const std::optional<Endpoint>& from,
+                                           const Deadline& deadline) {
+  const auto failed = [](int error, bool at_bind = false) {
+    return tl::unexpected(ConnectError{error, at_bind});
+  };
   Fd fd(::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
-  if (!fd.valid()) {
-    error = errno;
-    return Fd();
-  }
+  if (!fd.valid()) return failed(errno);
   if (from &&
       ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&from->storage), from->length) != 0) {
-    error = errno;
-    failure.at_bind = true;
-    return Fd();
+    return failed(errno, true);
   }
   // One write per command: Nagle would only hold back our small writes.
   const int one = 1;
@@ -125,55 +128,41 @@ Fd connect_tcp(const Endpoint& to, const std::optional<Endpoint>& from, const De
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to.storage), to.length) == 0) {
     return fd;
   }
-  if (errno != EINPROGRESS) {
-    error = errno;
-    return Fd();
-  }
-  const int ready = wait_for(fd.get(), POLLOUT, deadline);
-  if (ready <= 0) {
-    error = ready == 0 ? ETIMEDOUT : errno;
-    return Fd();
+  if (errno != EINPROGRESS) return failed(errno);
+  if (const auto ready = wait_for(fd.get(), POLLOUT, deadline); !ready) {
+    return failed(ready.error().error);
   }
   int so_error = 0;
   socklen_t len = sizeof so_error;
   if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
-  if (so_error != 0) {
-    error = so_error;
-    return Fd();
-  }
+  if (so_error != 0) return failed(so_error);
   return fd;
 }
 
-namespace {
-
-std::optional<Endpoint> endpoint_of(int fd, bool local) {
+std::optional<Endpoint> local_endpoint(int fd) {
   Endpoint ep;
   ep.length = sizeof ep.storage;
-  auto* sa = reinterpret_cast<sockaddr*>(&ep.storage);
-  const int rc = local ? ::getsockname(fd, sa, &ep.length) : ::getpeername(fd, sa, &ep.length);
-  if (rc != 0) return std::nullopt;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ep.storage), &ep.length) != 0) {
+    return std::nullopt;
+  }
   return ep;
 }
 
-}  // namespace
-
-std::optional<Endpoint> local_endpoint(int fd) { return endpoint_of(fd, true); }
-std::optional<Endpoint> peer_endpoint(int fd) { return endpoint_of(fd, false); }
-
-IoResult TcpStream::read(char* buffer, std::size_t size, const Deadline& deadline) {
+tl::expected<std::size_t, IoError> TcpStream::read(char* buffer, std::size_t size,
+                                                   const Deadline& deadline) {
   for (;;) {
     const ssize_t n = ::recv(fd_.get(), buffer, size, MSG_DONTWAIT);
-    if (n > 0) return {IoResult::Status::Ok, static_cast<std::size_t>(n), 0};
-    if (n == 0) return {IoResult::Status::Eof, 0, 0};
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) return io_error(IoError::Kind::Eof, 0);
     if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return {IoResult::Status::Error, 0, errno};
-    const int ready = wait_readable(fd_.get(), deadline);
-    if (ready == 0) return {IoResult::Status::Timeout, 0, ETIMEDOUT};
-    if (ready < 0) return {IoResult::Status::Error, 0, errno};
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return io_error(IoError::Kind::Error, errno);
+    if (auto ready = wait_readable(fd_.get(), deadline); !ready) {
+      return tl::unexpected(ready.error());
+    }
   }
 }
 
-IoResult TcpStream::write_all(std::string_view data, const Deadline& deadline) {
+tl::expected<void, IoError> TcpStream::write_all(std::string_view data, const Deadline& deadline) {
   std::size_t sent = 0;
   while (sent < data.size()) {
     const ssize_t n =
@@ -183,12 +172,12 @@ IoResult TcpStream::write_all(std::string_view data, const Deadline& deadline) {
       continue;
     }
     if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return {IoResult::Status::Error, sent, errno};
-    const int ready = wait_for(fd_.get(), POLLOUT, deadline);
-    if (ready == 0) return {IoResult::Status::Timeout, sent, ETIMEDOUT};
-    if (ready < 0) return {IoResult::Status::Error, sent, errno};
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return io_error(IoError::Kind::Error, errno);
+    if (auto ready = wait_for(fd_.get(), POLLOUT, deadline); !ready) {
+      return tl::unexpected(ready.error());
+    }
   }
-  return {IoResult::Status::Ok, sent, 0};
+  return {};
 }
 
 }  // namespace smtpverify::net

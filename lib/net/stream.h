@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 #include <utility>
 
 #include "net/deadline.h"
@@ -52,11 +53,11 @@ struct Endpoint {
 /// Parses an IP literal ("192.0.2.1", "2001:db8::1" or "[2001:db8::1]"); nullopt if not one.
 std::optional<Endpoint> parse_ip_literal(std::string_view text, std::uint16_t port);
 
-/// The outcome of a socket operation; `error` is errno or 0.
-struct IoResult {
-  enum class Status { Ok, Eof, Timeout, Error };
-  Status status = Status::Ok;
-  std::size_t bytes = 0;
+/// Why a socket operation failed: the peer closed the stream (Eof), the deadline passed
+/// (Timeout, `error` ETIMEDOUT) or the system said no (Error, `error` is errno).
+struct IoError {
+  enum class Kind { Eof, Timeout, Error };
+  Kind kind = Kind::Error;
   int error = 0;
 };
 
@@ -68,31 +69,33 @@ struct ConnectError {
 };
 
 /// Connects to `to` from `from` (any local address when nullopt) without blocking past the
-/// deadline. On failure returns an invalid Fd and fills `error`.
-Fd connect_tcp(const Endpoint& to, const std::optional<Endpoint>& from, const Deadline& deadline,
-               ConnectError& error);
+/// deadline.
+tl::expected<Fd, ConnectError> connect_tcp(const Endpoint& to, const std::optional<Endpoint>& from,
+                                           const Deadline& deadline);
 
-/// The local and peer address of a connected socket.
+/// The local address of a connected socket.
 std::optional<Endpoint> local_endpoint(int fd);
-std::optional<Endpoint> peer_endpoint(int fd);
 
 /// A connected byte stream: plain TCP here, TLS behind the same interface.
 class Stream {
  public:
   virtual ~Stream() = default;
-  /// Reads what is available (at least one byte), waiting until the deadline.
-  virtual IoResult read(char* buffer, std::size_t size, const Deadline& deadline) = 0;
+  /// Reads what is available (at least one byte), waiting until the deadline; the number of
+  /// bytes read.
+  virtual tl::expected<std::size_t, IoError> read(char* buffer, std::size_t size,
+                                                  const Deadline& deadline) = 0;
   /// Writes all of `data`, waiting until the deadline.
-  virtual IoResult write_all(std::string_view data, const Deadline& deadline) = 0;
+  virtual tl::expected<void, IoError> write_all(std::string_view data,
+                                                const Deadline& deadline) = 0;
 };
 
 /// Plain TCP. Never raises SIGPIPE (MSG_NOSIGNAL).
 class TcpStream final : public Stream {
  public:
   explicit TcpStream(Fd fd) : fd_(std::move(fd)) {}
-  IoResult read(char* buffer, std::size_t size, const Deadline& deadline) override;
-  IoResult write_all(std::string_view data, const Deadline& deadline) override;
-  [[nodiscard]] int fd() const { return fd_.get(); }
+  tl::expected<std::size_t, IoError> read(char* buffer, std::size_t size,
+                                          const Deadline& deadline) override;
+  tl::expected<void, IoError> write_all(std::string_view data, const Deadline& deadline) override;
   /// Hands the socket over (to a TLS stream after STARTTLS); this stream is unusable after.
   Fd release() { return std::move(fd_); }
 
@@ -100,11 +103,11 @@ class TcpStream final : public Stream {
   Fd fd_;
 };
 
-/// Waits for `events` on fd until the deadline: 1 ready, 0 timed out, -1 error (errno set).
-int wait_for(int fd, short events, const Deadline& deadline);
+/// Waits for `events` on fd until the deadline: ready, or a Timeout or Error.
+tl::expected<void, IoError> wait_for(int fd, short events, const Deadline& deadline);
 
 /// wait_for(fd, POLLIN, deadline) on a TCP socket, after asking the kernel (TCP_QUICKACK) to
 /// acknowledge what has arrived now and to leave delayed-ACK mode.
-int wait_readable(int fd, const Deadline& deadline);
+tl::expected<void, IoError> wait_readable(int fd, const Deadline& deadline);
 
 }  // namespace smtpverify::net

@@ -16,54 +16,59 @@ TlsStream::TlsStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TlsStream::~TlsStream() = default;
 
-bool load_tls(std::string& error) { return tls_backend(error) != nullptr; }
+tl::expected<void, TlsFailure> load_tls() {
+  if (!tls_backend())
+    return tl::unexpected(TlsFailure{TlsFailure::Kind::Setup, tls_backend().error()});
+  return {};
+}
 
 void TlsStream::prepare(const TlsOptions& options) {
-  std::string error;
-  if (const TlsBackend* backend = tls_backend(error)) backend->prepare(options);
+  if (const auto& backend = tls_backend()) (*backend)->prepare(options);
 }
 
-std::unique_ptr<TlsStream> TlsStream::handshake(Fd fd, const TlsOptions& options,
-                                                const Deadline& deadline, TlsFacts& facts,
-                                                TlsFailure& failure) {
-  failure = {};
-  facts = {};
-  std::string error;
-  const TlsBackend* backend = tls_backend(error);
-  if (backend == nullptr) {
-    failure = {TlsFailure::Kind::Setup, error};
-    return nullptr;
-  }
+tl::expected<Handshaken, HandshakeFailure> TlsStream::handshake(Fd fd, const TlsOptions& options,
+                                                                const Deadline& deadline) {
+  const auto failed = [](TlsFailure failure, std::optional<Handshaken> untrusted = {}) {
+    return tl::unexpected(HandshakeFailure{std::move(failure), std::move(untrusted)});
+  };
+  const auto& backend = tls_backend();
+  if (!backend) return failed({TlsFailure::Kind::Setup, backend.error()});
   struct Out {
-    TlsFacts* facts;
-    TlsFailure* failure;
-  } out{&facts, &failure};
-  const TlsReport report{&out, [](void* context, const TlsFacts& f, const TlsFailure& e) {
+    TlsFacts facts;
+    std::optional<TlsFailure> failure;
+  } out;
+  const TlsReport report{&out, [](void* context, const TlsFacts& f, const TlsFailure* e) {
                            auto* o = static_cast<Out*>(context);
-                           *o->facts = f;
-                           *o->failure = e;
+                           o->facts = f;
+                           if (e != nullptr) o->failure = *e;
                          }};
-  auto channel = backend->handshake(std::move(fd), options, deadline, report);
-  if (!channel) return nullptr;
-  auto impl = std::make_unique<Impl>();
-  impl->channel = std::move(channel);
-  return std::unique_ptr<TlsStream>(new TlsStream(std::move(impl)));
+  auto channel = (*backend)->handshake(std::move(fd), options, deadline, report);
+  std::optional<Handshaken> done;
+  if (channel) {
+    auto impl = std::make_unique<Impl>();
+    impl->channel = std::move(channel);
+    done = Handshaken{std::unique_ptr<TlsStream>(new TlsStream(std::move(impl))),
+                      std::move(out.facts)};
+  }
+  if (out.failure) return failed(std::move(*out.failure), std::move(done));
+  if (!done) return failed({TlsFailure::Kind::Setup, "internal error: TLS gave no channel"});
+  return std::move(*done);
 }
 
-IoResult TlsStream::read(char* buffer, std::size_t size, const Deadline& deadline) {
+tl::expected<std::size_t, IoError> TlsStream::read(char* buffer, std::size_t size,
+                                                   const Deadline& deadline) {
   return impl_->channel->read(buffer, size, deadline);
 }
 
-IoResult TlsStream::write_all(std::string_view data, const Deadline& deadline) {
+tl::expected<void, IoError> TlsStream::write_all(std::string_view data, const Deadline& deadline) {
   return impl_->channel->write_all(data, deadline);
 }
 
 std::string base64_encode(std::string_view data) {
-  std::string error;
-  const TlsBackend* backend = tls_backend(error);
-  if (backend == nullptr) throw std::runtime_error(error);
+  const auto& backend = tls_backend();
+  if (!backend) throw std::runtime_error(backend.error());
   std::string out(base64_capacity(data.size()), '\0');
-  out.resize(backend->base64_encode(data, out.data(), out.size()));
+  out.resize((*backend)->base64_encode(data, out.data(), out.size()));
   return out;
 }
 

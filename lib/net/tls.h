@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 #include <vector>
 
 #include "net/stream.h"
@@ -58,30 +59,44 @@ struct TlsFacts {
   std::optional<long long> min_days_left;  ///< the soonest expiry in the chain
   bool verified = false;                   ///< chain and name verified (false with --no-verify)
   std::string dane_match;  ///< DANE: the TLSA record that matched, "usage selector mtype" ("3 1 1")
-  int dane_depth = -1;     ///< DANE: the chain depth of the certificate it matched (0 = leaf)
 };
 
-/// Why TLS failed.
+/// Why TLS failed: the deadline passed, the handshake failed, the server could not be
+/// authenticated, or TLS could not be set up (our side: the module, the options).
 struct TlsFailure {
-  enum class Kind { None, Timeout, Handshake, Verify, Setup };
-  Kind kind = Kind::None;
+  enum class Kind { Timeout, Handshake, Verify, Setup };
+  Kind kind = Kind::Setup;
   std::string reason;    ///< OpenSSL's words: "certificate has expired", "wrong version number"
   bool expired = false;  ///< Verify: the reason is an expired certificate
 };
 
-/// Makes TLS usable: in the plugin, loads the OpenSSL module (once). Returns false with the
-/// reason in `error` (which file, and why) when it cannot; TlsStream::handshake then fails
-/// with Kind::Setup and base64_encode throws. Call it before anything is sent.
-bool load_tls(std::string& error);
+/// Makes TLS usable: in the plugin, loads the OpenSSL module (once). When it cannot, a Setup
+/// failure says which file and why; TlsStream::handshake then fails with the same and
+/// base64_encode throws. Call it before anything is sent.
+tl::expected<void, TlsFailure> load_tls();
+
+class TlsStream;
+
+/// A completed handshake: the channel and what it showed.
+struct Handshaken {
+  std::unique_ptr<TlsStream> stream;
+  TlsFacts facts;
+};
+
+/// A failed handshake. After a Verify failure the handshake did complete: `untrusted` holds
+/// the working but unauthenticated channel (for QUIT, nothing else) and what it showed.
+struct HandshakeFailure {
+  TlsFailure failure;
+  std::optional<Handshaken> untrusted;
+};
 
 /// A TLS client stream. Owns the socket once the handshake has started.
 class TlsStream final : public Stream {
  public:
   /// Runs the client handshake on `fd` under the deadline, then checks the verification
-  /// result. On failure returns nullptr with `failure` set; `facts` holds what was seen.
-  static std::unique_ptr<TlsStream> handshake(Fd fd, const TlsOptions& options,
-                                              const Deadline& deadline, TlsFacts& facts,
-                                              TlsFailure& failure);
+  /// result.
+  static tl::expected<Handshaken, HandshakeFailure> handshake(Fd fd, const TlsOptions& options,
+                                                              const Deadline& deadline);
   /// Builds the connection-independent part of the handshake (the context with its trust
   /// anchors, most of TLS's cost) now, so that it overlaps a wait for the server (the reply to
   /// STARTTLS); handshake() with the same options reuses it. Failures are reported by handshake().
@@ -90,8 +105,9 @@ class TlsStream final : public Stream {
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
 
-  IoResult read(char* buffer, std::size_t size, const Deadline& deadline) override;
-  IoResult write_all(std::string_view data, const Deadline& deadline) override;
+  tl::expected<std::size_t, IoError> read(char* buffer, std::size_t size,
+                                          const Deadline& deadline) override;
+  tl::expected<void, IoError> write_all(std::string_view data, const Deadline& deadline) override;
 
  private:
   struct Impl;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 
 #include "net/tls.h"
 
@@ -20,7 +21,8 @@ namespace smtpverify::net {
 /// (SMTPVERIFY_STATIC_RUNTIME).
 struct TlsReport {
   void* context = nullptr;
-  void (*deliver)(void* context, const TlsFacts& facts, const TlsFailure& failure) = nullptr;
+  /// `failure` is nullptr when there was none.
+  void (*deliver)(void* context, const TlsFacts& facts, const TlsFailure* failure) = nullptr;
 };
 
 /// Room base64_encode needs for `size` bytes: 4 per 3, rounded up, and a NUL.
@@ -33,7 +35,7 @@ constexpr std::size_t base64_capacity(std::size_t size) { return 4 * ((size + 2)
 struct TlsBackend {
   std::uint64_t abi = 0;  ///< must equal tls_backend_abi()
   /// The handshake (see TlsStream::handshake), its findings delivered through `report`; the
-  /// stream it returns is the TLS channel.
+  /// stream it returns is the TLS channel (after a Verify failure too; none after others).
   std::unique_ptr<Stream> (*handshake)(Fd fd, const TlsOptions& options, const Deadline& deadline,
                                        const TlsReport& report) = nullptr;
   /// Builds what handshake() will need for these options (see TlsStream::prepare).
@@ -54,7 +56,8 @@ constexpr std::uint64_t tls_backend_abi() {
   for (const std::size_t size :
        {sizeof(TlsBackend), sizeof(TlsReport), sizeof(TlsOptions), sizeof(TlsFacts),
         sizeof(TlsFailure), sizeof(CertFacts), sizeof(DaneRecord), sizeof(Deadline), sizeof(Fd),
-        sizeof(IoResult), sizeof(std::string), sizeof(std::unique_ptr<Stream>)}) {
+        sizeof(IoError), sizeof(tl::expected<std::size_t, IoError>), sizeof(std::string),
+        sizeof(std::unique_ptr<Stream>)}) {
     mix(size);
   }
   for (const char c : std::string_view(SMTPVERIFY_TLS_ABI_VERSION))
@@ -62,9 +65,9 @@ constexpr std::uint64_t tls_backend_abi() {
   return h;
 }
 
-/// The backend, or nullptr with `error` set (loader: the module could not be loaded).
+/// The backend, or why there is none (loader: which module file, and why it was not loaded).
 /// Loaded once; later calls return the same answer.
-const TlsBackend* tls_backend(std::string& error);
+const tl::expected<const TlsBackend*, std::string>& tls_backend();
 
 }  // namespace smtpverify::net
 

@@ -3,6 +3,9 @@
 
 namespace smtpverify::net {
 
-const TlsBackend* tls_backend(std::string& /*error*/) { return smtpverify_tls_backend_v1(); }
+const tl::expected<const TlsBackend*, std::string>& tls_backend() {
+  static const tl::expected<const TlsBackend*, std::string> backend = smtpverify_tls_backend_v1();
+  return backend;
+}
 
 }  // namespace smtpverify::net

@@ -1,43 +1,46 @@
 // The plugin's TLS backend: the OpenSSL code lives in a module (SMTPVERIFY_TLS_MODULE_NAME)
 // that is loaded on first use, so a plain check never maps, relocates or initialises
-// libssl/libcrypto (~3.5 M instructions and ~1.8 MB of RSS a run). Compiled into the
-// executable (smtpverify_use_tls_module() in lib/CMakeLists.txt), which knows where it and
-// the module are installed.
+// libssl/libcrypto (what that saves: tests/bench/README.md). Compiled into the executable
+// (smtpverify_use_tls_module() in lib/CMakeLists.txt), which knows where the module is.
 //
-// Finding the module: by absolute path, in this order:
-//   1. relative to the plugin's own file (/proc/self/exe) as installed: e.g.
-//      /usr/lib/nagios/plugins/../../x86_64-linux-gnu/check-smtp-verify/ (SMTPVERIFY_MODULEDIR),
-//      so `cmake --install --prefix ANY`, the .deb and the .rpm each find their own module;
-//   2. relative to it as in the build tree (plugin/../lib/), for the tests;
-//   3. the absolute install folder, for a plugin copied elsewhere or a system without /proc.
-// Each is stat()ed; the first that exists is loaded, and if that fails its error is reported.
-// Cost: readlink + stat + open, only when TLS or AUTH is used. Not a DT_RUNPATH: the loader
-// would search a RUNPATH folder for each of the plugin's own libraries too, ~46 failing
-// openat()/stat() calls (glibc-hwcaps and legacy hwcaps subfolders) on every start, plain or
-// not. A module of another build is refused by the ABI check below.
+// Where: whatever file is loaded runs its constructors in this process before any check of
+// ours, so only two folders are ever looked at, both fixed when building:
+//   1. in the build tree only (the executable's own file, /proc/self/exe, lies inside
+//      SMTPVERIFY_BUILD_TREE): beside it as the build tree has it (plugin/../lib/), for the
+//      tests;
+//   2. the absolute install folder, SMTPVERIFY_TLS_MODULE_INSTALL_DIR. An installed plugin, or
+//      a copy anywhere else, looks nowhere else: not relative to its own folder, which whoever
+//      can write near a copy could fill.
+// The module found is opened (O_NOFOLLOW) and refused unless it is a regular file owned by
+// root or by us and writable by nobody else; what is loaded is that very file
+// (/proc/self/fd/N), so it cannot be swapped between the check and dlopen(). A module of
+// another build is refused by the ABI check below. Not a DT_RUNPATH: the dynamic loader would
+// search a RUNPATH folder for each of the plugin's own libraries too, on every start.
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "net/stream.h"
 #include "net/tls_backend.h"
 
 namespace smtpverify::net {
 
 namespace {
 
-// Binding libssl and libcrypto costs ~4,000 symbol lookups. Loaded normally, each lookup first
-// misses in every object of the global scope (the plugin, libstdc++, Boost, c-ares, libc, ...)
-// before it reaches the module's own libraries: ~1.9 M instructions more than when the plugin
-// was linked with them. RTLD_DEEPBIND searches the module's own dependency list first (module,
-// libssl, libcrypto, then the rest). Nothing in the plugin interposes on them, and the
-// allocator pairs stay consistent: OpenSSL allocates through tls_openssl.cpp, which calls
-// libc's malloc/free either way. Not under AddressSanitizer, whose malloc must stay first.
+// RTLD_DEEPBIND: the module's symbols are looked up in its own dependency list first (module,
+// libssl, libcrypto, then the rest) instead of after every object of the plugin's global scope,
+// which makes binding OpenSSL much cheaper. Nothing in the plugin interposes on them, and the
+// allocator pairs stay consistent: OpenSSL allocates through the module, which calls libc's
+// malloc/free either way. Not under AddressSanitizer, whose malloc must stay first.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int kDeepBind = 0;
 #elif defined(__has_feature)
@@ -50,27 +53,28 @@ constexpr int kDeepBind = RTLD_DEEPBIND;
 constexpr int kDeepBind = RTLD_DEEPBIND;
 #endif
 
+// `rel` ("../lib") below the folder `dir`, its leading "../" resolved ("DIR/../lib" would do
+// as well, but names the file less plainly in an error).
+std::string below(std::string dir, std::string_view rel) {
+  while (rel.substr(0, 3) == "../" && dir.rfind('/') != std::string::npos) {
+    dir.resize(dir.rfind('/'));
+    rel.remove_prefix(3);
+  }
+  return dir + "/" + std::string(rel);
+}
+
 // Where the module may be, most specific first (see the top of this file).
 std::vector<std::string> candidates(const std::string& name) {
   std::vector<std::string> out;
-  const auto add = [&out](std::string path) {
-    for (const auto& p : out) {
-      if (p == path) return;
-    }
-    out.push_back(std::move(path));
-  };
   std::array<char, PATH_MAX> exe{};
   const ssize_t n = ::readlink("/proc/self/exe", exe.data(), exe.size() - 1);
-  if (n > 0) {
-    std::string dir(exe.data(), static_cast<std::size_t>(n));
-    dir.resize(dir.rfind('/') + 1);
-    for (const std::string rel :
-         {SMTPVERIFY_TLS_MODULE_INSTALL_REL, SMTPVERIFY_TLS_MODULE_BUILD_REL}) {
-      if (!rel.empty()) add(dir + rel + "/" + name);
-    }
+  const std::string self(exe.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+  if (self.rfind(std::string(SMTPVERIFY_BUILD_TREE) + "/", 0) == 0) {
+    out.push_back(below(self.substr(0, self.rfind('/')), SMTPVERIFY_TLS_MODULE_BUILD_REL) + "/" +
+                  name);
   }
   const std::string installed = SMTPVERIFY_TLS_MODULE_INSTALL_DIR;
-  if (!installed.empty()) add(installed + "/" + name);
+  if (!installed.empty()) out.push_back(installed + "/" + name);
   return out;
 }
 
@@ -79,13 +83,32 @@ std::string dl_error() {
   return e != nullptr ? e : "unknown error";
 }
 
-const TlsBackend* load(std::string& error) {
+// Opens the module at `path` for loading, or says why it must not be loaded. A file that
+// others may write is a file others may have written.
+tl::expected<Fd, std::string> open_module(const std::string& path) {
+  const std::string refused = "refusing the TLS module " + path + ": ";
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return tl::unexpected(refused + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return tl::unexpected(refused + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return tl::unexpected(refused + "not a regular file");
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return tl::unexpected(refused + "owned by uid " + std::to_string(st.st_uid) +
+                          ", neither root nor us");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return tl::unexpected(refused + "writable by group or others");
+  }
+  return fd;
+}
+
+tl::expected<const TlsBackend*, std::string> load() {
   const std::string name = SMTPVERIFY_TLS_MODULE_NAME;
   const std::vector<std::string> paths = candidates(name);
   std::string path;
   for (const auto& p : paths) {
     struct stat st {};
-    if (::stat(p.c_str(), &st) == 0) {
+    if (::lstat(p.c_str(), &st) == 0) {
       path = p;
       break;
     }
@@ -93,37 +116,35 @@ const TlsBackend* load(std::string& error) {
   if (path.empty()) {
     std::string list;
     for (const auto& p : paths) list += (list.empty() ? "" : ", ") + p;
-    error = "cannot find the TLS module " + name + " (looked for " + list + ")";
-    return nullptr;
+    return tl::unexpected("cannot find the TLS module " + name + " (looked for " + list + ")");
   }
+  auto fd = open_module(path);
+  if (!fd) return tl::unexpected(fd.error());
   // RTLD_LOCAL: OpenSSL's symbols stay out of the global scope; RTLD_NOW: a broken module is
-  // reported here, not at some later call.
-  void* module = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
+  // reported here, not at some later call. The fd may be closed once it is mapped.
+  const std::string opened = "/proc/self/fd/" + std::to_string(fd->get());
+  void* module = dlopen(opened.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
   if (module == nullptr) {
-    error = "cannot load the TLS module: " + dl_error();
-    return nullptr;
+    return tl::unexpected("cannot load the TLS module " + path + ": " + dl_error());
   }
   using Entry = const TlsBackend* (*)();
   auto entry = reinterpret_cast<Entry>(dlsym(module, "smtpverify_tls_backend_v1"));
   if (entry == nullptr) {
-    error = "the TLS module " + path + " is not ours: " + dl_error();
-    return nullptr;
+    return tl::unexpected("the TLS module " + path + " is not ours: " + dl_error());
   }
   const TlsBackend* backend = entry();
   if (backend == nullptr || backend->abi != tls_backend_abi()) {
-    error = "the TLS module " + path + " belongs to another build of check_smtp_verify (" +
-            SMTPVERIFY_TLS_ABI_VERSION + " expected)";
-    return nullptr;
+    return tl::unexpected("the TLS module " + path +
+                          " belongs to another build of check_smtp_verify (" +
+                          SMTPVERIFY_TLS_ABI_VERSION + " expected)");
   }
   return backend;
 }
 
 }  // namespace
 
-const TlsBackend* tls_backend(std::string& error) {
-  static std::string failure;
-  static const TlsBackend* const backend = load(failure);
-  error = failure;
+const tl::expected<const TlsBackend*, std::string>& tls_backend() {
+  static const tl::expected<const TlsBackend*, std::string> backend = load();
   return backend;
 }
 

@@ -2,286 +2,42 @@
 // Compiled into the plugin's TLS module (check_smtp_verify_tls.so, loaded by tls_loader.cpp)
 // and, for the tests, into smtpverify_tls (tls_linked.cpp). Reached only through
 // smtpverify_tls_backend_v1(); everything else here has hidden visibility in the module.
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/mman.h>
 
-#include <algorithm>
-#include <array>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <ctime>
 #include <exception>
+#include <tl/expected.hpp>
 
 #include "net/tls.h"
 #include "net/tls_backend.h"
+#include "net/tls_openssl_util.h"
+#ifdef SMTPVERIFY_TLS_ARENA
+#include "net/tls_arena.h"
+#endif
 
 namespace smtpverify::net {
 
 namespace {
 
-// OpenSSL's socket BIO writes with write(), not send(MSG_NOSIGNAL): to a peer that has gone,
-// that raises SIGPIPE, which would kill the plugin. Around each OpenSSL call that may write,
-// block SIGPIPE for this thread only, swallow one raised meanwhile, and restore the mask;
-// nothing process-wide changes.
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~SigpipeGuard() {
-    if (!was_pending_) {
-      const timespec zero{};
-      while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t pipe_{};
-  sigset_t old_{};
-  bool was_pending_ = false;
-};
-
-#ifdef SMTPVERIFY_TLS_ARENA
-// OpenSSL 3 makes ~15,000 small allocations for one verified handshake (method stores, name
-// maps, decoder chains); through glibc each malloc/free pair costs ~250 instructions, ~2.2 M
-// of a STARTTLS check. The plugin is a short, single-threaded process, so the module hands
-// OpenSSL a size-class allocator instead: a bump pointer through one reserved region (pages
-// count only once touched), freed blocks kept on one list per 16-byte class for reuse (so peak
-// memory stays near glibc's), anything over 1 KiB, any call from a second thread and anything
-// once the region is used up passed to malloc unchanged (so valgrind sees those blocks as
-// they are). Never in the tests, which run OpenSSL servers on other threads, nor under the
-// sanitizers, which must see every block.
-namespace arena {
-
-constexpr std::size_t kAlign = 16;
-constexpr std::size_t kHeader = 16;  // keeps blocks 16-byte aligned; holds the size class
-constexpr std::size_t kMaxSmall = 1024;
-constexpr std::size_t kClasses = kMaxSmall / kAlign + 1;
-constexpr std::size_t kRegion = 16 * 1024 * 1024;  // address space; a check touches ~1 MiB
-
-struct FreeBlock {
-  FreeBlock* next;
-};
-
-struct State {
-  char* begin = nullptr;
-  char* cursor = nullptr;
-  char* end = nullptr;
-  std::array<FreeBlock*, kClasses> free{};
-  pthread_t owner{};
-};
-State state;
-
-bool ours(const void* block) {
-  const auto* p = static_cast<const char*>(block);
-  return p >= state.begin && p < state.end;
-}
-
-std::size_t& class_of(void* block) {
-  return *reinterpret_cast<std::size_t*>(static_cast<char*>(block) - kHeader);
-}
-
-bool on_owner_thread() { return pthread_equal(pthread_self(), state.owner) != 0; }
-
-void* allocate(std::size_t n, const char* /*file*/, int /*line*/) {
-  if (n > kMaxSmall || !on_owner_thread()) return std::malloc(n);
-  const std::size_t cls = n == 0 ? 1 : (n + kAlign - 1) / kAlign;
-  if (FreeBlock* b = state.free[cls]) {
-    state.free[cls] = b->next;
-    return b;
-  }
-  const std::size_t need = kHeader + cls * kAlign;
-  if (static_cast<std::size_t>(state.end - state.cursor) < need) return std::malloc(n);
-  char* block = state.cursor + kHeader;
-  state.cursor += need;
-  class_of(block) = cls;
-  return block;
-}
-
-void release(void* block, const char* /*file*/, int /*line*/) {
-  if (!ours(block)) {
-    std::free(block);
-  } else if (on_owner_thread()) {
-    auto* b = static_cast<FreeBlock*>(block);
-    b->next = state.free[class_of(block)];
-    state.free[class_of(block)] = b;
-  }
-}
-
-void* reallocate(void* block, std::size_t n, const char* file, int line) {
-  if (block == nullptr) return allocate(n, file, line);
-  if (n == 0) {
-    release(block, file, line);
-    return nullptr;
-  }
-  if (!ours(block)) return std::realloc(block, n);
-  const std::size_t capacity = class_of(block) * kAlign;
-  if (n <= capacity) return block;
-  void* bigger = allocate(n, file, line);
-  if (bigger == nullptr) return nullptr;
-  std::memcpy(bigger, block, capacity);
-  release(block, file, line);
-  return bigger;
-}
-
-// Must run before OpenSSL allocates anything (else OpenSSL refuses, and malloc stays).
-void install() {
-  void* region = ::mmap(nullptr, kRegion, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (region == MAP_FAILED) return;
-  state.begin = state.cursor = static_cast<char*>(region);
-  state.end = state.begin + kRegion;
-  state.owner = pthread_self();
-  CRYPTO_set_mem_functions(allocate, reallocate, release);
-}
-
-}  // namespace arena
-#endif
-
-// OpenSSL is initialised by us, before any other OpenSSL call (costs measured with callgrind,
-// OpenSSL 3.0):
-// - no openssl.cnf: the system's OpenSSL configuration is not ours to apply to a probe, and
-//   loading it costs ~1.7 M instructions; --ca-file/--ca-path/--tls-min say what we need;
-// - no error-string tables (~1.2 M): loaded only when an error is reported (openssl_reason);
-// - no atexit(OPENSSL_cleanup) (~1.4 M): the process ends right after the check and the kernel
-//   reclaims everything. Nothing is left that LSan calls a leak: it stays reachable from
-//   OpenSSL's globals;
-// - no legacy name table of every cipher (~2.0 M: libssl's init asks for it, and the first
-//   fetch copies all those aliases into the provider name map). Documented: once
-//   OPENSSL_INIT_NO_ADD_ALL_CIPHERS is given, later requests to add them are ignored. TLS
-//   fetches its ciphers from the provider by their short names, which the provider knows;
-//   the ciphers of TLS cipher suites are still added, so that they keep their NIDs. Digests
-//   keep their legacy names: X509 looks them up by NID (the security level of a signature).
-// The ciphers of the TLS cipher suites OpenSSL 3.0 knows (ssl/ssl_ciph.c) that the default
-// provider has.
-const EVP_CIPHER* (*const kTlsCiphers[])() = {
-    EVP_aes_128_cbc,       EVP_aes_256_cbc,      EVP_aes_128_gcm,
-    EVP_aes_256_gcm,       EVP_aes_128_ccm,      EVP_aes_256_ccm,
-#if !defined(OPENSSL_NO_CHACHA) && !defined(OPENSSL_NO_POLY1305)
-    EVP_chacha20_poly1305,
-#endif
-#ifndef OPENSSL_NO_ARIA
-    EVP_aria_128_gcm,      EVP_aria_256_gcm,
-#endif
-#ifndef OPENSSL_NO_CAMELLIA
-    EVP_camellia_128_cbc,  EVP_camellia_256_cbc,
-#endif
-#ifndef OPENSSL_NO_DES
-    EVP_des_ede3_cbc,
-#endif
-};
-
-void init_openssl() {
-  static const bool done = [] {
-    constexpr std::uint64_t kOptions =
-        OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS;
-    OPENSSL_init_crypto(kOptions | OPENSSL_INIT_NO_ADD_ALL_CIPHERS, nullptr);
-    for (const auto cipher : kTlsCiphers) EVP_add_cipher(cipher());
-    OPENSSL_init_ssl(kOptions | OPENSSL_INIT_NO_LOAD_SSL_STRINGS, nullptr);
-    return true;
-  }();
-  (void)done;
-}
-
-// The error-string tables of the libraries whose reasons we report, on the failure path only.
-// The per-library loaders are deprecated in OpenSSL 3.0 but are the only way to load strings
-// after OPENSSL_INIT_NO_LOAD_*_STRINGS.
-void load_error_strings() {
-  static bool loaded = false;
-  if (loaded) return;
-  loaded = true;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  ERR_load_ERR_strings();
-  ERR_load_SSL_strings();
-  ERR_load_X509_strings();
-  ERR_load_X509V3_strings();
-  ERR_load_PEM_strings();
-  ERR_load_ASN1_strings();
-  ERR_load_BIO_strings();
-  ERR_load_EVP_strings();
-#pragma GCC diagnostic pop
-}
-
-struct CtxFree {
-  void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
-};
-struct SslFree {
-  void operator()(SSL* p) const { SSL_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-using CtxPtr = std::unique_ptr<SSL_CTX, CtxFree>;
-using SslPtr = std::unique_ptr<SSL, SslFree>;
-
-// The reason of the newest OpenSSL error, in OpenSSL's words ("wrong version number").
-std::string openssl_reason(const char* fallback) {
-  unsigned long last = 0;
-  while (const unsigned long e = ERR_get_error()) last = e;
-  if (last == 0) return fallback;
-  load_error_strings();
-  const char* reason = ERR_reason_error_string(last);
-  return reason != nullptr ? reason : fallback;
-}
-
-std::string name_of(const X509_NAME* name) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
-  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "?";
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
-}
-
-CertFacts facts_of(X509* cert) {
-  CertFacts f;
-  f.subject = name_of(X509_get_subject_name(cert));
-  f.issuer = name_of(X509_get_issuer_name(cert));
-  const ASN1_TIME* not_after = X509_get0_notAfter(cert);
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(not_after, &tm) == 1) {
-    std::array<char, 32> buf{};
-    std::strftime(buf.data(), buf.size(), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    f.not_after = buf.data();
-  }
-  int days = 0;
-  int secs = 0;
-  if (ASN1_TIME_diff(&days, &secs, nullptr, not_after) == 1) {
-    // Whole days, rounded down: 0.5 days left is 0, half a day past is -1.
-    f.days_left = days;
-    if (secs < 0) f.days_left = days - 1;  // ASN1_TIME_diff gives both with one sign
-  }
-  return f;
-}
+using openssl::CtxPtr;
+using openssl::openssl_reason;
+using openssl::setup_failure;
+using openssl::SslPtr;
 
 // The context: our own protocol floor, and trust anchors looked up lazily by subject hash from
 // a directory rather than parsed from the whole bundle on every run.
-CtxPtr make_context(const TlsOptions& options, TlsFailure& failure) {
+tl::expected<CtxPtr, TlsFailure> make_context(const TlsOptions& options) {
+  const auto failed = [](TlsFailure failure) { return tl::unexpected(std::move(failure)); };
   CtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) {
-    failure = {TlsFailure::Kind::Setup, openssl_reason("cannot create a TLS context")};
-    return nullptr;
+  if (!ctx) return failed({TlsFailure::Kind::Setup, openssl_reason("cannot create a TLS context")});
+  if (SSL_CTX_set_min_proto_version(
+          ctx.get(), options.min_version == TlsVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION) !=
+      1) {
+    return failed(setup_failure("cannot set the lowest TLS version"));
   }
-  SSL_CTX_set_min_proto_version(
-      ctx.get(), options.min_version == TlsVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_security_level(ctx.get(), 2);  // Debian's default, which we do not load
   // A one-shot client never resumes: asking for no tickets also spares a round of server
   // writes that Nagle and delayed ACK turn into a 40 ms stall.
@@ -295,8 +51,8 @@ CtxPtr make_context(const TlsOptions& options, TlsFailure& failure) {
     // RFC 7672 §3.1: with DANE the TLSA records are the trust anchors; no CA store is loaded,
     // so a chain that only a public CA vouches for can never pass.
     if (SSL_CTX_dane_enable(ctx.get()) <= 0) {
-      failure = {TlsFailure::Kind::Setup, "cannot enable DANE: " + openssl_reason("no digests")};
-      return nullptr;
+      return failed(
+          {TlsFailure::Kind::Setup, "cannot enable DANE: " + openssl_reason("no digests")});
     }
   } else if (options.verify) {
     bool ok = true;
@@ -306,9 +62,8 @@ CtxPtr make_context(const TlsOptions& options, TlsFailure& failure) {
       ok = ok && SSL_CTX_load_verify_dir(ctx.get(), options.ca_path->c_str()) == 1;
     if (!options.ca_file && !options.ca_path) ok = SSL_CTX_set_default_verify_dir(ctx.get()) == 1;
     if (!ok) {
-      failure = {TlsFailure::Kind::Setup,
-                 "cannot load the trust anchors: " + openssl_reason("unreadable CA file or path")};
-      return nullptr;
+      return failed({TlsFailure::Kind::Setup, "cannot load the trust anchors: " +
+                                                  openssl_reason("unreadable CA file or path")});
     }
   }
   return ctx;
@@ -329,16 +84,16 @@ struct ContextKey {
 // makes several handshakes with the same settings; prepare() also builds it early, while the
 // server answers STARTTLS. Never freed: it stays reachable until the process
 // ends (SSL_new holds its own reference, so replacing it under a live connection is safe).
-SSL_CTX* shared_context(const TlsOptions& options, TlsFailure& failure) {
+tl::expected<SSL_CTX*, TlsFailure> shared_context(const TlsOptions& options) {
   static SSL_CTX* ctx = nullptr;
   static ContextKey key;
   ContextKey wanted{options.min_version, !options.dane.empty(), options.verify, options.ca_file,
                     options.ca_path};
   if (ctx != nullptr && key == wanted) return ctx;
-  CtxPtr fresh = make_context(options, failure);
-  if (!fresh) return nullptr;
+  auto fresh = make_context(options);
+  if (!fresh) return tl::unexpected(fresh.error());
   SSL_CTX_free(ctx);
-  ctx = fresh.release();
+  ctx = fresh->release();
   key = std::move(wanted);
   return ctx;
 }
@@ -348,29 +103,31 @@ constexpr std::uint8_t kUsageDaneTa = 2;
 constexpr std::uint8_t kUsageDaneEe = 3;
 
 // Turns DANE on for this connection: the base domain as reference name, the usable records.
-// Returns the number of records OpenSSL took, or -1 with `failure` set.
-int enable_dane(SSL* ssl, const TlsOptions& options, TlsFailure& failure) {
+// Returns the number of records OpenSSL took.
+tl::expected<int, TlsFailure> enable_dane(SSL* ssl, const TlsOptions& options) {
   std::string base =
       options.dane_base_domain.empty() ? options.verify_name : options.dane_base_domain;
   if (!base.empty() && base.back() == '.') base.pop_back();
   if (base.empty()) {
-    failure = {TlsFailure::Kind::Setup, "DANE needs the TLSA base domain (a host name)"};
-    return -1;
+    return tl::unexpected(
+        TlsFailure{TlsFailure::Kind::Setup, "DANE needs the TLSA base domain (a host name)"});
   }
   // The base domain becomes the reference identifier for DANE-TA (RFC 7672) and the SNI
   // when none was set, as RFC 7672 asks.
   if (SSL_dane_enable(ssl, base.c_str()) <= 0) {
-    failure = {TlsFailure::Kind::Setup,
-               "cannot enable DANE for '" + base + "': " + openssl_reason("bad TLSA base domain")};
-    return -1;
+    return tl::unexpected(TlsFailure{
+        TlsFailure::Kind::Setup,
+        "cannot enable DANE for '" + base + "': " + openssl_reason("bad TLSA base domain")});
   }
   // RFC 7672 §3.1.1 (RFC 7671 §5.1): DANE-EE binds the server's key; its names, issuer and
   // dates do not matter. DANE-TA keeps the name checks, wildcards only as a whole left-most
   // label (RFC 7672 §3.2.3).
   SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
   SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  if (!options.verify_name.empty() && options.verify_name != base) {
-    SSL_add1_host(ssl, options.verify_name.c_str());
+  if (!options.verify_name.empty() && options.verify_name != base &&
+      SSL_add1_host(ssl, options.verify_name.c_str()) != 1) {
+    return tl::unexpected(
+        setup_failure("cannot add the name to verify '" + options.verify_name + "'"));
   }
   int usable = 0;
   for (const DaneRecord& r : options.dane) {
@@ -388,187 +145,160 @@ int enable_dane(SSL* ssl, const TlsOptions& options, TlsFailure& failure) {
   return usable;
 }
 
+// What verification found: authenticated or not (--no-verify), and the DANE record that did.
+struct Verdict {
+  bool verified = false;
+  std::string dane_match;
+};
+
+tl::unexpected<TlsFailure> untrusted(std::string reason, bool expired = false) {
+  return tl::unexpected(TlsFailure{TlsFailure::Kind::Verify, std::move(reason), expired});
+}
+
 // The DANE verdict, read after the handshake like the PKIX one.
-void check_dane(SSL* ssl, int usable, TlsFacts& facts, TlsFailure& failure) {
-  if (facts.chain.empty()) {
-    failure = {TlsFailure::Kind::Verify, "no certificate presented"};
-    return;
-  }
-  if (usable == 0) {
-    // OpenSSL would fall back to the (empty) CA store; say what is really wrong.
-    failure = {TlsFailure::Kind::Verify, "DANE: no usable TLSA records"};
-    return;
-  }
+tl::expected<Verdict, TlsFailure> check_dane(SSL* ssl, int usable) {
+  // OpenSSL would fall back to the (empty) CA store; say what is really wrong.
+  if (usable == 0) return untrusted("DANE: no usable TLSA records");
   const long result = SSL_get_verify_result(ssl);
   std::uint8_t usage = 0;
   std::uint8_t selector = 0;
   std::uint8_t mtype = 0;
   const int depth = SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, nullptr, nullptr);
   if (result == X509_V_ERR_DANE_NO_MATCH || (result == X509_V_OK && depth < 0)) {
-    failure = {TlsFailure::Kind::Verify, "DANE: no TLSA record matched"};
-    return;
+    return untrusted("DANE: no TLSA record matched");
   }
   if (result != X509_V_OK) {
     // E.g. a DANE-TA match with the wrong name or an expired leaf.
-    failure = {TlsFailure::Kind::Verify,
-               std::string("DANE: ") + X509_verify_cert_error_string(result),
-               result == X509_V_ERR_CERT_HAS_EXPIRED};
-    return;
+    return untrusted(std::string("DANE: ") + X509_verify_cert_error_string(result),
+                     result == X509_V_ERR_CERT_HAS_EXPIRED);
   }
-  facts.dane_match =
-      std::to_string(usage) + " " + std::to_string(selector) + " " + std::to_string(mtype);
-  facts.dane_depth = depth;
-  facts.verified = true;
+  return Verdict{
+      true, std::to_string(usage) + " " + std::to_string(selector) + " " + std::to_string(mtype)};
 }
 
-// Waits for what OpenSSL asked for. Returns false on timeout or error.
-IoResult::Status wait_ssl(SSL* ssl, int fd, int rc, const Deadline& deadline, bool& retry) {
-  retry = false;
-  const int err = SSL_get_error(ssl, rc);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    const int ready =
-        err == SSL_ERROR_WANT_READ ? wait_readable(fd, deadline) : wait_for(fd, POLLOUT, deadline);
-    if (ready == 0) return IoResult::Status::Timeout;
-    if (ready < 0) return IoResult::Status::Error;
-    retry = true;
-    return IoResult::Status::Ok;
+// The verdict on the completed handshake: DANE, PKIX (chain and name), or none (--no-verify).
+tl::expected<Verdict, TlsFailure> verify(SSL* ssl, const TlsOptions& options, int usable_tlsa,
+                                         const TlsFacts& facts) {
+  if (options.dane.empty() && !options.verify) return Verdict{};
+  if (facts.chain.empty()) return untrusted("no certificate presented");
+  if (!options.dane.empty()) return check_dane(ssl, usable_tlsa);
+  const long result = SSL_get_verify_result(ssl);
+  if (result != X509_V_OK) {
+    return untrusted(X509_verify_cert_error_string(result), result == X509_V_ERR_CERT_HAS_EXPIRED);
   }
-  if (err == SSL_ERROR_ZERO_RETURN) return IoResult::Status::Eof;
-  return IoResult::Status::Error;
+  return Verdict{true, ""};
 }
 
-// The TLS channel over the socket it owns.
-class OpenSslStream final : public Stream {
- public:
-  OpenSslStream(SslPtr ssl, Fd fd) : ssl_(std::move(ssl)), fd_(std::move(fd)) {}
-  ~OpenSslStream() override {
-    // Best effort close_notify, never blocking: the kernel closes the socket anyway.
-    const SigpipeGuard guard;
-    SSL_shutdown(ssl_.get());
-  }
-  OpenSslStream(const OpenSslStream&) = delete;
-  OpenSslStream& operator=(const OpenSslStream&) = delete;
-
-  IoResult read(char* buffer, std::size_t size, const Deadline& deadline) override {
-    for (;;) {
-      ERR_clear_error();
-      std::size_t got = 0;
-      int rc = 0;
-      {
-        const SigpipeGuard guard;  // a read may write too (alerts, key updates)
-        rc = SSL_read_ex(ssl_.get(), buffer, size, &got);
-      }
-      if (rc == 1) return {IoResult::Status::Ok, got, 0};
-      bool retry = false;
-      const auto status = wait_ssl(ssl_.get(), fd_.get(), rc, deadline, retry);
-      if (retry) continue;
-      return {status, 0, status == IoResult::Status::Timeout ? ETIMEDOUT : ECONNRESET};
-    }
-  }
-
-  IoResult write_all(std::string_view data, const Deadline& deadline) override {
-    std::size_t sent = 0;
-    while (sent < data.size()) {
-      ERR_clear_error();
-      std::size_t n = 0;
-      int rc = 0;
-      {
-        const SigpipeGuard guard;
-        rc = SSL_write_ex(ssl_.get(), data.data() + sent, data.size() - sent, &n);
-      }
-      if (rc == 1) {
-        sent += n;
-        continue;
-      }
-      bool retry = false;
-      const auto status = wait_ssl(ssl_.get(), fd_.get(), rc, deadline, retry);
-      if (retry) continue;
-      return {status == IoResult::Status::Eof ? IoResult::Status::Error : status, sent,
-              status == IoResult::Status::Timeout ? ETIMEDOUT : EPIPE};
-    }
-    return {IoResult::Status::Ok, sent, 0};
-  }
-
- private:
-  SslPtr ssl_;
-  Fd fd_;
-};
-
-std::unique_ptr<Stream> handshake(Fd fd, const TlsOptions& options, const Deadline& deadline,
-                                  TlsFacts& facts, TlsFailure& failure) {
-  failure = {};
-  facts = {};
-  init_openssl();
-  ERR_clear_error();
-  SSL_CTX* ctx = shared_context(options, failure);
-  if (ctx == nullptr) return nullptr;
-  SslPtr owned(SSL_new(ctx));
-  SSL* ssl = owned.get();
-  if (ssl == nullptr || SSL_set_fd(ssl, fd.get()) != 1) {
-    failure = {TlsFailure::Kind::Setup, openssl_reason("cannot set up TLS")};
-    return nullptr;
-  }
-  if (!options.sni.empty()) SSL_set_tlsext_host_name(ssl, options.sni.c_str());
-  int usable_tlsa = 0;
-  if (!options.dane.empty()) {
-    usable_tlsa = enable_dane(ssl, options, failure);
-    if (usable_tlsa < 0) return nullptr;
-  } else if (options.verify) {
-    // The name (or address) is checked by OpenSSL as part of chain verification.
-    if (!options.verify_name.empty()) {
-      SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      SSL_set1_host(ssl, options.verify_name.c_str());
-    } else if (!options.verify_ip.empty()) {
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.verify_ip.c_str());
-    }
-  }
-  for (;;) {
-    int rc = 0;
-    {
-      const SigpipeGuard guard;
-      rc = SSL_connect(ssl);
-    }
-    if (rc == 1) break;
-    bool retry = false;
-    const auto status = wait_ssl(ssl, fd.get(), rc, deadline, retry);
-    if (retry) continue;
-    if (status == IoResult::Status::Timeout) {
-      failure = {TlsFailure::Kind::Timeout, "timeout"};
-    } else {
-      failure = {TlsFailure::Kind::Handshake, openssl_reason("connection closed")};
-    }
-    return nullptr;
-  }
+// What the handshake showed: protocol, cipher, the chain as presented.
+TlsFacts facts_of_connection(SSL* ssl) {
+  TlsFacts facts;
   facts.version = SSL_get_version(ssl);
   facts.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
   if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
     for (int i = 0; i < sk_X509_num(chain); ++i) {
-      facts.chain.push_back(facts_of(sk_X509_value(chain, i)));
+      facts.chain.push_back(openssl::facts_of(sk_X509_value(chain, i)));
       const long long days = facts.chain.back().days_left;
       if (!facts.min_days_left || days < *facts.min_days_left) facts.min_days_left = days;
     }
   }
+  return facts;
+}
+
+// The name (or address) the certificate must carry, checked by OpenSSL as part of chain
+// verification. Should OpenSSL not take it, the check would silently go without: fail closed.
+tl::expected<void, TlsFailure> set_reference_identity(SSL* ssl, const TlsOptions& options) {
+  if (!options.verify_name.empty()) {
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (SSL_set1_host(ssl, options.verify_name.c_str()) != 1) {
+      return tl::unexpected(
+          setup_failure("cannot set the name to verify '" + options.verify_name + "'"));
+    }
+  } else if (!options.verify_ip.empty() &&
+             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.verify_ip.c_str()) != 1) {
+    return tl::unexpected(
+        setup_failure("cannot set the address to verify '" + options.verify_ip + "'"));
+  }
+  return {};
+}
+
+// A connection ready for the handshake, and how many TLSA records it took.
+struct Connection {
+  SslPtr ssl;
+  int usable_tlsa = 0;
+};
+
+tl::expected<Connection, TlsFailure> new_connection(int fd, const TlsOptions& options) {
+  auto ctx = shared_context(options);
+  if (!ctx) return tl::unexpected(ctx.error());
+  Connection c{SslPtr(SSL_new(*ctx))};
+  SSL* ssl = c.ssl.get();
+  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+    return tl::unexpected(TlsFailure{TlsFailure::Kind::Setup, openssl_reason("cannot set up TLS")});
+  }
+  if (!options.sni.empty() && SSL_set_tlsext_host_name(ssl, options.sni.c_str()) != 1) {
+    return tl::unexpected(
+        setup_failure("cannot set the server name indication '" + options.sni + "'"));
+  }
   if (!options.dane.empty()) {
-    check_dane(ssl, usable_tlsa, facts, failure);
+    auto usable = enable_dane(ssl, options);
+    if (!usable) return tl::unexpected(usable.error());
+    c.usable_tlsa = *usable;
   } else if (options.verify) {
-    const long result = SSL_get_verify_result(ssl);
-    if (facts.chain.empty()) {
-      failure = {TlsFailure::Kind::Verify, "no certificate presented"};
-    } else if (result != X509_V_OK) {
-      failure = {TlsFailure::Kind::Verify, X509_verify_cert_error_string(result),
-                 result == X509_V_ERR_CERT_HAS_EXPIRED};
-    } else {
-      facts.verified = true;
+    if (auto set = set_reference_identity(ssl, options); !set) {
+      return tl::unexpected(set.error());
     }
   }
-  // A verification failure still returns the channel: QUIT goes over it.
-  return std::make_unique<OpenSslStream>(std::move(owned), std::move(fd));
+  return c;
+}
+
+// SSL_connect under the deadline.
+tl::expected<void, TlsFailure> connect(SSL* ssl, int fd, const Deadline& deadline) {
+  for (;;) {
+    int rc = 0;
+    {
+      const openssl::SigpipeGuard guard;
+      rc = SSL_connect(ssl);
+    }
+    if (rc == 1) return {};
+    const auto waited = openssl::wait_ssl(ssl, fd, rc, deadline, ECONNRESET);
+    if (waited) continue;
+    if (waited.error().kind == IoError::Kind::Timeout) {
+      return tl::unexpected(TlsFailure{TlsFailure::Kind::Timeout, "timeout"});
+    }
+    return tl::unexpected(
+        TlsFailure{TlsFailure::Kind::Handshake, openssl_reason("connection closed")});
+  }
+}
+
+// The handshake, then the verdict. A verification failure still returns the channel: QUIT
+// goes over it.
+std::unique_ptr<Stream> handshake(Fd fd, const TlsOptions& options, const Deadline& deadline,
+                                  const TlsReport& report) {
+  openssl::init_openssl();
+  ERR_clear_error();
+  auto connection = new_connection(fd.get(), options);
+  if (!connection) {
+    report.deliver(report.context, {}, &connection.error());
+    return nullptr;
+  }
+  if (const auto connected = connect(connection->ssl.get(), fd.get(), deadline); !connected) {
+    report.deliver(report.context, {}, &connected.error());
+    return nullptr;
+  }
+  SSL* ssl = connection->ssl.get();
+  TlsFacts facts = facts_of_connection(ssl);
+  const auto verdict = verify(ssl, options, connection->usable_tlsa, facts);
+  if (verdict) {
+    facts.verified = verdict->verified;
+    facts.dane_match = verdict->dane_match;
+  }
+  report.deliver(report.context, facts, verdict ? nullptr : &verdict.error());
+  return openssl::openssl_stream(std::move(connection->ssl), std::move(fd));
 }
 
 void prepare(const TlsOptions& options) {
-  init_openssl();
-  TlsFailure ignored;  // handshake() meets the same failure again and reports it
-  shared_context(options, ignored);
+  openssl::init_openssl();
+  (void)shared_context(options);  // a failure is met again, and reported, by handshake()
   ERR_clear_error();
 }
 
@@ -579,15 +309,13 @@ void prepare(const TlsOptions& options) {
 std::unique_ptr<Stream> handshake_entry(Fd fd, const TlsOptions& options, const Deadline& deadline,
                                         const TlsReport& report) noexcept {
   try {
-    TlsFacts facts;
-    TlsFailure failure;
-    std::unique_ptr<Stream> stream = handshake(std::move(fd), options, deadline, facts, failure);
-    report.deliver(report.context, facts, failure);
-    return stream;
+    return handshake(std::move(fd), options, deadline, report);
   } catch (const std::exception& e) {
-    report.deliver(report.context, {}, {TlsFailure::Kind::Setup, std::string("TLS: ") + e.what()});
+    const TlsFailure failure{TlsFailure::Kind::Setup, std::string("TLS: ") + e.what()};
+    report.deliver(report.context, {}, &failure);
   } catch (...) {
-    report.deliver(report.context, {}, {TlsFailure::Kind::Setup, "TLS: internal error"});
+    const TlsFailure failure{TlsFailure::Kind::Setup, "TLS: internal error"};
+    report.deliver(report.context, {}, &failure);
   }
   return nullptr;
 }
@@ -615,7 +343,7 @@ const smtpverify::net::TlsBackend* smtpverify_tls_backend_v1() {
   using namespace smtpverify::net;
   static const TlsBackend backend = [] {
 #ifdef SMTPVERIFY_TLS_ARENA
-    arena::install();
+    arena::install();  // before OpenSSL allocates anything
 #endif
     TlsBackend b;
     b.abi = tls_backend_abi();

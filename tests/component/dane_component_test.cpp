@@ -347,7 +347,7 @@ TEST(TlsaLookup, QueryCarriesAdAndDoAndFallsBackWithoutEdnsOnFormErr) {
 
 struct Handshake {
   net::TlsFacts facts;
-  net::TlsFailure failure;
+  std::optional<net::TlsFailure> failure;
   bool stream = false;  // a stream came back (also after a verification failure)
   std::string sni;      // what the server saw
 };
@@ -401,28 +401,31 @@ Handshake run_handshake(const TlsSetup& setup, const net::TlsOptions& options) {
   FakeSmtpServer server({start_tls(setup), send_raw("220 mx ESMTP\r\n"), expect("QUIT"),
                          send_raw("221 bye\r\n"), expect_close()});
   const auto deadline = net::Deadline::after(3s);
-  net::ConnectError connect_error;
   const auto to = net::parse_ip_literal(server.host(), server.port());
-  net::Fd fd = net::connect_tcp(*to, std::nullopt, deadline, connect_error);
-  EXPECT_TRUE(fd.valid()) << connect_error.error;
+  auto fd = net::connect_tcp(*to, std::nullopt, deadline);
+  EXPECT_TRUE(fd) << (fd ? 0 : fd.error().error);
   Handshake h;
-  auto stream = net::TlsStream::handshake(std::move(fd), options, deadline, h.facts, h.failure);
-  h.stream = stream != nullptr;
-  if (stream) {
+  auto tls = net::TlsStream::handshake(fd ? std::move(*fd) : net::Fd(), options, deadline);
+  net::Handshaken* done = tls ? &*tls : tls.error().untrusted ? &*tls.error().untrusted : nullptr;
+  if (!tls) h.failure = tls.error().failure;
+  if (done) h.facts = done->facts;
+  h.stream = done != nullptr && done->stream != nullptr;
+  if (h.stream) {
+    auto& stream = done->stream;
     std::string got;
     char buffer[256];
     while (got.find("\r\n") == std::string::npos) {
       const auto r = stream->read(buffer, sizeof(buffer), deadline);
-      if (r.status != net::IoResult::Status::Ok) break;
-      got.append(buffer, r.bytes);
+      if (!r) break;
+      got.append(buffer, *r);
     }
     EXPECT_EQ(got, "220 mx ESMTP\r\n");
-    EXPECT_EQ(stream->write_all("QUIT\r\n", deadline).status, net::IoResult::Status::Ok);
+    EXPECT_TRUE(stream->write_all("QUIT\r\n", deadline));
     got.clear();
     while (got.find("\r\n") == std::string::npos) {
       const auto r = stream->read(buffer, sizeof(buffer), deadline);
-      if (r.status != net::IoResult::Status::Ok) break;
-      got.append(buffer, r.bytes);
+      if (!r) break;
+      got.append(buffer, *r);
     }
     EXPECT_EQ(got, "221 bye\r\n");
     stream.reset();
@@ -433,18 +436,18 @@ Handshake run_handshake(const TlsSetup& setup, const net::TlsOptions& options) {
   return h;
 }
 
-void expect_ok(const Handshake& h, const std::string& match, int depth) {
+void expect_ok(const Handshake& h, const std::string& match) {
   EXPECT_TRUE(h.stream);
-  EXPECT_EQ(h.failure.kind, net::TlsFailure::Kind::None) << h.failure.reason;
+  EXPECT_FALSE(h.failure) << h.failure->reason;
   EXPECT_TRUE(h.facts.verified);
   EXPECT_EQ(h.facts.dane_match, match);
-  EXPECT_EQ(h.facts.dane_depth, depth);
 }
 
 void expect_verify_failure(const Handshake& h, const std::string& reason) {
   EXPECT_TRUE(h.stream);  // the channel stays usable for QUIT
-  EXPECT_EQ(h.failure.kind, net::TlsFailure::Kind::Verify);
-  EXPECT_EQ(h.failure.reason, reason);
+  ASSERT_TRUE(h.failure);
+  EXPECT_EQ(h.failure->kind, net::TlsFailure::Kind::Verify);
+  EXPECT_EQ(h.failure->reason, reason);
   EXPECT_FALSE(h.facts.verified);
   EXPECT_EQ(h.facts.dane_match, "");
   EXPECT_FALSE(h.facts.chain.empty());  // the certificate facts are still reported
@@ -454,7 +457,7 @@ TEST(Dane, EeSpkiMatchesSelfSignedCertificateOfAnotherName) {
   const TestCert cert = pki().self_signed("other.example");
   const Handshake h =
       run_handshake(setup_for(cert), dane_options({tlsa(3, 1, 1, spki_sha256(cert.cert_pem))}));
-  expect_ok(h, "3 1 1", 0);
+  expect_ok(h, "3 1 1");
   EXPECT_EQ(h.sni, kMx);  // the TLSA base domain is the SNI by default (RFC 7672)
 }
 
@@ -463,14 +466,14 @@ TEST(Dane, EeIgnoresIssuerNameAndExpiry) {
   const TestCert expired = pki().leaf({"other.example"}, -100, 10);
   const Handshake h = run_handshake(setup_for(expired),
                                     dane_options({tlsa(3, 1, 1, spki_sha256(expired.cert_pem))}));
-  expect_ok(h, "3 1 1", 0);
+  expect_ok(h, "3 1 1");
   EXPECT_EQ(h.facts.min_days_left.value_or(0) < 0, true);  // still reported as expired
 }
 
 TEST(Dane, EeCertificateDigest) {
   const TestCert cert = pki().leaf({kMx});
   expect_ok(run_handshake(chained(cert), dane_options({tlsa(3, 0, 1, cert_sha256(cert.cert_pem))})),
-            "3 0 1", 0);
+            "3 0 1");
 }
 
 TEST(Dane, EeSha512AndFullKey) {
@@ -478,22 +481,22 @@ TEST(Dane, EeSha512AndFullKey) {
   const std::string spki = spki_der(cert.cert_pem);
   expect_ok(
       run_handshake(setup_for(cert), dane_options({tlsa(3, 1, 2, digest_of(spki, EVP_sha512()))})),
-      "3 1 2", 0);
-  expect_ok(run_handshake(setup_for(cert), dane_options({tlsa(3, 1, 0, spki)})), "3 1 0", 0);
+      "3 1 2");
+  expect_ok(run_handshake(setup_for(cert), dane_options({tlsa(3, 1, 0, spki)})), "3 1 0");
 }
 
 TEST(Dane, TaIntermediateWithTheRightName) {
   const Handshake h =
       run_handshake(chained(pki().leaf({kMx})),
                     dane_options({tlsa(2, 1, 1, spki_sha256(pki().intermediate_pem()))}));
-  expect_ok(h, "2 1 1", 1);
+  expect_ok(h, "2 1 1");
 }
 
 TEST(Dane, TaWildcardName) {
   const Handshake h =
       run_handshake(chained(pki().leaf({"*.smtpverify.test"})),
                     dane_options({tlsa(2, 1, 1, spki_sha256(pki().intermediate_pem()))}));
-  expect_ok(h, "2 1 1", 1);
+  expect_ok(h, "2 1 1");
 }
 
 TEST(Dane, TaChecksTheName) {
@@ -507,7 +510,7 @@ TEST(Dane, TaChecksTheName) {
 TEST(Dane, TaAcceptsVerifyNameAsASecondName) {
   auto options = dane_options({tlsa(2, 1, 1, spki_sha256(pki().intermediate_pem()))});
   options.verify_name = "alt.smtpverify.test";
-  expect_ok(run_handshake(chained(pki().leaf({"alt.smtpverify.test"})), options), "2 1 1", 1);
+  expect_ok(run_handshake(chained(pki().leaf({"alt.smtpverify.test"})), options), "2 1 1");
 }
 
 TEST(Dane, TaChecksTheLeafDates) {
@@ -515,7 +518,8 @@ TEST(Dane, TaChecksTheLeafDates) {
       run_handshake(chained(pki().leaf({kMx}, -100, 10)),
                     dane_options({tlsa(2, 1, 1, spki_sha256(pki().intermediate_pem()))}));
   expect_verify_failure(h, "DANE: certificate has expired");
-  EXPECT_TRUE(h.failure.expired);
+  ASSERT_TRUE(h.failure);
+  EXPECT_TRUE(h.failure->expired);
 }
 
 TEST(Dane, TaMustBeInTheChainTheServerSends) {
@@ -541,7 +545,7 @@ TEST(Dane, OneOfSeveralRecordsMatches) {
   const Handshake h = run_handshake(
       chained(cert), dane_options({tlsa(3, 1, 1, kOtherDigest), tlsa(3, 0, 1, kOtherDigest),
                                    tlsa(2, 1, 1, spki_sha256(pki().intermediate_pem()))}));
-  expect_ok(h, "2 1 1", 1);
+  expect_ok(h, "2 1 1");
 }
 
 TEST(Dane, PkixUsagesAreUnusableForSmtp) {
@@ -565,7 +569,7 @@ TEST(Dane, RecordsOpenSslCannotUseAreSkipped) {
                         "DANE: no usable TLSA records");
   auto with_good = unusable;
   with_good.push_back(tlsa(3, 1, 1, spki_sha256(cert.cert_pem)));
-  expect_ok(run_handshake(setup_for(cert), dane_options(with_good)), "3 1 1", 0);
+  expect_ok(run_handshake(setup_for(cert), dane_options(with_good)), "3 1 1");
 }
 
 TEST(Dane, OurSniWins) {
@@ -573,7 +577,7 @@ TEST(Dane, OurSniWins) {
   auto options = dane_options({tlsa(3, 1, 1, spki_sha256(cert.cert_pem))});
   options.sni = "sni.smtpverify.test";
   const Handshake h = run_handshake(setup_for(cert), options);
-  expect_ok(h, "3 1 1", 0);
+  expect_ok(h, "3 1 1");
   EXPECT_EQ(h.sni, "sni.smtpverify.test");
 }
 
@@ -583,21 +587,20 @@ TEST(Dane, BaseDomainFallsBackToVerifyName) {
   options.dane_base_domain.clear();
   options.verify_name = kMx + ".";
   const Handshake h = run_handshake(setup_for(cert), options);
-  expect_ok(h, "3 1 1", 0);
+  expect_ok(h, "3 1 1");
   EXPECT_EQ(h.sni, kMx);
 }
 
 TEST(Dane, NoBaseDomainIsASetupError) {
   net::TlsOptions options;
   options.dane = {tlsa(3, 1, 1, kDigest)};
-  net::TlsFacts facts;
-  net::TlsFailure failure;
   // Nothing is sent: the error comes before the handshake, so an unconnected socket will do.
-  auto stream = net::TlsStream::handshake(net::Fd(::socket(AF_INET, SOCK_STREAM, 0)), options,
-                                          net::Deadline::after(1s), facts, failure);
-  EXPECT_EQ(stream, nullptr);
-  EXPECT_EQ(failure.kind, net::TlsFailure::Kind::Setup);
-  EXPECT_EQ(failure.reason, "DANE needs the TLSA base domain (a host name)");
+  auto tls = net::TlsStream::handshake(net::Fd(::socket(AF_INET, SOCK_STREAM, 0)), options,
+                                       net::Deadline::after(1s));
+  ASSERT_FALSE(tls);
+  EXPECT_FALSE(tls.error().untrusted);
+  EXPECT_EQ(tls.error().failure.kind, net::TlsFailure::Kind::Setup);
+  EXPECT_EQ(tls.error().failure.reason, "DANE needs the TLSA base domain (a host name)");
 }
 
 TEST(Dane, WithoutDaneNothingChanges) {
@@ -606,10 +609,9 @@ TEST(Dane, WithoutDaneNothingChanges) {
   options.ca_file = pki().root_file();
   options.verify_name = kMx;
   const Handshake h = run_handshake(chained(pki().leaf({kMx})), options);
-  EXPECT_EQ(h.failure.kind, net::TlsFailure::Kind::None) << h.failure.reason;
+  EXPECT_FALSE(h.failure) << h.failure->reason;
   EXPECT_TRUE(h.facts.verified);
   EXPECT_EQ(h.facts.dane_match, "");
-  EXPECT_EQ(h.facts.dane_depth, -1);
   EXPECT_EQ(h.sni, "");
 }
 
@@ -625,7 +627,7 @@ TEST(Dane, LookupThenHandshake) {
   ASSERT_EQ(found.status, Status::Ok) << found.error;
   std::vector<net::DaneRecord> records;
   for (const auto& r : found.records) records.push_back({r.usage, r.selector, r.mtype, r.data});
-  expect_ok(run_handshake(chained(cert), dane_options(records)), "3 1 1", 0);
+  expect_ok(run_handshake(chained(cert), dane_options(records)), "3 1 1");
 }
 
 }  // namespace

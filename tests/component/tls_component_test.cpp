@@ -6,6 +6,8 @@
 #include <chrono>
 
 #include "component/component_util.h"
+#include "net/stream.h"
+#include "net/tls.h"
 #include "support/fake_smtp_server.h"
 #include "support/test_pki.h"
 
@@ -260,6 +262,28 @@ TEST(Certificates, WrongNameWithVerifyName) {
   const auto c = check_with(config);
   EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
                             "certificate verification failed: hostname mismatch");
+}
+
+// Issue 14 #11: an address OpenSSL does not take as the one to verify must not leave the
+// handshake without a name check (which would pass here: the chain is good): it is a Setup
+// failure, an internal error, before anything is sent.
+TEST(Certificates, AddressOpenSslRefusesFailsClosed) {
+  FakeSmtpServer server({start_tls(good_setup()), send_raw("220 mx ESMTP\r\n")});
+  net::TlsOptions options;
+  options.ca_file = pki().root_file();
+  options.verify_ip = "999.0.0.1";  // not an address: X509_VERIFY_PARAM_set1_ip_asc refuses it
+  const auto deadline = net::Deadline::after(3s);
+  auto fd = net::connect_tcp(*net::parse_ip_literal(server.host(), server.port()), std::nullopt,
+                             deadline);
+  ASSERT_TRUE(fd) << fd.error().error;
+  const auto tls = net::TlsStream::handshake(std::move(*fd), options, deadline);
+  ASSERT_FALSE(tls) << "verified: " << tls->facts.verified;
+  EXPECT_FALSE(tls.error().untrusted);  // nothing was sent: no channel to hand back
+  const net::TlsFailure& failure = tls.error().failure;
+  EXPECT_EQ(failure.kind, net::TlsFailure::Kind::Setup);
+  EXPECT_EQ(failure.reason.rfind("internal error: cannot set the address to verify '999.0.0.1'", 0),
+            0u)
+      << failure.reason;
 }
 
 TEST(Certificates, ExpiringWithinWarningAndCriticalDays) {

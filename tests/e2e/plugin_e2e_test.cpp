@@ -371,14 +371,24 @@ TEST(Plugin, LinksNoOpenSslAndHasNoRunpath) {
   EXPECT_EQ(d.runpath, "");
 }
 
-// A copy of the plugin in a folder of its own.
+// A copy of the plugin in PARENT/smtpverify-plant-XXXXXX/plugin/ and, given a mode, a copy of
+// the TLS module planted in .../lib/ with that mode: where the build tree keeps the module
+// relative to the plugin.
 class PluginCopy {
  public:
-  PluginCopy() {
-    std::string tmpl = std::filesystem::temp_directory_path().string() + "/smtpverify-e2e-XXXXXX";
+  explicit PluginCopy(const std::string& parent = std::filesystem::temp_directory_path().string(),
+                      std::optional<std::filesystem::perms> module_mode = std::nullopt) {
+    std::string tmpl = parent + "/smtpverify-plant-XXXXXX";
     if (mkdtemp(tmpl.data()) != nullptr) dir_ = tmpl;
-    path_ = dir_ + "/check_smtp_verify";
-    std::filesystem::copy_file(SMTPVERIFY_PLUGIN_PATH, path_);
+    std::filesystem::create_directories(dir_ + "/plugin");
+    plugin_ = dir_ + "/plugin/check_smtp_verify";
+    std::filesystem::copy_file(SMTPVERIFY_PLUGIN_PATH, plugin_);
+    module_ = dir_ + "/lib/check_smtp_verify_tls.so";
+    if (module_mode) {
+      std::filesystem::create_directories(dir_ + "/lib");
+      std::filesystem::copy_file(SMTPVERIFY_TLS_MODULE_PATH, module_);
+      std::filesystem::permissions(module_, *module_mode);  // exactly, whatever the umask
+    }
   }
   ~PluginCopy() {
     std::error_code ignored;
@@ -386,34 +396,81 @@ class PluginCopy {
   }
   PluginCopy(const PluginCopy&) = delete;
   PluginCopy& operator=(const PluginCopy&) = delete;
-  [[nodiscard]] const std::string& dir() const { return dir_; }
-  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] const std::string& plugin() const { return plugin_; }
+  [[nodiscard]] const std::string& module() const { return module_; }
 
  private:
   std::string dir_;
-  std::string path_;
+  std::string plugin_;
+  std::string module_;
 };
 
+// The one place a plugin outside the build tree looks for its module.
+const std::string kInstalledModule =
+    std::string(SMTPVERIFY_TLS_MODULE_INSTALL_DIR) + "/check_smtp_verify_tls.so";
+
 // Where the TLS module cannot be found (here: a copy of the plugin in a folder of its own),
-// TLS and AUTH are UNKNOWN, naming the module and where it was looked for, before any server is
-// contacted; a plain check does not need it.
+// TLS and AUTH are UNKNOWN, naming the module and where it was looked for (the install folder
+// only), before any server is contacted; a plain check does not need it.
 TEST(Plugin, WithoutItsTlsModuleTlsIsUnknownAndAPlainCheckStillWorks) {
   const PluginCopy copy;
   for (const auto& args : {std::vector<std::string>{"-S"}, std::vector<std::string>{"-s"},
                            std::vector<std::string>{"-A", "PLAIN", "-U", "probe", "-P", "s3cret",
                                                     "--auth-plaintext"}}) {
     // Port 9 (discard): nothing is contacted, so nothing has to listen.
-    const PluginRun r = run_binary(copy.path(), base(9) + args);
+    const PluginRun r = run_binary(copy.plugin(), base(9) + args);
     EXPECT_EQ(r.exit_code, 3) << r.out;
-    const std::string expected =
-        "SMTP UNKNOWN - cannot find the TLS module "
-        "check_smtp_verify_tls.so (looked for " +
-        copy.dir() + "/";
-    EXPECT_EQ(summary(r.first_line).rfind(expected, 0), 0u) << r.first_line;
+    EXPECT_EQ(summary(r.first_line),
+              "SMTP UNKNOWN - cannot find the TLS module check_smtp_verify_tls.so (looked for " +
+                  kInstalledModule + ")");
   }
   FakeSmtpServer server({send("220 mx ESMTP Fake"), expect("EHLO probe.smtpverify.test"),
                          send("250 mx"), expect("QUIT"), send("221 bye"), expect_close()});
-  const PluginRun r = run_binary(copy.path(), base(server.port()));
+  const PluginRun r = run_binary(copy.plugin(), base(server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+using std::filesystem::perms;
+const perms kModuleMode = perms::owner_all | perms::group_read | perms::group_exec |
+                          perms::others_read | perms::others_exec;  // 0755
+
+// An installed plugin (or a copy anywhere outside the build tree) never looks beside its own
+// folder: a module planted there is not loaded, whatever its mode (issue 14 #5). Before, it was
+// found in PLUGIN/../lib, loaded, and its constructors ran.
+TEST(Plugin, ModulePlantedBesideACopyIsNeverLoaded) {
+  const PluginCopy planted(std::filesystem::temp_directory_path().string(), kModuleMode);
+  const PluginRun r = run_binary(planted.plugin(), base(9) + std::vector<std::string>{"-S"});
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_EQ(summary(r.first_line),
+            "SMTP UNKNOWN - cannot find the TLS module check_smtp_verify_tls.so (looked for " +
+                kInstalledModule + ")");
+}
+
+// In the build tree, the module is refused before it is loaded when others could have
+// written it: UNKNOWN, one line naming the file and the reason, no server contacted.
+TEST(Plugin, ModuleWritableByOthersIsRefused) {
+  for (const perms mode : {kModuleMode | perms::others_write, kModuleMode | perms::group_write}) {
+    const PluginCopy planted(SMTPVERIFY_TEST_BINARY_DIR, mode);
+    const PluginRun r = run_binary(planted.plugin(), base(9) + std::vector<std::string>{"-S"});
+    EXPECT_EQ(r.exit_code, 3) << r.out;
+    EXPECT_EQ(summary(r.first_line), "SMTP UNKNOWN - refusing the TLS module " + planted.module() +
+                                         ": writable by group or others");
+  }
+}
+
+// The same layout with the module's proper mode loads it: AUTH PLAIN needs its base64.
+TEST(Plugin, ModuleInTheBuildTreeWithItsProperModeLoads) {
+  const PluginCopy planted(SMTPVERIFY_TEST_BINARY_DIR, kModuleMode);
+  FakeSmtpServer server({send("220 mx ESMTP Fake"), expect("EHLO probe.smtpverify.test"),
+                         send_raw("250-mx\r\n250 AUTH PLAIN\r\n"),
+                         expect("AUTH PLAIN AHByb2JlAHMzY3JldA=="), send("235 2.7.0 ok"),
+                         expect("QUIT"), send("221 bye"), expect_close()});
+  const PluginRun r =
+      run_binary(planted.plugin(),
+                 base(server.port()) + std::vector<std::string>{"-A", "PLAIN", "-U", "probe", "-P",
+                                                                "s3cret", "--auth-plaintext"});
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(server.error(), "");
   EXPECT_EQ(r.exit_code, 0) << r.out;

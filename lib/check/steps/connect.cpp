@@ -14,17 +14,15 @@ Next send_proxy_header(Context& ctx, const net::Endpoint& peer) {
   const std::string header = net::proxy_header(version, ctx.local, peer);
   ctx.rec.log("C: " + net::describe_proxy_header(version, ctx.local, peer));
   const auto r = ctx.tcp->write_all(header, ctx.deadline);
-  if (r.status == net::IoResult::Status::Timeout) {
+  if (r) return Next::Continue;
+  if (r.error().kind == net::IoError::Kind::Timeout) {
     ctx.timeout("the server to accept the PROXY header");
-    return Next::Stop;
+  } else {
+    ctx.rec.problem(ProblemKind::Network,
+                    std::string("connection lost while sending the PROXY header: ") +
+                        std::strerror(r.error().error));
   }
-  if (r.status != net::IoResult::Status::Ok) {
-    ctx.rec.problem(
-        ProblemKind::Network,
-        std::string("connection lost while sending the PROXY header: ") + std::strerror(r.error));
-    return Next::Stop;
-  }
-  return Next::Continue;
+  return Next::Stop;
 }
 
 // Connected: remember both ends, start the PTR lookup, and hand the socket to a stream.
@@ -74,14 +72,14 @@ Next connect(Context& ctx) {
   std::string failures;
   std::string last_error;
   for (const auto& address : ctx.addresses) {
-    net::ConnectError error;
-    net::Fd fd = net::connect_tcp(address, from, ctx.deadline, error);
-    if (fd.valid()) {
-      const Next next = connected(ctx, std::move(fd), address);
+    auto made = net::connect_tcp(address, from, ctx.deadline);
+    if (made) {
+      const Next next = connected(ctx, std::move(*made), address);
       if (next == Next::Continue)
         ctx.rec.time(smtp::Phase::Connect, seconds_between(t0, net::Clock::now()));
       return next;
     }
+    const net::ConnectError& error = made.error();
     const std::string reason = std::strerror(error.error);
     if (error.at_bind) {
       ctx.rec.problem(ProblemKind::Bind, "cannot use -b " + *ctx.config.bind + ": " + reason, true);

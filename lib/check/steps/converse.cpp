@@ -77,8 +77,8 @@ void starttls(Context& ctx, smtp::Session& session, std::array<char, 16384>& buf
   // the session, which refuses the handshake (response injection).
   const auto early =
       ctx.stream->read(buffer.data(), buffer.size(), net::Deadline(net::Clock::now()));
-  if (early.status == net::IoResult::Status::Ok) {
-    session.receive(std::string_view(buffer.data(), early.bytes));
+  if (early) {
+    session.receive(std::string_view(buffer.data(), *early));
     return;
   }
   switch (start_tls(ctx, "STARTTLS")) {
@@ -102,18 +102,18 @@ bool write(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer
   // nothing more).
   const auto early =
       ctx.stream->read(buffer.data(), buffer.size(), net::Deadline(net::Clock::now()));
-  if (early.status == net::IoResult::Status::Ok) {
-    session.receive(std::string_view(buffer.data(), early.bytes));
+  if (early) {
+    session.receive(std::string_view(buffer.data(), *early));
     return true;
   }
   const auto r = ctx.stream->write_all(session.take_output(), ctx.deadline);
-  if (r.status == net::IoResult::Status::Ok) return true;
-  if (r.status == net::IoResult::Status::Timeout) {
+  if (r) return true;
+  if (r.error().kind == net::IoError::Kind::Timeout) {
     ctx.rec.abandon();
     ctx.timeout("the server to accept our data");
   } else {
-    ctx.rec.problem(ProblemKind::Network,
-                    std::string("connection lost while sending: ") + std::strerror(r.error));
+    ctx.rec.problem(ProblemKind::Network, std::string("connection lost while sending: ") +
+                                              std::strerror(r.error().error));
   }
   return false;
 }
@@ -121,21 +121,22 @@ bool write(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer
 // Reads what the server sent into the session. Returns false when the connection is gone.
 bool read(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer) {
   const auto r = ctx.stream->read(buffer.data(), buffer.size(), ctx.deadline);
-  switch (r.status) {
-    case net::IoResult::Status::Ok:
-      session.receive(std::string_view(buffer.data(), r.bytes));
-      return true;
-    case net::IoResult::Status::Eof:
+  if (r) {
+    session.receive(std::string_view(buffer.data(), *r));
+    return true;
+  }
+  switch (r.error().kind) {
+    case net::IoError::Kind::Eof:
       session.receive_eof();
       return true;
-    case net::IoResult::Status::Timeout:
+    case net::IoError::Kind::Timeout:
       ctx.rec.abandon();
       ctx.timeout(session.waiting_for());
       return false;
     default:
       ctx.rec.problem(ProblemKind::Network, "connection lost while waiting for " +
                                                 session.waiting_for() + ": " +
-                                                std::strerror(r.error));
+                                                std::strerror(r.error().error));
       return false;
   }
 }

@@ -52,9 +52,9 @@ void log_handshake(Context& ctx, const std::string& how) {
 Next load_tls_module(Context& ctx) {
   const auto& config = ctx.config;
   if (!config.starttls && !config.implicit_tls && !config.auth_mechanism) return Next::Continue;
-  std::string error;
-  if (net::load_tls(error)) return Next::Continue;
-  ctx.rec.problem(ProblemKind::Internal, error, true);
+  const auto loaded = net::load_tls();
+  if (loaded) return Next::Continue;
+  ctx.rec.problem(ProblemKind::Internal, loaded.error().reason, true);
   return Next::Stop;
 }
 
@@ -62,34 +62,38 @@ void prepare_tls(const Context& ctx) { net::TlsStream::prepare(tls_options(ctx))
 
 TlsOutcome start_tls(Context& ctx, const std::string& how) {
   const auto t0 = net::Clock::now();
-  net::TlsFailure failure;
-  auto tls = net::TlsStream::handshake(ctx.tcp->release(), tls_options(ctx), ctx.deadline, ctx.tls,
-                                       failure);
+  auto tls = net::TlsStream::handshake(ctx.tcp->release(), tls_options(ctx), ctx.deadline);
   ctx.tcp = nullptr;
+  const net::TlsFailure* failure = tls ? nullptr : &tls.error().failure;
   // A handshake that ended (even in failure) took measurable time; a timed-out one did not end.
-  if (ctx.config.implicit_tls && failure.kind != net::TlsFailure::Kind::Timeout) {
+  if (ctx.config.implicit_tls && (!failure || failure->kind != net::TlsFailure::Kind::Timeout)) {
     ctx.rec.time(smtp::Phase::Tls, seconds_between(t0, net::Clock::now()));
   }
+  // The channel, also the untrusted one after a Verify failure (for QUIT).
+  net::Handshaken* done = tls ? &*tls : tls.error().untrusted ? &*tls.error().untrusted : nullptr;
+  ctx.tls = done ? done->facts : net::TlsFacts{};
   log_handshake(ctx, how);
-  switch (failure.kind) {
-    case net::TlsFailure::Kind::None:
-      if (ctx.tls.verified) ctx.rec.log("* certificate verified");
-      ctx.stream = std::move(tls);
-      return TlsOutcome::Established;
+  if (!failure) {
+    if (ctx.tls.verified) ctx.rec.log("* certificate verified");
+    ctx.stream = std::move(done->stream);
+    return TlsOutcome::Established;
+  }
+  switch (failure->kind) {
     case net::TlsFailure::Kind::Timeout:
       ctx.timeout("TLS handshake");
       break;
     case net::TlsFailure::Kind::Setup:
-      ctx.rec.problem(ProblemKind::Internal, failure.reason);
+      ctx.rec.problem(ProblemKind::Internal, failure->reason);
       break;
     case net::TlsFailure::Kind::Handshake:
-      ctx.rec.problem(ProblemKind::Tls, "TLS handshake failed: " + failure.reason);
+      ctx.rec.problem(ProblemKind::Tls, "TLS handshake failed: " + failure->reason);
       break;
     case net::TlsFailure::Kind::Verify:
       // Never go on over a connection we could not authenticate (AUTH, MAIL would follow).
-      ctx.rec.problem(ProblemKind::Tls, "certificate verification failed: " + failure.reason);
-      ctx.expiry_reported = failure.expired;
-      ctx.stream = std::move(tls);
+      ctx.rec.problem(ProblemKind::Tls, "certificate verification failed: " + failure->reason);
+      ctx.expiry_reported = failure->expired;
+      if (!done) break;
+      ctx.stream = std::move(done->stream);
       return TlsOutcome::Untrusted;
   }
   ctx.stream.reset();
