@@ -523,8 +523,9 @@ Config build_config(const po::variables_map& vm) {
     throw BadOption{"more -R than -C: each -R checks the reply to the -C at the same position"};
   }
   for (const auto& pattern : c.responses) {
-    std::string error;
-    if (!Regex::compile(pattern, error)) throw BadOption{"-R '" + pattern + "': " + error};
+    if (const auto re = Regex::compile(pattern); !re) {
+      throw BadOption{"-R '" + pattern + "': " + re.error().what};
+    }
   }
 
   parse_thresholds("-w", get_all(vm, "warning"), c.warning);

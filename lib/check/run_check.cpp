@@ -652,8 +652,7 @@ class Runner {
     const auto& commands = session.commands();
     for (std::size_t i = 0; i < config_.responses.size() && i < commands.size(); ++i) {
       if (!commands[i].reply) continue;  // never sent: an earlier problem explains why
-      std::string error;
-      const auto re = Regex::compile(config_.responses[i], error);
+      const auto re = Regex::compile(config_.responses[i]);
       const std::string text = commands[i].reply->full_text();
       if (re && re->matches(text)) {
         ++matched;
