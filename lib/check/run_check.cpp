@@ -137,7 +137,7 @@ smtp::Plan make_plan(const Config& config, const std::string& helo_name) {
   plan.starttls = config.starttls;
   if (config.auth_mechanism) {
     smtp::AuthPlan auth;
-    if (*config.auth_mechanism == "LOGIN") {
+    if (*config.auth_mechanism == AuthMechanism::Login) {
       auth.mechanism = smtp::AuthPlan::Mechanism::Login;
       auth.login_user = net::base64_encode(config.auth_user);
       auth.login_password = net::base64_encode(config.auth_password);
@@ -688,7 +688,8 @@ class Runner {
                         f.kind != smtp::FindingKind::AuthNotOffered;
       }
       if (authenticated && session.mail_reply())
-        result_.facts.push_back("AUTH " + *config_.auth_mechanism);
+        result_.facts.push_back("AUTH " +
+                                std::string(auth_mechanism_name(*config_.auth_mechanism)));
     }
     if (session.used_helo()) result_.facts.push_back("EHLO not supported, HELO used");
     int accepted = 0;
