@@ -151,9 +151,8 @@ Checked<> parse_thresholds(const std::string& option, const std::vector<std::str
                    smtp::threshold_phase_names(" ") + ")");
       }
     }
-    std::string error;
-    auto range = parse_range(range_text, error);
-    if (!range) return bad(option + ": " + error);
+    auto range = parse_range(range_text);
+    if (!range) return bad(option + ": " + range.error().what);
     if (!out.emplace(phase, *range).second) return bad(option + " given twice for " + phase);
   }
   return {};
