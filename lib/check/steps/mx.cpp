@@ -1,0 +1,147 @@
+#include "dns/mx.h"
+
+#include <algorithm>
+
+#include "check/render.h"
+#include "check/steps/check_host.h"
+#include "check/steps/context.h"
+
+namespace smtpverify::check {
+
+namespace {
+
+// A domain's DNS decides how many hosts we would check: at most this many are (issue: 300 MX
+// records gave 300 dialogues and a 68 KB status line).
+constexpr std::size_t kMaxMxHosts = 10;
+
+// The hosts to check, most preferred first, and how many share the lowest preference.
+struct MxPlan {
+  std::vector<std::string> hosts;
+  std::size_t preferred = 0;
+  std::size_t found = 0;  ///< distinct hosts DNS named, before the cap
+};
+
+// MX lookup failures; the domain and the deadline name them.
+void mx_failure(Context& ctx, const std::string& domain, const dns::MxResult& mx) {
+  if (mx.status == dns::Status::Timeout && ctx.deadline.expired()) {
+    ctx.rec.problem(ProblemKind::Timeout,
+                    "timeout after " +
+                        short_seconds(std::chrono::duration<double>(ctx.config.timeout).count()) +
+                        " s waiting for MX of " + domain,
+                    true);
+    return;
+  }
+  // c-ares giving up before -t did is a DNS failure like any other.
+  ctx.rec.problem(ProblemKind::Resolve, "cannot resolve MX of " + domain + ": " + mx.error, true);
+}
+
+// RFC 5321 §5.1: the MX hosts in preference order; no MX at all: the domain is its own host.
+std::optional<MxPlan> plan_hosts(Context& ctx, const std::string& domain, const dns::MxResult& mx) {
+  MxPlan plan;
+  if (mx.status == dns::Status::NoData) {
+    plan.hosts = {domain};
+    plan.preferred = plan.found = 1;
+    return plan;
+  }
+  if (mx.status != dns::Status::Ok) {
+    mx_failure(ctx, domain, mx);
+    return std::nullopt;
+  }
+  if (mx.null_mx) {
+    ctx.rec.problem(ProblemKind::Resolve, domain + " accepts no mail (null MX, RFC 7505)", true);
+    return std::nullopt;
+  }
+  for (const auto& h : mx.hosts) {
+    if (std::find(plan.hosts.begin(), plan.hosts.end(), h.host) != plan.hosts.end()) continue;
+    ++plan.found;
+    if (plan.hosts.size() == kMaxMxHosts) continue;
+    plan.hosts.push_back(h.host);
+    if (h.preference == mx.hosts.front().preference) ++plan.preferred;
+  }
+  return plan;
+}
+
+bool unreachable(const CheckResult& r) {
+  return std::any_of(r.problems.begin(), r.problems.end(), [](const Problem& p) {
+    return p.kind == ProblemKind::Resolve || p.kind == ProblemKind::Connect;
+  });
+}
+
+// The most preferred host; among equal preferences the next one when one cannot be reached.
+CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head) {
+  CheckResult r;
+  for (std::size_t i = 0; i < plan.preferred; ++i) {
+    r = check_host(ctx.config, plan.hosts[i], ctx.start, ctx.deadline);
+    if (!unreachable(r) || i + 1 == plan.preferred || ctx.deadline.expired()) break;
+    if (ctx.rec.logging()) {
+      head.transcript.push_back("* " + plan.hosts[i] +
+                                " cannot be reached; trying the next MX of equal preference");
+    }
+    for (auto& line : r.transcript) head.transcript.push_back(std::move(line));
+  }
+  r.transcript.insert(r.transcript.begin(), head.transcript.begin(), head.transcript.end());
+  r.timings.insert(r.timings.begin(), head.timings.begin(), head.timings.end());
+  return r;
+}
+
+// --mx-all: every host, each a sub-result; the worst state wins.
+void check_all(Context& ctx, const MxPlan& plan, CheckResult& out) {
+  int ok = 0;
+  for (const auto& host : plan.hosts) {
+    const CheckResult sub = check_host(ctx.config, host, ctx.start, ctx.deadline);
+    const Evaluation eval = evaluate(sub, ctx.config);
+    if (eval.state == State::Ok) ++ok;
+    for (const auto& rated : eval.problems) {
+      Problem p = rated.problem;
+      if (!p.names_endpoint) p.text = sub.endpoint + " " + p.text;
+      p.names_endpoint = true;
+      out.problems.push_back(std::move(p));
+    }
+    // Perfdata labels per host: "mx1.example.org_banner".
+    for (const auto& t : sub.timings) out.timings.push_back({host + "_" + t.label, t.seconds});
+    if (sub.cert_days && (!out.cert_days || *sub.cert_days < *out.cert_days)) {
+      out.cert_days = sub.cert_days;
+    }
+    if (ctx.rec.logging()) {
+      out.transcript.push_back("* MX host " + sub.endpoint + ": " +
+                               std::string(state_name(eval.state)));
+    }
+    for (const auto& line : sub.transcript) out.transcript.push_back(line);
+  }
+  out.facts.push_back(std::to_string(ok) + "/" + std::to_string(plan.hosts.size()) +
+                      " MX hosts OK");
+}
+
+}  // namespace
+
+CheckResult check_mx(const Config& config) {
+  const std::string& domain = *config.mx;
+  const auto start = net::Clock::now();
+  Context ctx(config, domain, start, net::Deadline(start + config.timeout));
+  ctx.result.endpoint = domain + " MX";
+  std::optional<MxPlan> plan;
+  if (auto* resolver = ctx.resolver()) {
+    const auto t0 = net::Clock::now();
+    const dns::MxResult mx = dns::lookup_mx(*resolver, domain, ctx.deadline);
+    const double seconds = seconds_between(t0, net::Clock::now());
+    plan = plan_hosts(ctx, domain, mx);
+    if (plan) {  // a failed lookup prints no mx perfdata
+      ctx.rec.time(smtp::Phase::Mx, seconds);
+      std::string list;
+      for (const auto& h : mx.hosts) list += " " + std::to_string(h.preference) + " " + h.host;
+      ctx.rec.log("* MX of " + domain + ":" + (list.empty() ? " none, the domain itself" : list));
+    }
+  }
+  ctx.rec.finish(ctx.result);
+  CheckResult out = std::move(ctx.result);
+  if (plan && !config.mx_all) out = check_preferred(ctx, *plan, std::move(out));
+  if (plan && config.mx_all) check_all(ctx, *plan, out);
+  if (plan && plan->found > plan->hosts.size()) {
+    out.facts.push_back("first " + std::to_string(plan->hosts.size()) + " of " +
+                        std::to_string(plan->found) + " MX hosts checked");
+  }
+  out.total_seconds = seconds_between(start, net::Clock::now());
+  return out;
+}
+
+}  // namespace smtpverify::check

@@ -1,0 +1,116 @@
+#include <algorithm>
+
+#include "check/regex.h"
+#include "check/steps/steps.h"
+
+namespace smtpverify::check {
+
+namespace {
+
+// -R: each pattern checks the reply to the -C at the same position; every pair counts.
+// Returns how many matched.
+int match_responses(Context& ctx, const smtp::Session& session) {
+  const auto& responses = ctx.config.responses;
+  const auto& commands = session.commands();
+  int matched = 0;
+  for (std::size_t i = 0; i < responses.size() && i < commands.size(); ++i) {
+    if (!commands[i].reply) continue;  // never sent: an earlier problem explains why
+    const auto re = Regex::compile(responses[i]);
+    const std::string text = commands[i].reply->full_text();
+    if (re && re->matches(text)) {
+      ++matched;
+    } else {
+      ctx.rec.problem(ProblemKind::ResponseMismatch, "reply to " + commands[i].command +
+                                                         " does not match -R '" + responses[i] +
+                                                         "': " + commands[i].reply->first_line());
+    }
+  }
+  return matched;
+}
+
+// The banner's text after the domain, PROXY, the bound address, TLS and AUTH.
+void connection_facts(Context& ctx, const smtp::Session& session) {
+  const auto& config = ctx.config;
+  auto& facts = ctx.result.facts;
+  if (const auto& banner = session.banner(); banner && !banner->lines.empty()) {
+    const std::string& first = banner->lines.front();
+    const auto space = first.find(' ');
+    if (space != std::string::npos && space + 1 < first.size()) {
+      facts.push_back(first.substr(space + 1));
+    }
+  }
+  if (config.proxy)
+    facts.push_back(config.proxy == net::ProxyVersion::V1 ? "PROXY v1" : "PROXY v2");
+  if (config.bind) facts.push_back("from " + ctx.local.address());
+  const auto& tls = ctx.tls;
+  if (!tls.version.empty()) {
+    facts.push_back((config.starttls ? "STARTTLS " : "") + tls.version + " " + tls.cipher);
+    if (!tls.dane_match.empty()) facts.push_back("DANE " + tls.dane_match + " matched");
+    if (tls.min_days_left) facts.push_back("cert " + std::to_string(*tls.min_days_left) + " d");
+  }
+  if (config.auth_mechanism && session.phase() != smtp::Phase::Auth) {
+    const auto& f = session.findings();
+    const bool authenticated = std::none_of(f.begin(), f.end(), [](const smtp::Finding& x) {
+      return x.kind == smtp::FindingKind::AuthRejected ||
+             x.kind == smtp::FindingKind::AuthNotOffered;
+    });
+    if (authenticated && session.mail_reply())
+      facts.push_back("AUTH " + std::string(auth_mechanism_name(*config.auth_mechanism)));
+  }
+  if (session.used_helo()) facts.push_back("EHLO not supported, HELO used");
+}
+
+// Recipients as expected, the message, the -R pairs.
+void transaction_facts(Context& ctx, const smtp::Session& session, int matched) {
+  const auto& config = ctx.config;
+  auto& facts = ctx.result.facts;
+  int accepted = 0;
+  int refused = 0;
+  for (const auto& r : session.recipients()) {
+    if (!r.reply) continue;
+    if (!r.recipient.expect_reject && r.reply->klass() == 2) ++accepted;
+    if (r.recipient.expect_reject && r.reply->klass() == 5) ++refused;
+  }
+  if (!config.rcpts.empty()) facts.push_back(std::to_string(accepted) + " rcpt accepted");
+  if (!config.reject_rcpts.empty()) {
+    facts.push_back(std::to_string(refused) + " rcpt rejected as expected");
+  }
+  if (session.message_accepted()) facts.push_back("message accepted");
+  if (!config.responses.empty()) {
+    facts.push_back(std::to_string(matched) + "/" + std::to_string(config.responses.size()) +
+                    " -R matched");
+  }
+}
+
+}  // namespace
+
+void summarize_dialogue(Context& ctx, const smtp::Session& session) {
+  for (const auto& f : session.findings()) {
+    ctx.rec.problem({ProblemKind::Smtp, f.kind, describe(f), false});
+  }
+  const int matched = match_responses(ctx, session);
+  connection_facts(ctx, session);
+  transaction_facts(ctx, session, matched);
+}
+
+void certificate_days(Context& ctx) {
+  if (!ctx.tls.min_days_left) return;
+  const auto& config = ctx.config;
+  const long long days = *ctx.tls.min_days_left;
+  ctx.result.cert_days = days;
+  if (days < 0) {
+    if (ctx.expiry_reported) return;  // verification already said "certificate has expired"
+    ctx.rec.problem(ProblemKind::CertExpired,
+                    "certificate expired " + std::to_string(-days) + " d ago");
+  } else if (config.cert_critical_days && days < *config.cert_critical_days) {
+    ctx.rec.problem(ProblemKind::CertCritical,
+                    "certificate expires in " + std::to_string(days) + " d (critical " +
+                        std::to_string(*config.cert_critical_days) + ")");
+  } else if (config.cert_warning_days && days < *config.cert_warning_days) {
+    ctx.rec.problem(ProblemKind::CertWarning, "certificate expires in " + std::to_string(days) +
+                                                  " d (warning " +
+                                                  std::to_string(*config.cert_warning_days) + ")");
+  }
+}
+
+}  // namespace smtpverify::check

@@ -1,0 +1,99 @@
+#include "net/tls.h"
+
+#include "check/steps/steps.h"
+
+namespace smtpverify::check {
+
+namespace {
+
+// The TLS options of this check: names per contract §3 ("Names").
+net::TlsOptions tls_options(const Context& ctx) {
+  const auto& config = ctx.config;
+  net::TlsOptions o;
+  o.verify = !config.no_verify;
+  o.ca_file = config.ca_file;
+  o.ca_path = config.ca_path;
+  o.min_version = config.tls_min;
+  o.dane = ctx.dane;
+  o.dane_base_domain = ctx.host;
+  const bool literal = ctx.host_is_literal();
+  if (config.verify_name) {
+    o.verify_name = *config.verify_name;
+  } else if (!literal) {
+    o.verify_name = ctx.host;
+  } else {
+    o.verify_ip = ctx.host;
+  }
+  if (config.sni) {
+    o.sni = *config.sni;
+  } else if (config.verify_name) {
+    o.sni = *config.verify_name;
+  } else if (!literal) {
+    o.sni = ctx.host;
+  }
+  return o;
+}
+
+void log_handshake(Context& ctx, const std::string& how) {
+  const auto& tls = ctx.tls;
+  if (tls.version.empty()) return;
+  ctx.rec.log("* " + how + " " + tls.version + " " + tls.cipher);
+  for (std::size_t i = 0; i < tls.chain.size(); ++i) {
+    const auto& c = tls.chain[i];
+    ctx.rec.log("* cert " + std::to_string(i) + ": subject " + c.subject + ", issuer " + c.issuer +
+                ", not after " + c.not_after + " (" + std::to_string(c.days_left) + " d)");
+  }
+}
+
+}  // namespace
+
+// A plain check never loads the module (lib/net/tls_loader.cpp). Loaded before anything is
+// sent, so that a broken installation is UNKNOWN and costs the server nothing.
+Next load_tls_module(Context& ctx) {
+  const auto& config = ctx.config;
+  if (!config.starttls && !config.implicit_tls && !config.auth_mechanism) return Next::Continue;
+  std::string error;
+  if (net::load_tls(error)) return Next::Continue;
+  ctx.rec.problem(ProblemKind::Internal, error, true);
+  return Next::Stop;
+}
+
+void prepare_tls(const Context& ctx) { net::TlsStream::prepare(tls_options(ctx)); }
+
+TlsOutcome start_tls(Context& ctx, const std::string& how) {
+  const auto t0 = net::Clock::now();
+  net::TlsFailure failure;
+  auto tls = net::TlsStream::handshake(ctx.tcp->release(), tls_options(ctx), ctx.deadline, ctx.tls,
+                                       failure);
+  ctx.tcp = nullptr;
+  // A handshake that ended (even in failure) took measurable time; a timed-out one did not end.
+  if (ctx.config.implicit_tls && failure.kind != net::TlsFailure::Kind::Timeout) {
+    ctx.rec.time(smtp::Phase::Tls, seconds_between(t0, net::Clock::now()));
+  }
+  log_handshake(ctx, how);
+  switch (failure.kind) {
+    case net::TlsFailure::Kind::None:
+      if (ctx.tls.verified) ctx.rec.log("* certificate verified");
+      ctx.stream = std::move(tls);
+      return TlsOutcome::Established;
+    case net::TlsFailure::Kind::Timeout:
+      ctx.timeout("TLS handshake");
+      break;
+    case net::TlsFailure::Kind::Setup:
+      ctx.rec.problem(ProblemKind::Internal, failure.reason);
+      break;
+    case net::TlsFailure::Kind::Handshake:
+      ctx.rec.problem(ProblemKind::Tls, "TLS handshake failed: " + failure.reason);
+      break;
+    case net::TlsFailure::Kind::Verify:
+      // Never go on over a connection we could not authenticate (AUTH, MAIL would follow).
+      ctx.rec.problem(ProblemKind::Tls, "certificate verification failed: " + failure.reason);
+      ctx.expiry_reported = failure.expired;
+      ctx.stream = std::move(tls);
+      return TlsOutcome::Untrusted;
+  }
+  ctx.stream.reset();
+  return TlsOutcome::Failed;
+}
+
+}  // namespace smtpverify::check
