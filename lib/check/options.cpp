@@ -139,12 +139,29 @@ GivenOptions given_options(const po::variables_map& vm) {
   return given;
 }
 
-// What an error line may say of a token Boost did not know: its name, never its value
-// ("--authpas=hunter2secret" is "--authpas", "-Xsecret" is "-X"): it may be a password.
+// The option a letter names, if any.
+const OptionSpec* by_letter(char letter) {
+  for (const auto& o : kOptions) {
+    const std::string_view names = o.names;
+    const auto comma = names.find(',');
+    if (comma != std::string_view::npos && names[comma + 1] == letter) return &o;
+  }
+  return nullptr;
+}
+
+// What an error line may say of a token Boost did not know: its name, never its value, which
+// may be a password. Boost names the whole token: "--authpas=hunter2secret" is "--authpas";
+// in a group of letters ("-4Zsecret") the unknown one is the first letter that names no
+// option before a letter that takes a value (the rest would be that value): "-Z".
 std::string option_name_only(const std::string& token) {
   if (token.rfind("--", 0) == 0) return token.substr(0, token.find('='));
-  if (token.size() > 2 && token[0] == '-') return token.substr(0, 2);
-  return token;
+  if (token.size() < 2 || token[0] != '-') return token;
+  for (std::size_t i = 1; i < token.size(); ++i) {
+    const OptionSpec* known = by_letter(token[i]);
+    if (known == nullptr) return std::string("-") + token[i];
+    if (known->kind != Kind::Switch) break;
+  }
+  return token.substr(0, 2);
 }
 
 }  // namespace

@@ -452,6 +452,8 @@ TEST(Options, ErrorsNeverShowAnUnknownValue) {
   EXPECT_EQ(error_of({"-H", "h", "--authpas=hunter2secret"}), "unknown option '--authpas'");
   EXPECT_EQ(error_of({"-H", "h", "--authpas", "hunter2secret"}), "unknown option '--authpas'");
   EXPECT_EQ(error_of({"-H", "h", "-Zhunter2secret"}), "unknown option '-Z'");
+  EXPECT_EQ(error_of({"-H", "h", "-4Zhunter2secret"}), "unknown option '-Z'");  // in a group
+  EXPECT_EQ(error_of({"-H", "h", "-4vSZ"}), "unknown option '-Z'");
   const std::string stray = "unexpected argument (a word that belongs to no option; not shown)";
   EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "-P", "hunter2", "secret"}),
             stray);
