@@ -29,6 +29,12 @@ int severity(State state);
 /// --helo-dns: what a HELO name that does not resolve to us is worth.
 enum class HeloDnsMode { Ignore, Warning, Critical };
 
+/// -A: the SASL mechanism.
+enum class AuthMechanism { Plain, Login };
+
+/// "PLAIN" or "LOGIN", as AUTH names it.
+std::string_view auth_mechanism_name(AuthMechanism mechanism);
+
 /// The parsed command line.
 struct Config {
   std::string host;                           ///< -H: a name or an IP literal (brackets stripped)
@@ -62,7 +68,7 @@ struct Config {
   std::optional<long long> cert_warning_days;          ///< -D W
   std::optional<long long> cert_critical_days;         ///< -D W,C
   net::TlsVersion tls_min = net::TlsVersion::Tls12;    ///< --tls-min
-  std::optional<std::string> auth_mechanism;           ///< -A: "PLAIN" or "LOGIN"
+  std::optional<AuthMechanism> auth_mechanism;         ///< -A
   std::string auth_user;                               ///< -U
   std::string auth_password;      ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
   bool auth_plaintext = false;    ///< --auth-plaintext

@@ -1,6 +1,46 @@
+#include <algorithm>
+#include <string>
+#include <string_view>
+
 #include "check/options.h"
+#include "smtp/phase.h"
 
 namespace smtpverify::check {
+
+namespace {
+
+// Fills the words of `text` into lines of at most 80 columns, each indented by `indent`.
+std::string fill(std::string_view text, std::size_t indent) {
+  const std::string margin(indent, ' ');
+  std::string out;
+  std::string line = margin;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = std::min(text.find(' ', start), text.size());
+    const std::string_view word = text.substr(start, end - start);
+    start = end + 1;
+    if (word.empty()) continue;
+    if (line.size() > indent && line.size() + 1 + word.size() > 80) {
+      out += line + "\n";
+      line = margin;
+    }
+    if (line.size() > indent) line += ' ';
+    line += word;
+  }
+  return out + line + "\n";
+}
+
+// The phases -w/-c accept, from the registry: "mx, resolve, …, helo_dns".
+std::string threshold_phases() { return smtp::threshold_phase_names(", "); }
+
+// Every perfdata label of a phase, from the registry, in perfdata order.
+std::string perfdata_labels() {
+  std::string labels;
+  for (const auto& p : smtp::kPhases) labels += (labels.empty() ? "" : " ") + std::string(p.name);
+  return labels;
+}
+
+}  // namespace
 
 std::string help_text() {
   return version_text() + R"( - verify an SMTP server the way an admin would by hand
@@ -72,7 +112,8 @@ TLS (verification is on by default):
 AUTH (after TLS; the mechanism must be offered in the EHLO after TLS):
   -A, --authtype PLAIN|LOGIN
   -U, --authuser USER
-  --authpass-file FILE    password: the file's first line (recommended)
+  --authpass-file FILE    password: the first line of FILE, a regular file
+                          (recommended)
   SMTP_AUTHPASS           password from the environment, if no file is given
   -P, --authpass PASS     password on the command line: visible in ps, avoid
   --auth-plaintext        allow AUTH without TLS (test setups only)
@@ -93,8 +134,10 @@ Dialogue:
   --data                  send DATA with a generated RFC 5322 test message
                           (only when every recipient was answered as expected)
   --data-file FILE        send FILE (headers and body) as the message; line
-                          ends become CRLF, dot-stuffed; implies --data
-  -C, --command CMD       send CMD after the transaction (repeatable)
+                          ends become CRLF, dot-stuffed; implies --data.
+                          FILE must be a regular file of at most 10 MiB
+  -C, --command CMD       send CMD after the transaction (repeatable; at most
+                          510 octets, RFC 5321)
   -R, --response REGEX    POSIX extended regex the reply to the -C at the
                           same position must match (multi-line replies: ^ and
                           $ match per line, e.g. '^250')
@@ -104,11 +147,13 @@ Dialogue:
 Thresholds and output:
   -w, --warning [PHASE=]RANGE
   -c, --critical [PHASE=]RANGE
-                          Nagios range in seconds for PHASE, or for the total
-                          time without PHASE= (repeatable). Phases: resolve,
-                          connect, banner, ehlo, mail, rcpt, data, commands,
-                          quit. Critical is evaluated first.
-  -v, --verbose           add the transcript (C:/S: lines) as long output;
+)" +
+         fill(
+             "Nagios range in seconds for PHASE, or for the total time without PHASE= "
+             "(repeatable). Phases: " +
+                 threshold_phases() + ". Critical is evaluated first.",
+             26) +
+         R"(  -v, --verbose           add the transcript (C:/S: lines) as long output;
                           -vv stamps each line with the elapsed time
   --output nagios|json    json: one JSON object instead of the status line
                           (same exit code; schema in the README)
@@ -123,12 +168,19 @@ States:
             EHLO and HELO rejected; 5xx to MAIL/RCPT/DATA; a --reject-rcpt
             accepted; 421 at any point; a -R mismatch; malformed, over-long
             or unsolicited replies; a time in the -c range; timeout
-  UNKNOWN   bad options, unreadable files, internal errors, -h, -V
+  UNKNOWN   bad options, unreadable or non-regular files, names and addresses
+            beyond the limits of RFC 1035/5321 (label 63 octets, name 253,
+            local part 64, path 256, -F 255), internal errors, -h, -V.
+            An error line names the option but never shows the value of a
+            mistyped option or a word that belongs to no option: it may be a
+            password.
 
-Perfdata: time (total), then resolve connect tls banner ehlo starttls auth
-mail rcpt data commands quit helo_dns for the phases that completed, in
-seconds; then cert_days=N;W;C when TLS ran.
-
+)" +
+         fill("Perfdata: time (total), then " + perfdata_labels() +
+                  " for the phases that completed, in seconds; then cert_days=N;W;C when TLS "
+                  "ran.",
+              0) +
+         R"(
 Examples:
   check_smtp_verify -H mail.example.org -w 2 -c 5
   check_smtp_verify -H mail.example.org -f monitor@example.org \

@@ -21,7 +21,10 @@ bool Range::alerts(double value) const {
   return inside ? within : !within;
 }
 
-std::optional<Range> parse_range(std::string_view text, std::string& error) {
+tl::expected<Range, RangeError> parse_range(std::string_view text) {
+  const auto not_a_range = [&] {
+    return tl::unexpected(RangeError{"'" + std::string(text) + "' is not a range"});
+  };
   Range r;
   r.text = std::string(text);
   std::string_view rest = text;
@@ -33,8 +36,7 @@ std::optional<Range> parse_range(std::string_view text, std::string& error) {
   if (colon == std::string_view::npos) {
     // "10" means 0..10.
     if (!parse_number(rest, r.end)) {
-      error = "'" + std::string(text) + "' is not a range";
-      return std::nullopt;
+      return not_a_range();
     }
   } else {
     const std::string_view start = rest.substr(0, colon);
@@ -42,23 +44,19 @@ std::optional<Range> parse_range(std::string_view text, std::string& error) {
     if (start == "~") {
       r.start_infinite = true;
     } else if (!parse_number(start, r.start)) {
-      error = "'" + std::string(text) + "' is not a range";
-      return std::nullopt;
+      return not_a_range();
     }
     if (end.empty()) {
       r.end_infinite = true;
     } else if (!parse_number(end, r.end)) {
-      error = "'" + std::string(text) + "' is not a range";
-      return std::nullopt;
+      return not_a_range();
     }
   }
   if (r.start_infinite && r.end_infinite) {
-    error = "range '" + std::string(text) + "' has no bounds";
-    return std::nullopt;
+    return tl::unexpected(RangeError{"range '" + std::string(text) + "' has no bounds"});
   }
   if (!r.start_infinite && !r.end_infinite && r.start > r.end) {
-    error = "range '" + std::string(text) + "' has start > end";
-    return std::nullopt;
+    return tl::unexpected(RangeError{"range '" + std::string(text) + "' has start > end"});
   }
   return r;
 }

@@ -1,9 +1,9 @@
 // Nagios threshold ranges: [@][start:][end], "~" for minus infinity (plugin guidelines §3).
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 
 namespace smtpverify::check {
 
@@ -20,7 +20,12 @@ struct Range {
   [[nodiscard]] bool alerts(double value) const;
 };
 
-/// Parses a range; nullopt (with `error` set) when it does not parse or start > end.
-std::optional<Range> parse_range(std::string_view text, std::string& error);
+/// Why a range does not parse: "'abc' is not a range", "range '10:5' has start > end", …
+struct RangeError {
+  std::string what;
+};
+
+/// Parses a range, or says why it does not parse or has start > end.
+tl::expected<Range, RangeError> parse_range(std::string_view text);
 
 }  // namespace smtpverify::check

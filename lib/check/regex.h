@@ -4,17 +4,23 @@
 #include <regex.h>
 
 #include <memory>
-#include <optional>
 #include <string>
+#include <tl/expected.hpp>
 
 namespace smtpverify::check {
+
+/// Why a pattern does not compile: regerror's words.
+struct RegexError {
+  std::string what;
+};
 
 /// A compiled POSIX extended regex; "^" and "$" match at every line of a multi-line reply.
 class Regex {
  public:
-  /// Compiles `pattern`; nullopt with `error` set (regerror's words) when it does not.
-  static std::optional<Regex> compile(const std::string& pattern, std::string& error);
-  /// True when the pattern matches anywhere in `text`.
+  /// Compiles `pattern`, or says why it does not compile.
+  static tl::expected<Regex, RegexError> compile(const std::string& pattern);
+  /// True when the pattern matches anywhere in `text`. The whole text is matched (REG_STARTEND):
+  /// a NUL byte in a reply is an ordinary byte, not its end.
   [[nodiscard]] bool matches(const std::string& text) const;
 
  private:

@@ -567,9 +567,8 @@ TEST(Thresholds, PhaseWarningAndTotalCritical) {
                                           send_raw("250 x\r\n")} +
                         kQuit);
   auto config = config_for(server.port());
-  std::string err;
-  config.warning.emplace("banner", *check::parse_range("0.1", err));
-  config.critical.emplace("time", *check::parse_range("~:30", err));
+  config.warning.emplace("banner", *check::parse_range("0.1"));
+  config.critical.emplace("time", *check::parse_range("~:30"));
   const auto c = run_against(server, config);
   EXPECT_EQ(c.state, State::Warning);
   EXPECT_TRUE(std::regex_search(

@@ -146,7 +146,7 @@ TEST(Starttls, PreTlsCapabilitiesAreNotUsedAfterTls) {
                                           send_raw("250-mx\r\n250 SIZE 1000\r\n")} +
                         kQuit);
   auto config = tls_config(server.port());
-  config.auth_mechanism = "PLAIN";
+  config.auth_mechanism = check::AuthMechanism::Plain;
   config.auth_user = "probe";
   config.auth_password = "s3cret";
   const auto c = check_with(config);
@@ -163,7 +163,7 @@ TEST(Starttls, NotOfferedMeansNoAuthAndNoMail) {
                                           send_raw("250-mx\r\n250 AUTH PLAIN\r\n")} +
                         kQuit);
   auto config = tls_config(server.port());
-  config.auth_mechanism = "PLAIN";
+  config.auth_mechanism = check::AuthMechanism::Plain;
   config.auth_user = "probe";
   config.auth_password = "s3cret";
   config.mail_from = "m@smtpverify.test";
@@ -387,7 +387,7 @@ TEST(Auth, PlainOverStarttlsWithTheSecretMasked) {
                                           send_raw("235 2.7.0 Authentication successful\r\n")} +
                         kQuit);
   auto config = tls_config(server.port());
-  config.auth_mechanism = "PLAIN";
+  config.auth_mechanism = check::AuthMechanism::Plain;
   config.auth_user = "probe";
   config.auth_password = "s3cret";
   config.verbosity = 2;
@@ -408,7 +408,7 @@ TEST(Auth, SecretNeverInJson) {
                                           send_raw("535 5.7.8 nope\r\n")} +
                         kQuit);
   auto config = tls_config(server.port());
-  config.auth_mechanism = "PLAIN";
+  config.auth_mechanism = check::AuthMechanism::Plain;
   config.auth_user = "probe";
   config.auth_password = "s3cret";
   config.verbosity = 2;
@@ -432,7 +432,7 @@ TEST(Auth, LoginRejected) {
                                           send_raw("535 5.7.8 authentication failed\r\n")} +
                         kQuit);
   auto config = tls_config(server.port());
-  config.auth_mechanism = "LOGIN";
+  config.auth_mechanism = check::AuthMechanism::Login;
   config.auth_user = "probe";
   config.auth_password = "s3cret";
   config.verbosity = 1;

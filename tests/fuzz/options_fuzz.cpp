@@ -62,6 +62,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (parsed.action != ParsedOptions::Action::Run) {
     FUZZ_CHECK(!parsed.text.empty());
+    // An unknown long option is named without its value (it may be a password).
+    if (parsed.text.rfind("unknown option '--", 0) == 0) {
+      FUZZ_CHECK(parsed.text.find('=') == std::string::npos);
+    }
     return 0;
   }
   const auto& c = parsed.config;
@@ -70,8 +74,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(c.mail_from || (c.rcpts.empty() && c.reject_rcpts.empty() && !c.data));
   FUZZ_CHECK(!c.data || !c.rcpts.empty());
   FUZZ_CHECK(!c.auth_mechanism || !c.auth_password.empty());
-  for (const auto& cmd : c.commands) FUZZ_CHECK(!cmd.empty() && !has_control(cmd));
-  for (const auto& rcpt : c.rcpts) FUZZ_CHECK(!rcpt.empty() && !has_control(rcpt));
-  if (c.mail_from) FUZZ_CHECK(!has_control(*c.mail_from));
+  // RFC 5321 4.5.3.1: a command line of 512 octets with CRLF, a path of 256 with "<>", a
+  // domain of 255.
+  for (const auto& cmd : c.commands) {
+    FUZZ_CHECK(!cmd.empty() && !has_control(cmd) && cmd.size() <= 510);
+  }
+  for (const auto& rcpt : c.rcpts) {
+    FUZZ_CHECK(!rcpt.empty() && !has_control(rcpt) && rcpt.size() <= 254);
+  }
+  if (c.mail_from) FUZZ_CHECK(!has_control(*c.mail_from) && c.mail_from->size() <= 254);
+  FUZZ_CHECK(c.helo_name.size() <= 255 && c.host.size() <= 254);
   return 0;
 }

@@ -66,7 +66,7 @@ expect_eq "every option of --help (${#help_long[@]} long, ${#help_short[@]} shor
   "${missing[*]}" ""
 
 perfdata=$(sed -n '/^Perfdata:/,/^$/p' <<<"$help" | tr -s ' \n' ' ')
-mapfile -t labels < <(grep -oE '\b(time|resolve|connect|tls|banner|ehlo|starttls|auth|mail|rcpt|data|commands|quit|helo_dns|cert_days)\b' <<<"$perfdata" | sort -u)
+mapfile -t labels < <(grep -oE '\b(time|mx|resolve|connect|tls|banner|ehlo|starttls|auth|mail|rcpt|data|commands|quit|helo_dns|cert_days)\b' <<<"$perfdata" | sort -u)
 missing=()
 for label in "${labels[@]}"; do
   sed -n '/^\.SS "Performance data"/,/^\.SH /p' "$man_page" | grep -qE "^\.B[IR]? $label\b" ||
@@ -74,6 +74,15 @@ for label in "${labels[@]}"; do
 done
 expect_eq "every perfdata label of --help (${#labels[@]}) is in the man page's Performance data" \
   "${missing[*]}" ""
+
+# The phases -w/-c accept (from the registry, lib/smtp/phase.h): the same list, in the same
+# order, in --help ("Phases: a, b, c.") and in the man page (".BR a ," lines after "Phases:").
+help_phases=$(tr -s ' \n' ' ' <<<"$help" | grep -oE 'Phases: [a-z_, ]+\.' | head -n1 |
+  sed -E 's/^Phases: //; s/\.$//; s/, / /g')
+man_phases=$(sed -n '/^Phases:$/,/^\.BR [a-z_]* \.$/p' "$man_page" | sed -n 's/^\.BR \([a-z_]*\) [,.]$/\1/p' |
+  tr '\n' ' ' | sed 's/ $//')
+expect "--help lists the phases" test -n "$help_phases"
+expect_eq "the man page lists the phases of --help, in order" "$man_phases" "$help_phases"
 
 # The other way round: the man page must not describe an option the plugin does not know.
 mapfile -t man_long < <(grep -oE -- '\\-\\-[a-z]([a-z0-9]|\\-)*' "$man_page" | sed 's/\\-/-/g' | sort -u)

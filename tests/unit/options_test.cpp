@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "smtp/phase.h"
+
 namespace smtpverify::check {
 namespace {
 
@@ -127,12 +129,30 @@ TEST(Options, HelpUsageFitsEightyColumns) {
   }
 }
 
+// Issue 13 #3: --help names the phases of the registry, for -w/-c and in the perfdata.
+TEST(Options, HelpNamesEveryPhaseOfTheRegistry) {
+  std::string help;  // words separated by single spaces, the line breaks gone
+  for (const char ch : help_text()) {
+    const bool space = ch == ' ' || ch == '\n';
+    if (!space || (!help.empty() && help.back() != ' ')) help += space ? ' ' : ch;
+  }
+  EXPECT_NE(help.find("Phases: mx, resolve, connect, tls, banner, ehlo, starttls, auth, mail, "
+                      "rcpt, data, commands, quit, helo_dns. Critical"),
+            std::string::npos)
+      << help;
+  EXPECT_NE(help.find("Perfdata: time (total), then mx resolve connect tls banner ehlo starttls "
+                      "auth mail rcpt data commands quit helo_dns for the phases"),
+            std::string::npos);
+  EXPECT_NE(help.find("Phases: " + smtp::threshold_phase_names(", ") + ". "), std::string::npos);
+}
+
 TEST(Options, EveryBadInputIsOneExactLine) {
   EXPECT_EQ(error_of({}), "missing -H/--hostname (or --mx DOMAIN)");
   EXPECT_EQ(error_of({"-H", ""}), "missing -H/--hostname (or --mx DOMAIN)");
   EXPECT_EQ(error_of({"-H", "h", "--bogus"}), "unknown option '--bogus'");
   EXPECT_EQ(error_of({"-H", "h", "-Z"}), "unknown option '-Z'");
-  EXPECT_EQ(error_of({"-H", "h", "stray"}), "unexpected argument 'stray'");
+  EXPECT_EQ(error_of({"-H", "h", "stray"}),
+            "unexpected argument (a word that belongs to no option; not shown)");
   EXPECT_EQ(error_of({"-H", "h", "-p", "0"}), "port '0' is not a number from 1 to 65535");
   EXPECT_EQ(error_of({"-H", "h", "-p", "65536"}), "port '65536' is not a number from 1 to 65535");
   EXPECT_EQ(error_of({"-H", "h", "-p", "25x"}), "port '25x' is not a number from 1 to 65535");
@@ -184,7 +204,7 @@ TEST(Options, EveryBadInputIsOneExactLine) {
   EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a@b", "--data-file", "/nonexistent/x"}),
             "cannot read --data-file '/nonexistent/x'");
   EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a@b", "--data-file", "/"}),
-            "cannot read --data-file '/'");
+            "--data-file '/' is not a regular file");
   EXPECT_EQ(error_of({"-H", "h", "--dns-server", "nonsense"}),
             "--dns-server 'nonsense': not an IP address");
   EXPECT_EQ(error_of({"-H", "h", "--dns-server", "127.0.0.1:99999"}),
@@ -240,7 +260,9 @@ TEST(Options, TlsAndAuth) {
   EXPECT_EQ(p.config.tls_min, net::TlsVersion::Tls13);
   p = parse({"-H", "h", "-S", "-A", "login", "-U", "u", "-P", "secret"});
   ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
-  EXPECT_EQ(p.config.auth_mechanism, "LOGIN");
+  EXPECT_EQ(p.config.auth_mechanism, AuthMechanism::Login);
+  EXPECT_EQ(auth_mechanism_name(AuthMechanism::Login), "LOGIN");
+  EXPECT_EQ(auth_mechanism_name(AuthMechanism::Plain), "PLAIN");
   EXPECT_EQ(p.config.auth_password, "secret");
   setenv("SMTP_AUTHPASS", "from-env", 1);
   p = parse({"-H", "h", "-S", "-A", "PLAIN", "-U", "u"});
@@ -280,21 +302,29 @@ TEST(Options, AuthPasswordFileIsBounded) {
             "--authpass-file '" + std::string(path) + "' has a first line longer than 4096 bytes");
 }
 
-// A FIFO nobody writes to must not hang the plugin before its deadline even starts.
-TEST(Options, FifoWithoutWriterDoesNotHang) {
+// Issue 14 #10: a FIFO read as an empty file (--data-file sent a message of only ".",
+// --authpass-file gave "the AUTH password is empty"), and a FIFO with a writer that never
+// writes was waited for before -t started. Only regular files are read.
+TEST(Options, DataAndPasswordFilesMustBeRegular) {
   char dir[] = "/tmp/smtpverify_fifoXXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string fifo = std::string(dir) + "/pass";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  // No writer at all: read() sees end of file at once, an empty password.
   EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "--authpass-file", fifo}),
-            "the AUTH password is empty");
-  // A writer that never writes: bounded wait, then UNKNOWN.
-  const int writer = open(fifo.c_str(), O_RDWR | O_NONBLOCK);
+            "--authpass-file '" + fifo + "' is not a regular file");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a@b", "--data-file", fifo}),
+            "--data-file '" + fifo + "' is not a regular file");
+  const int writer = open(fifo.c_str(), O_RDWR | O_NONBLOCK);  // a writer that never writes
   ASSERT_GE(writer, 0);
   EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "a@b", "--data-file", fifo}),
-            "nothing to read from --data-file '" + fifo + "' within 2 s");
+            "--data-file '" + fifo + "' is not a regular file");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "--authpass-file", fifo}),
+            "--authpass-file '" + fifo + "' is not a regular file");
   close(writer);
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "--authpass-file", "/dev/null"}),
+            "--authpass-file '/dev/null' is not a regular file");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "--authpass-file", dir}),
+            "--authpass-file '" + std::string(dir) + "' is not a regular file");
   unlink(fifo.c_str());
   rmdir(dir);
 }
@@ -414,6 +444,79 @@ TEST(Options, DataFileIsRead) {
   ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
   EXPECT_TRUE(p.config.data);
   EXPECT_EQ(p.config.data_file_text, body);
+}
+
+// Issue 14 #6: an unknown option or a stray word may carry a password; error lines name the
+// option and never show the value.
+TEST(Options, ErrorsNeverShowAnUnknownValue) {
+  EXPECT_EQ(error_of({"-H", "h", "--authpas=hunter2secret"}), "unknown option '--authpas'");
+  EXPECT_EQ(error_of({"-H", "h", "--authpas", "hunter2secret"}), "unknown option '--authpas'");
+  EXPECT_EQ(error_of({"-H", "h", "-Zhunter2secret"}), "unknown option '-Z'");
+  EXPECT_EQ(error_of({"-H", "h", "-4Zhunter2secret"}), "unknown option '-Z'");  // in a group
+  EXPECT_EQ(error_of({"-H", "h", "-4vSZ"}), "unknown option '-Z'");
+  const std::string stray = "unexpected argument (a word that belongs to no option; not shown)";
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-A", "PLAIN", "-U", "u", "-P", "hunter2", "secret"}),
+            stray);
+  EXPECT_EQ(error_of({"-H", "h", "--", "hunter2secret"}), stray);
+  EXPECT_EQ(error_of({"hunter2secret", "-H", "h"}), stray);
+}
+
+std::string repeat(char c, std::size_t n) { return std::string(n, c); }
+
+// A name of `labels` labels of `length` octets each, joined by dots.
+std::string dns_name(std::size_t labels, std::size_t length) {
+  std::string name;
+  for (std::size_t i = 0; i < labels; ++i) name += (i ? "." : "") + repeat('a', length);
+  return name;
+}
+
+// Issue 14 #7: what we send stays within RFC 5321's limits, refused before any connection.
+TEST(Options, CommandsWithinRfc5321Limits) {
+  ASSERT_EQ(dns_name(4, 62).size(), 251u);
+  const std::string ok253 = dns_name(4, 62) + ".b";
+  ASSERT_EQ(ok253.size(), 253u);
+  EXPECT_EQ(parse({"-H", ok253}).action, ParsedOptions::Action::Run);
+  EXPECT_EQ(parse({"-H", ok253 + "."}).action, ParsedOptions::Action::Run);  // the root's dot
+  EXPECT_EQ(parse({"-H", dns_name(2, 63)}).action, ParsedOptions::Action::Run);
+  EXPECT_EQ(error_of({"-H", ok253 + "b"}), "-H is longer than 253 octets (RFC 1035 2.3.4)");
+  const std::string label64 = repeat('a', 64) + ".example.org";
+  EXPECT_EQ(error_of({"-H", label64}), "-H has a label longer than 63 octets (RFC 1035 2.3.4)");
+  EXPECT_EQ(error_of({"--mx", label64}), "--mx has a label longer than 63 octets (RFC 1035 2.3.4)");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--sni", label64}),
+            "--sni has a label longer than 63 octets (RFC 1035 2.3.4)");
+  EXPECT_EQ(error_of({"-H", "h", "-S", "--verify-name", label64}),
+            "--verify-name has a label longer than 63 octets (RFC 1035 2.3.4)");
+  EXPECT_EQ(error_of({"-H", "h", "-F", label64}),
+            "-F has a label longer than 63 octets (RFC 1035 2.3.4)");
+  EXPECT_EQ(error_of({"-H", "h", "-F", ok253 + "b"}),
+            "-F is longer than 253 octets (RFC 1035 2.3.4)");
+  EXPECT_EQ(error_of({"-H", "h", "-F", "[" + repeat('1', 254) + "]"}),
+            "-F is longer than 255 octets (RFC 5321 4.5.3.1.2)");
+  EXPECT_EQ(parse({"-H", "h", "-F", ok253}).config.helo_name, ok253);
+  EXPECT_EQ(parse({"-H", "h", "-F", "[IPv6:2001:db8::1]"}).config.helo_name, "[IPv6:2001:db8::1]");
+
+  // -C: 510 octets and CRLF make the 512 of RFC 5321 4.5.3.1.4.
+  EXPECT_EQ(parse({"-H", "h", "-C", repeat('N', 510)}).action, ParsedOptions::Action::Run);
+  EXPECT_EQ(error_of({"-H", "h", "-C", repeat('N', 511)}),
+            "-C command is longer than 510 octets, 512 with CRLF (RFC 5321 4.5.3.1.4)");
+
+  // A local part of at most 64 octets, a path ("<" address ">") of at most 256.
+  const std::string local64 = repeat('l', 64) + "@example.org";
+  EXPECT_EQ(parse({"-H", "h", "-f", local64, "--rcpt", "<" + local64 + ">"}).config.rcpts,
+            (std::vector<std::string>{local64}));
+  EXPECT_EQ(error_of({"-H", "h", "-f", "l" + local64}),
+            "--from has a local part longer than 64 octets (RFC 5321 4.5.3.1.1)");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", "<l" + local64 + ">"}),
+            "--rcpt has a local part longer than 64 octets (RFC 5321 4.5.3.1.1)");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--reject-rcpt", repeat('p', 65)}),
+            "--reject-rcpt has a local part longer than 64 octets (RFC 5321 4.5.3.1.1)");
+  const std::string address254 = repeat('l', 64) + "@" + dns_name(3, 62) + "d";
+  ASSERT_EQ(address254.size(), 254u);
+  EXPECT_EQ(parse({"-H", "h", "-f", address254}).config.mail_from, address254);
+  EXPECT_EQ(error_of({"-H", "h", "-f", "<" + address254 + "d>"}),
+            "--from is longer than 256 octets with <> (RFC 5321 4.5.3.1.3)");
+  EXPECT_EQ(error_of({"-H", "h", "-f", "m@x", "--rcpt", address254 + "d"}),
+            "--rcpt is longer than 256 octets with <> (RFC 5321 4.5.3.1.3)");
 }
 
 }  // namespace

@@ -6,9 +6,8 @@ namespace smtpverify::check {
 namespace {
 
 Range parse_ok(const char* text) {
-  std::string error;
-  auto r = parse_range(text, error);
-  EXPECT_TRUE(r.has_value()) << text << ": " << error;
+  auto r = parse_range(text);
+  EXPECT_TRUE(r.has_value()) << text << ": " << (r ? "" : r.error().what);
   return r.value_or(Range{});
 }
 
@@ -43,17 +42,13 @@ TEST(Range, PluginGuidelineTable) {
 TEST(Range, RejectsWhatDoesNotParse) {
   for (const char* text : {"", "abc", "10:5", "1:2:3", "@", "~", "~:", "1,5", "nan", "inf", "10 ",
                            " 10", "0x10:", "@@1"}) {
-    std::string error;
-    EXPECT_FALSE(parse_range(text, error).has_value()) << "'" << text << "'";
-    EXPECT_FALSE(error.empty()) << text;
+    const auto r = parse_range(text);
+    ASSERT_FALSE(r.has_value()) << "'" << text << "'";
+    EXPECT_FALSE(r.error().what.empty()) << text;
   }
-  std::string error;
-  parse_range("10:5", error);
-  EXPECT_EQ(error, "range '10:5' has start > end");
-  parse_range("~:", error);
-  EXPECT_EQ(error, "range '~:' has no bounds");
-  parse_range("abc", error);
-  EXPECT_EQ(error, "'abc' is not a range");
+  EXPECT_EQ(parse_range("10:5").error().what, "range '10:5' has start > end");
+  EXPECT_EQ(parse_range("~:").error().what, "range '~:' has no bounds");
+  EXPECT_EQ(parse_range("abc").error().what, "'abc' is not a range");
 }
 
 }  // namespace

@@ -27,10 +27,9 @@ TEST(Render, OkLineWithPerfdata) {
 
 TEST(Render, ThresholdsAppearInPerfdata) {
   Config c;
-  std::string err;
-  c.warning.emplace("time", *parse_range("5", err));
-  c.critical.emplace("time", *parse_range("10", err));
-  c.critical.emplace("banner", *parse_range("@0:0.001", err));
+  c.warning.emplace("time", *parse_range("5"));
+  c.critical.emplace("time", *parse_range("10"));
+  c.critical.emplace("banner", *parse_range("@0:0.001"));
   CheckResult r = ok_result();
   r.timings = {{"banner", 0.005}};
   const Output out = render(r, c);

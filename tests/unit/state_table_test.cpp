@@ -93,10 +93,9 @@ TEST(StateTable, UnknownRanksBelowCritical) {
 
 TEST(StateTable, ThresholdsCriticalFirst) {
   Config c;
-  std::string err;
-  c.warning.emplace("time", *parse_range("1", err));
-  c.critical.emplace("time", *parse_range("2", err));
-  c.warning.emplace("banner", *parse_range("0.1", err));
+  c.warning.emplace("time", *parse_range("1"));
+  c.critical.emplace("time", *parse_range("2"));
+  c.warning.emplace("banner", *parse_range("0.1"));
   CheckResult r;
   r.total_seconds = 2.5;
   r.timings = {{"connect", 0.001}, {"banner", 0.2}};

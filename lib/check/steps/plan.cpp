@@ -37,7 +37,7 @@ std::string payload(const Config& config, const std::string& helo_name) {
 
 smtp::AuthPlan auth_plan(const Config& config) {
   smtp::AuthPlan auth;
-  if (*config.auth_mechanism == "LOGIN") {
+  if (*config.auth_mechanism == AuthMechanism::Login) {
     auth.mechanism = smtp::AuthPlan::Mechanism::Login;
     auth.login_user = net::base64_encode(config.auth_user);
     auth.login_password = net::base64_encode(config.auth_password);

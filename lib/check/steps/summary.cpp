@@ -15,8 +15,7 @@ int match_responses(Context& ctx, const smtp::Session& session) {
   int matched = 0;
   for (std::size_t i = 0; i < responses.size() && i < commands.size(); ++i) {
     if (!commands[i].reply) continue;  // never sent: an earlier problem explains why
-    std::string error;
-    const auto re = Regex::compile(responses[i], error);
+    const auto re = Regex::compile(responses[i]);
     const std::string text = commands[i].reply->full_text();
     if (re && re->matches(text)) {
       ++matched;
@@ -55,7 +54,8 @@ void connection_facts(Context& ctx, const smtp::Session& session) {
       return x.kind == smtp::FindingKind::AuthRejected ||
              x.kind == smtp::FindingKind::AuthNotOffered;
     });
-    if (authenticated && session.mail_reply()) facts.push_back("AUTH " + *config.auth_mechanism);
+    if (authenticated && session.mail_reply())
+      facts.push_back("AUTH " + std::string(auth_mechanism_name(*config.auth_mechanism)));
   }
   if (session.used_helo()) facts.push_back("EHLO not supported, HELO used");
 }

@@ -1,0 +1,44 @@
+#include "check/regex.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace smtpverify::check {
+namespace {
+
+Regex compiled(const std::string& pattern) {
+  auto re = Regex::compile(pattern);
+  EXPECT_TRUE(re.has_value()) << pattern;
+  return std::move(*re);
+}
+
+TEST(Regex, MatchesPerLine) {
+  const Regex re = compiled("^250 OK$");
+  EXPECT_TRUE(re.matches("250 OK"));
+  EXPECT_TRUE(re.matches("250-first\n250 OK"));
+  EXPECT_FALSE(re.matches("250 OK then"));
+}
+
+// Issue 14 #4: regexec on a C string stopped at the NUL, so the reply below matched.
+TEST(Regex, NulIsAnOrdinaryByte) {
+  const std::string reply = std::string("250 OK") + '\0' + " 5.0.0 actually broken";
+  ASSERT_EQ(reply.size(), 29u);
+  EXPECT_FALSE(compiled("^250 OK$").matches(reply));
+  EXPECT_TRUE(compiled("actually broken$").matches(reply));  // the bytes after the NUL count
+  EXPECT_TRUE(compiled("^250 OK").matches(reply));
+}
+
+TEST(Regex, EmptyText) {
+  EXPECT_TRUE(compiled("^$").matches(""));
+  EXPECT_FALSE(compiled("^250").matches(""));
+}
+
+TEST(Regex, CompileErrorSaysWhy) {
+  const auto re = Regex::compile("(unclosed");
+  ASSERT_FALSE(re.has_value());
+  EXPECT_FALSE(re.error().what.empty());
+}
+
+}  // namespace
+}  // namespace smtpverify::check
