@@ -276,7 +276,7 @@ TEST(Replies, UnsolicitedDataAfterGreetingTimesNoEhlo) {
 
 // Issue 14 #1: a server quoting AUTH back. Neither the status line, nor -v, nor JSON may show
 // the password or anything encoded from it.
-check::Config auth_config(std::uint16_t port, const char* mechanism) {
+check::Config auth_config(std::uint16_t port, check::AuthMechanism mechanism) {
   auto c = config_for(port);
   c.auth_mechanism = mechanism;
   c.auth_user = "probe";
@@ -311,7 +311,7 @@ TEST(Auth, PlainEchoedByTheServerIsScrubbed) {
                         send_raw("535 5.7.8 Authentication failed for [AUTH PLAIN "
                                  "AHByb2JlAGh1bnRlcjI=] hunter2\r\n")} +
       kQuit);
-  const auto config = auth_config(server.port(), "PLAIN");
+  const auto config = auth_config(server.port(), check::AuthMechanism::Plain);
   expect_scrubbed(run_against(server, config), config,
                   "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
                       " AUTH PLAIN ******** rejected: 535 5.7.8 Authentication failed for [AUTH "
@@ -325,7 +325,7 @@ TEST(Auth, LoginPasswordEchoedByTheServerIsScrubbed) {
                                           expect("aHVudGVyMg=="),
                                           send_raw("535 5.7.8 bad password aHVudGVyMg==\r\n")} +
                         kQuit);
-  const auto config = auth_config(server.port(), "LOGIN");
+  const auto config = auth_config(server.port(), check::AuthMechanism::Login);
   const auto c = run_against(server, config);
   expect_scrubbed(c, config,
                   "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
