@@ -1,6 +1,7 @@
-// check_smtp_verify: parse, run, print, exit 0-3. Everything else lives in lib/.
+// check_smtp_verify: parse, run, report once, format, print, exit 0-3. The rest lives in lib/.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "check/options.h"
 #include "check/render.h"
@@ -8,11 +9,13 @@
 
 namespace {
 
-int emit(const smtpverify::check::Output& out) {
-  std::fwrite(out.text.data(), 1, out.text.size(), stdout);
+int emit(smtpverify::check::State state, const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  return static_cast<int>(out.state);
+  return static_cast<int>(state);
 }
+
+int emit(const smtpverify::check::Output& out) { return emit(out.state, out.text); }
 
 }  // namespace
 
@@ -32,8 +35,9 @@ int main(int argc, char** argv) {
         break;
     }
     const CheckResult result = run_check(parsed.config);
-    return emit(parsed.config.json ? render_json(result, parsed.config)
-                                   : render(result, parsed.config));
+    const Report report = make_report(result, parsed.config);
+    return emit(report.state,
+                parsed.config.json ? format_json(report, result) : format_nagios(report));
   } catch (const std::exception& e) {
     return emit(render_unknown(std::string("internal error: ") + e.what()));
   } catch (...) {

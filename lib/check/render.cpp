@@ -1,6 +1,7 @@
 #include "check/render.h"
 
 #include <cstdio>
+#include <map>
 
 #include "check/sanitize.h"
 
@@ -19,23 +20,59 @@ std::string fixed(double value, int decimals) {
   return buf;
 }
 
-std::string perfdata(const CheckResult& result, const Config& config) {
-  auto item = [&](const std::string& label, double seconds) {
-    const auto w = config.warning.find(label);
-    const auto c = config.critical.find(label);
-    return label + "=" + perf_seconds(seconds) + "s;" +
-           (w == config.warning.end() ? "" : w->second.text) + ";" +
-           (c == config.critical.end() ? "" : c->second.text) + ";0";
+std::string threshold(const std::map<std::string, Range, std::less<>>& ranges,
+                      std::string_view label) {
+  const auto it = ranges.find(label);
+  return it == ranges.end() ? "" : it->second.text;
+}
+
+// time, each phase, cert_days. Thresholds are looked up by the label as the check made it;
+// only the printed label is made safe (an --mx-all host name is not a phase name anyway).
+std::vector<PerfItem> perf_items(const CheckResult& result, const Config& config) {
+  auto time = [&](std::string_view label, double seconds) {
+    return PerfItem{perfdata_label(label),
+                    seconds,
+                    PerfUnit::Seconds,
+                    threshold(config.warning, label),
+                    threshold(config.critical, label),
+                    0.0};
   };
-  std::string out = item("time", result.total_seconds);
-  for (const auto& t : result.timings) out += " " + item(t.label, t.seconds);
+  std::vector<PerfItem> items{time("time", result.total_seconds)};
+  for (const auto& t : result.timings) items.push_back(time(t.label, t.seconds));
   if (result.cert_days) {
     // Days, no unit; warn/crit are -D's W and C, the form check_smtp users know.
     auto days = [](const std::optional<long long>& d) { return d ? std::to_string(*d) : ""; };
-    out += " cert_days=" + std::to_string(*result.cert_days) + ";" +
-           days(config.cert_warning_days) + ";" + days(config.cert_critical_days);
+    items.push_back({"cert_days", static_cast<double>(*result.cert_days), PerfUnit::Days,
+                     days(config.cert_warning_days), days(config.cert_critical_days),
+                     std::nullopt});
   }
-  return out;
+  return items;
+}
+
+std::string number(double value, PerfUnit unit) {
+  return unit == PerfUnit::Seconds ? perf_seconds(value)
+                                   : std::to_string(static_cast<long long>(value));
+}
+
+std::string summary_of(const CheckResult& result, const Evaluation& eval) {
+  std::string summary;
+  if (eval.problems.empty()) {
+    summary = sanitize(result.endpoint);
+    for (std::size_t i = 0; i < result.facts.size(); ++i) {
+      summary += (i == 0 ? " " : ", ") + sanitize(result.facts[i]);
+    }
+    return summary + (result.facts.empty() ? " " : ", ") + short_seconds(result.total_seconds) +
+           " s";
+  }
+  if (!eval.problems.front().problem.names_endpoint) summary = sanitize(result.endpoint) + " ";
+  for (std::size_t i = 0; i < eval.problems.size() && i < kMaxListedProblems; ++i) {
+    if (i != 0) summary += ", ";
+    summary += sanitize(eval.problems[i].problem.text, 2 * kMaxQuotedChars);
+  }
+  if (eval.problems.size() > kMaxListedProblems) {
+    summary += " (+" + std::to_string(eval.problems.size() - kMaxListedProblems) + " more)";
+  }
+  return summary;
 }
 
 }  // namespace
@@ -49,32 +86,42 @@ std::string short_seconds(double seconds) {
 
 std::string perf_seconds(double seconds) { return fixed(seconds < 0 ? 0 : seconds, 6); }
 
-Output render(const CheckResult& result, const Config& config) {
+Report make_report(const CheckResult& result, const Config& config) {
   const Evaluation eval = evaluate(result, config);
-  std::string summary;
-  if (eval.problems.empty()) {
-    summary = sanitize(result.endpoint);
-    for (std::size_t i = 0; i < result.facts.size(); ++i) {
-      summary += (i == 0 ? " " : ", ") + sanitize(result.facts[i]);
-    }
-    summary += (result.facts.empty() ? " " : ", ") + short_seconds(result.total_seconds) + " s";
-  } else {
-    if (!eval.problems.front().problem.names_endpoint) summary = sanitize(result.endpoint) + " ";
-    for (std::size_t i = 0; i < eval.problems.size() && i < kMaxListedProblems; ++i) {
-      if (i != 0) summary += ", ";
-      summary += sanitize(eval.problems[i].problem.text, 2 * kMaxQuotedChars);
-    }
-    if (eval.problems.size() > kMaxListedProblems) {
-      summary += " (+" + std::to_string(eval.problems.size() - kMaxListedProblems) + " more)";
+  Report report;
+  report.state = eval.state;
+  report.summary = summary_of(result, eval);
+  for (const auto& p : eval.problems) {
+    report.problems.push_back({p.state, sanitize(p.problem.text, kMaxReportText)});
+  }
+  report.perfdata = perf_items(result, config);
+  if (config.verbosity > 0) {
+    // The transcript. sanitize() keeps '|' and newlines out, so nothing here reads as perfdata.
+    report.long_output.emplace();
+    for (const auto& line : result.transcript) {
+      report.long_output->push_back(sanitize(line, kMaxReportText));
     }
   }
-  Output out;
-  out.state = eval.state;
-  out.text = "SMTP " + std::string(state_name(eval.state)) + " - " + summary + " | " +
-             perfdata(result, config) + "\n";
-  if (config.verbosity > 0) {
-    // Long output: the transcript. sanitize() keeps '|' out, so nothing here reads as perfdata.
-    for (const auto& line : result.transcript) out.text += sanitize(line, 1000) + "\n";
+  return report;
+}
+
+std::string format_perfdata(const std::vector<PerfItem>& perfdata) {
+  std::string out;
+  for (const auto& item : perfdata) {
+    if (!out.empty()) out += ' ';
+    out += item.label + "=" + number(item.value, item.unit) +
+           (item.unit == PerfUnit::Seconds ? "s" : "") + ";" + item.warn + ";" + item.crit;
+    // The minimum is a plain bound: ";0", not ";0.000000".
+    if (item.min) out += ";" + short_seconds(*item.min);
+  }
+  return out;
+}
+
+std::string format_nagios(const Report& report) {
+  std::string out = "SMTP " + std::string(state_name(report.state)) + " - " + report.summary +
+                    " | " + format_perfdata(report.perfdata) + "\n";
+  if (report.long_output) {
+    for (const auto& line : *report.long_output) out += line + "\n";
   }
   return out;
 }

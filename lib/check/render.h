@@ -1,25 +1,70 @@
-// The Nagios output: one status line with perfdata, then the -v transcript. Pure functions.
+// The output of a check: one Report made once from the result, then formatters of it (Nagios
+// status line plus long output, --output json). No formatter reads another one's output.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "check/config.h"
 #include "check/result.h"
 
 namespace smtpverify::check {
 
-/// The complete stdout of a check and its exit state.
+/// What a perfdata value measures.
+enum class PerfUnit {
+  Seconds,  ///< printed with the "s" UOM and 6 decimals
+  Days,     ///< a whole number of days; Nagios has no UOM for it, so none is printed
+};
+
+/// One perfdata item as data: `label=value[UOM];warn;crit[;min]` in the Nagios formatter.
+struct PerfItem {
+  std::string label;  ///< perfdata_label(): [A-Za-z0-9_.-] only, at most kMaxLabelChars
+  double value = 0;   ///< seconds (negative clamped to 0 when printed), or days (may be < 0)
+  PerfUnit unit = PerfUnit::Seconds;
+  std::string warn;           ///< the threshold as the user wrote it (a Nagios range), or ""
+  std::string crit;           ///< the threshold as the user wrote it (a Nagios range), or ""
+  std::optional<double> min;  ///< 0 for times; none for cert_days
+};
+
+/// A problem that counts, with its state.
+struct ReportedProblem {
+  State state = State::Unknown;
+  std::string text;  ///< sanitised, at most kMaxReportText characters
+};
+
+/// Server text in the report's lists (problems, long output) is cut at this many characters.
+inline constexpr std::size_t kMaxReportText = 1000;
+
+/// Everything the formatters print, decided once.
+struct Report {
+  State state = State::Unknown;           ///< the exit state
+  std::string summary;                    ///< the first line after "SMTP <STATE> - ", sanitised
+  std::vector<ReportedProblem> problems;  ///< worst first; empty when the state is OK
+  std::vector<PerfItem> perfdata;         ///< time, each phase in order, cert_days
+  /// The -v transcript, each line sanitised; nullopt without -v.
+  std::optional<std::vector<std::string>> long_output;
+};
+
+/// Evaluates the result once (the state table, thresholds) and builds the report.
+Report make_report(const CheckResult& result, const Config& config);
+
+/// "SMTP <STATE> - <summary> | <perfdata>\n" plus one line per long-output line.
+std::string format_nagios(const Report& report);
+
+/// The perfdata part of the status line: the items separated by single spaces.
+std::string format_perfdata(const std::vector<PerfItem>& perfdata);
+
+/// --output json: one JSON object on one line with the report and the result's facts (README:
+/// schema). Never throws on the bytes of the result: every string is sanitised.
+std::string format_json(const Report& report, const CheckResult& result);
+
+/// The complete stdout of a check that could not run, and its exit state.
 struct Output {
   State state = State::Unknown;
   std::string text;  ///< ends with "\n"
 };
-
-/// Renders a finished check: "SMTP <STATE> - <summary> | <perfdata>" plus long output.
-Output render(const CheckResult& result, const Config& config);
-
-/// --output json: one JSON object with the same facts and the same state (README: schema).
-Output render_json(const CheckResult& result, const Config& config);
 
 /// "SMTP UNKNOWN - <what>\n" for bad options and internal errors (what is sanitised).
 Output render_unknown(std::string_view what);

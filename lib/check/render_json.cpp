@@ -10,11 +10,12 @@ namespace {
 
 using nlohmann::json;
 
-// Server text gets the same treatment as in the status line (printable ASCII, \xNN escapes),
-// only with a larger bound, so the JSON is always valid and never carries raw control bytes.
-constexpr std::size_t kMaxJsonText = 1000;
+// Every string gets the same treatment as server text in the status line (printable ASCII,
+// \xNN escapes), only with a larger bound, so the JSON is always valid UTF-8 and never carries
+// raw control bytes, whatever bytes a server, a DNS answer or the command line brought.
+std::string text(std::string_view s) { return sanitize(s, kMaxReportText); }
 
-std::string text(std::string_view s) { return sanitize(s, kMaxJsonText); }
+json text_or_null(std::string_view s) { return s.empty() ? json(nullptr) : json(text(s)); }
 
 json phases_of(const CheckResult& result) {
   json phases = json::array();
@@ -28,7 +29,8 @@ json phases_of(const CheckResult& result) {
       e["code"] = x.code == 0 ? json(nullptr) : json(x.code);
       exchanges.push_back(std::move(e));
     }
-    phases.push_back({{"name", t.label}, {"seconds", t.seconds}, {"exchanges", exchanges}});
+    phases.push_back(
+        {{"name", perfdata_label(t.label)}, {"seconds", t.seconds}, {"exchanges", exchanges}});
   }
   return phases;
 }
@@ -39,11 +41,11 @@ json tls_of(const CheckResult& result) {
   for (const auto& c : result.tls->chain) {
     chain.push_back({{"subject", text(c.subject)},
                      {"issuer", text(c.issuer)},
-                     {"not_after", c.not_after},
+                     {"not_after", text(c.not_after)},
                      {"days_left", c.days_left}});
   }
-  json tls = {{"version", result.tls->version},
-              {"cipher", result.tls->cipher},
+  json tls = {{"version", text(result.tls->version)},
+              {"cipher", text(result.tls->cipher)},
               {"verified", result.tls->verified},
               {"chain", chain}};
   tls["cert_days"] = result.cert_days ? json(*result.cert_days) : json(nullptr);
@@ -52,43 +54,35 @@ json tls_of(const CheckResult& result) {
 
 }  // namespace
 
-Output render_json(const CheckResult& result, const Config& config) {
-  const Output line = render(result, config);
-  const Evaluation eval = evaluate(result, config);
-  // The summary is exactly the status line's, between "SMTP <STATE> - " and " | ".
-  const std::string first = line.text.substr(0, line.text.find('\n'));
-  const auto dash = first.find(" - ");
-  const auto bar = first.rfind(" | ");
+std::string format_json(const Report& report, const CheckResult& result) {
   json problems = json::array();
-  for (const auto& p : eval.problems) {
-    problems.push_back({{"state", state_name(p.state)}, {"text", text(p.problem.text)}});
+  for (const auto& p : report.problems) {
+    problems.push_back({{"state", state_name(p.state)}, {"text", p.text}});
   }
   json resolved = json::array();
-  for (const auto& a : result.resolved) resolved.push_back(a);
+  for (const auto& a : result.resolved) resolved.push_back(text(a));
   json out = {
-      {"state", static_cast<int>(line.state)},
-      {"state_name", state_name(line.state)},
-      {"summary", first.substr(dash + 3, bar - dash - 3)},
+      {"state", static_cast<int>(report.state)},
+      {"state_name", state_name(report.state)},
+      {"summary", report.summary},
       {"host", text(result.host)},
       {"port", result.port},
-      {"address", result.address.empty() ? json(nullptr) : json(result.address)},
-      {"local_address", result.local_address.empty() ? json(nullptr) : json(result.local_address)},
+      {"address", text_or_null(result.address)},
+      {"local_address", text_or_null(result.local_address)},
       {"dns",
        {{"resolved", resolved},
-        {"ptr", result.ptr.empty() ? json(nullptr) : json(text(result.ptr))},
+        {"ptr", text_or_null(result.ptr)},
         {"forward_confirmed", result.forward_confirmed}}},
       {"total_seconds", result.total_seconds},
       {"phases", phases_of(result)},
       {"tls", tls_of(result)},
       {"problems", problems},
-      {"perfdata", first.substr(bar + 3)},
+      {"perfdata", format_perfdata(report.perfdata)},
   };
-  if (config.verbosity > 0) {
-    json transcript = json::array();
-    for (const auto& t : result.transcript) transcript.push_back(text(t));
-    out["transcript"] = transcript;
-  }
-  return {line.state, out.dump() + "\n"};
+  if (report.long_output) out["transcript"] = *report.long_output;
+  // Everything above is sanitised; the replacing handler is the last guard, so that a string
+  // a later change forgets to sanitise gives U+FFFD instead of an "internal error" UNKNOWN.
+  return out.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace smtpverify::check

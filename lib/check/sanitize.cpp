@@ -25,4 +25,23 @@ std::string sanitize(std::string_view text, std::size_t max_chars) {
   return out;
 }
 
+std::string perfdata_label(std::string_view text) {
+  static constexpr std::size_t kTail = 30;
+  static constexpr std::string_view kJoin = "..";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '.' || c == '-';
+    out += safe ? ch : '_';
+  }
+  if (out.empty()) return "_";
+  if (out.size() > kMaxLabelChars) {
+    const std::size_t head = kMaxLabelChars - kJoin.size() - kTail;
+    out = out.substr(0, head) + std::string(kJoin) + out.substr(out.size() - kTail);
+  }
+  return out;
+}
+
 }  // namespace smtpverify::check

@@ -64,10 +64,10 @@ inline std::string mask_times(const std::string& line) {
 inline Checked check_with(const check::Config& config) {
   Checked c;
   c.result = check::run_check(config);
-  const check::Output out = check::render(c.result, config);
-  c.state = out.state;
-  c.text = out.text;
-  const std::string first = out.text.substr(0, out.text.find('\n'));
+  const check::Report report = check::make_report(c.result, config);
+  c.state = report.state;
+  c.text = check::format_nagios(report);
+  const std::string first = c.text.substr(0, c.text.find('\n'));
   c.line = mask_times(first);
   const auto bar = first.find(" | ");
   if (bar != std::string::npos) {

@@ -297,7 +297,8 @@ void expect_scrubbed(const Checked& c, check::Config config, const std::string& 
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(c.line.substr(0, c.line.find(" |")), summary);
   config.json = true;
-  for (const std::string& text : {c.text, check::render_json(c.result, config).text}) {
+  for (const std::string& text :
+       {c.text, check::format_json(check::make_report(c.result, config), c.result)}) {
     for (const char* secret : {"hunter2", "AHByb2JlAGh1bnRlcjI=", "aHVudGVyMg=="}) {
       EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in " << text;
     }

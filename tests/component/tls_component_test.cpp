@@ -415,11 +415,12 @@ TEST(Auth, SecretNeverInJson) {
   config.json = true;
   const auto result = check::run_check(config);
   EXPECT_TRUE(server.wait_done(3s));
-  const check::Output out = check::render_json(result, config);
-  EXPECT_EQ(out.state, State::Critical);
-  EXPECT_EQ(out.text.find("s3cret"), std::string::npos) << out.text;
-  EXPECT_EQ(out.text.find("AHByb2JlAHMzY3JldA=="), std::string::npos) << out.text;
-  EXPECT_NE(out.text.find("\"AUTH PLAIN ********\""), std::string::npos) << out.text;
+  const check::Report report = check::make_report(result, config);
+  const std::string json = check::format_json(report, result);
+  EXPECT_EQ(report.state, State::Critical);
+  EXPECT_EQ(json.find("s3cret"), std::string::npos) << json;
+  EXPECT_EQ(json.find("AHByb2JlAHMzY3JldA=="), std::string::npos) << json;
+  EXPECT_NE(json.find("\"AUTH PLAIN ********\""), std::string::npos) << json;
 }
 
 TEST(Auth, LoginRejected) {

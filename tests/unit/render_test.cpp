@@ -2,8 +2,22 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
 namespace smtpverify::check {
 namespace {
+
+// What main() prints for a result in the Nagios format, and its exit state.
+struct Rendered {
+  State state;
+  std::string text;
+};
+
+Rendered nagios(const CheckResult& result, const Config& config) {
+  const Report report = make_report(result, config);
+  return {report.state, format_nagios(report)};
+}
 
 CheckResult ok_result() {
   CheckResult r;
@@ -16,7 +30,7 @@ CheckResult ok_result() {
 }
 
 TEST(Render, OkLineWithPerfdata) {
-  const Output out = render(ok_result(), Config{});
+  const Rendered out = nagios(ok_result(), Config{});
   EXPECT_EQ(out.state, State::Ok);
   EXPECT_EQ(out.text,
             "SMTP OK - mail.example.org[192.0.2.10]:25 ESMTP Postfix, 2 rcpt accepted, 0.142 s | "
@@ -32,7 +46,7 @@ TEST(Render, ThresholdsAppearInPerfdata) {
   c.critical.emplace("banner", *parse_range("@0:0.001"));
   CheckResult r = ok_result();
   r.timings = {{"banner", 0.005}};
-  const Output out = render(r, c);
+  const Rendered out = nagios(r, c);
   EXPECT_EQ(out.state, State::Ok);
   EXPECT_EQ(out.text,
             "SMTP OK - mail.example.org[192.0.2.10]:25 ESMTP Postfix, 2 rcpt accepted, 0.142 s | "
@@ -44,7 +58,7 @@ TEST(Render, CriticalNamesTheProblemAfterTheEndpoint) {
   r.timings.resize(2);
   r.problems = {{ProblemKind::Smtp, smtp::FindingKind::RcptRejected,
                  "RCPT TO:<postmaster@example.org> rejected: 550 5.1.1 user unknown"}};
-  const Output out = render(r, Config{});
+  const Rendered out = nagios(r, Config{});
   EXPECT_EQ(out.state, State::Critical);
   EXPECT_EQ(out.text,
             "SMTP CRITICAL - mail.example.org[192.0.2.10]:25 RCPT TO:<postmaster@example.org> "
@@ -62,11 +76,11 @@ TEST(Render, TimeoutNamesTheEndpointItself) {
                  "timeout after 10 s waiting for banner from mail.example.org[192.0.2.10]:25",
                  true}};
   Config c;
-  EXPECT_EQ(render(r, c).text,
+  EXPECT_EQ(nagios(r, c).text,
             "SMTP CRITICAL - timeout after 10 s waiting for banner from "
             "mail.example.org[192.0.2.10]:25 | time=10.001000s;;;0 connect=0.001000s;;;0\n");
   c.timeout_state = State::Unknown;
-  const Output unknown = render(r, c);
+  const Rendered unknown = nagios(r, c);
   EXPECT_EQ(unknown.state, State::Unknown);
   EXPECT_EQ(unknown.text.rfind("SMTP UNKNOWN - timeout after 10 s", 0), 0u);
 }
@@ -79,7 +93,7 @@ TEST(Render, WorstFirstAndBoundedList) {
         {ProblemKind::Smtp, smtp::FindingKind::RcptTempFailed, "w" + std::to_string(i)});
   }
   r.problems.push_back({ProblemKind::Smtp, smtp::FindingKind::RcptRejected, "c"});
-  const Output out = render(r, Config{});
+  const Rendered out = nagios(r, Config{});
   EXPECT_EQ(out.state, State::Critical);
   EXPECT_EQ(out.text,
             "SMTP CRITICAL - h[192.0.2.1]:25 c, w0, w1, w2, w3 (+3 more) | "
@@ -89,10 +103,10 @@ TEST(Render, WorstFirstAndBoundedList) {
 TEST(Render, QuitFailureIgnoredWithQ) {
   CheckResult r = ok_result();
   r.problems = {{ProblemKind::Smtp, smtp::FindingKind::QuitFailed, "QUIT answered 500 x"}};
-  EXPECT_EQ(render(r, Config{}).state, State::Warning);
+  EXPECT_EQ(nagios(r, Config{}).state, State::Warning);
   Config q;
   q.ignore_quit_failure = true;
-  const Output out = render(r, q);
+  const Rendered out = nagios(r, q);
   EXPECT_EQ(out.state, State::Ok);
   EXPECT_EQ(out.text.rfind("SMTP OK - mail.example.org[192.0.2.10]:25 ESMTP Postfix", 0), 0u);
 }
@@ -103,7 +117,7 @@ TEST(Render, VerboseTranscriptIsSanitisedLongOutput) {
   r.transcript = {"C: EHLO probe", "S: 250 evil | x=1", std::string("S: 250 a\0b", 10)};
   Config c;
   c.verbosity = 1;
-  EXPECT_EQ(render(r, c).text,
+  EXPECT_EQ(nagios(r, c).text,
             "SMTP OK - mail.example.org[192.0.2.10]:25 ESMTP Postfix, 2 rcpt accepted, 0.142 s | "
             "time=0.142000s;;;0\n"
             "C: EHLO probe\n"
@@ -115,7 +129,7 @@ TEST(Render, ServerTextInFactsIsSanitised) {
   CheckResult r = ok_result();
   r.facts = {"ESMTP |evil\nline"};
   r.timings.clear();
-  EXPECT_EQ(render(r, Config{}).text,
+  EXPECT_EQ(nagios(r, Config{}).text,
             "SMTP OK - mail.example.org[192.0.2.10]:25 ESMTP \\x7cevil\\x0aline, 0.142 s | "
             "time=0.142000s;;;0\n");
 }
@@ -131,6 +145,132 @@ TEST(Render, NumbersUseThePointWhateverTheLocale) {
   EXPECT_EQ(short_seconds(10), "10");
   EXPECT_EQ(short_seconds(0.25), "0.25");
   EXPECT_EQ(short_seconds(0.1424), "0.142");
+}
+
+TEST(Report, PerfdataIsStructured) {
+  Config c;
+  c.warning.emplace("time", *parse_range("5"));
+  c.critical.emplace("banner", *parse_range("@0:0.001"));
+  c.cert_warning_days = 30;
+  c.cert_critical_days = 7;
+  CheckResult r = ok_result();
+  r.timings = {{"banner", 0.005}};
+  r.cert_days = -5;
+  const Report report = make_report(r, c);
+  ASSERT_EQ(report.perfdata.size(), 3u);
+  const PerfItem& time = report.perfdata[0];
+  EXPECT_EQ(time.label, "time");
+  EXPECT_DOUBLE_EQ(time.value, 0.142);
+  EXPECT_EQ(time.unit, PerfUnit::Seconds);
+  EXPECT_EQ(time.warn, "5");
+  EXPECT_EQ(time.crit, "");
+  EXPECT_EQ(time.min, 0.0);
+  EXPECT_EQ(report.perfdata[1].label, "banner");
+  EXPECT_EQ(report.perfdata[1].crit, "@0:0.001");
+  const PerfItem& days = report.perfdata[2];
+  EXPECT_EQ(days.label, "cert_days");
+  EXPECT_DOUBLE_EQ(days.value, -5);
+  EXPECT_EQ(days.unit, PerfUnit::Days);
+  EXPECT_EQ(days.min, std::nullopt);
+  EXPECT_EQ(format_perfdata(report.perfdata),
+            "time=0.142000s;5;;0 banner=0.005000s;;@0:0.001;0 cert_days=-5;30;7");
+}
+
+TEST(Report, ProblemsAreRatedWorstFirstAndSanitised) {
+  CheckResult r = ok_result();
+  r.problems = {{ProblemKind::Smtp, smtp::FindingKind::RcptTempFailed, "w\n|"},
+                {ProblemKind::Smtp, smtp::FindingKind::RcptRejected, "c"}};
+  const Report report = make_report(r, Config{});
+  EXPECT_EQ(report.state, State::Critical);
+  ASSERT_EQ(report.problems.size(), 2u);
+  EXPECT_EQ(report.problems[0].state, State::Critical);
+  EXPECT_EQ(report.problems[0].text, "c");
+  EXPECT_EQ(report.problems[1].state, State::Warning);
+  EXPECT_EQ(report.problems[1].text, "w\\x0a\\x7c");
+  EXPECT_EQ(report.summary, "mail.example.org[192.0.2.10]:25 c, w\\x0a\\x7c");
+  EXPECT_EQ(report.long_output, std::nullopt);  // no -v
+}
+
+// issue 14 #2: with --mx-all an MX host name becomes a label prefix ("<host>_<phase>"), and
+// c-ares passes spaces, '=' and '|' in names. Such a name must not add perfdata items.
+TEST(Report, HostNameInALabelCannotForgePerfdata) {
+  CheckResult r = ok_result();
+  r.timings = {{"x cert_days=-5 time=99s y|z_banner", 0.1}};
+  const std::string text = nagios(r, Config{}).text;
+  EXPECT_EQ(text,
+            "SMTP OK - mail.example.org[192.0.2.10]:25 ESMTP Postfix, 2 rcpt accepted, 0.142 s | "
+            "time=0.142000s;;;0 x_cert_days_-5_time_99s_y_z_banner=0.100000s;;;0\n");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '='), 2);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '|'), 1);
+}
+
+TEST(Report, EightBitHostNameInALabelIsAscii) {
+  CheckResult r = ok_result();
+  r.timings = {{"caf\xc3\xa9.example\xff_ehlo", 0.1}};
+  const Report report = make_report(r, Config{});
+  EXPECT_EQ(report.perfdata[1].label, "caf__.example__ehlo");
+}
+
+// Every string of a result carries 8-bit bytes (an --mx name, a server, the command line); the
+// JSON is still one valid object, with the same \xNN escapes as the status line.
+TEST(RenderJson, EightBitBytesInEveryStringFieldNeverBreakIt) {
+  const std::string b = "\xc3\xa9\xff";
+  CheckResult r;
+  r.endpoint = "mx" + b + "[192.0.2.1]:25";
+  r.host = "mx" + b;
+  r.address = "a" + b;
+  r.local_address = "l" + b;
+  r.resolved = {"r" + b};
+  r.ptr = "p" + b;
+  r.facts = {"f" + b};
+  r.timings = {{"mx" + b + "_banner", 0.1}};
+  r.exchanges = {{"mx" + b + "_banner", "C" + b, 220, {"s" + b}, true}};
+  r.problems = {{ProblemKind::Smtp, smtp::FindingKind::BannerRejected, "t" + b}};
+  r.transcript = {"S: 220 " + b};
+  r.tls = net::TlsFacts{"v" + b, "c" + b, {{"s" + b, "i" + b, "n" + b, 1}}, 1, true, ""};
+  r.cert_days = 1;
+  Config c;
+  c.verbosity = 1;
+  const Report report = make_report(r, c);
+  std::string out;
+  ASSERT_NO_THROW(out = format_json(report, r));
+  const auto doc = nlohmann::json::parse(out);
+  const std::string e = "\\xc3\\xa9\\xff";
+  EXPECT_EQ(doc["host"], "mx" + e);
+  EXPECT_EQ(doc["address"], "a" + e);
+  EXPECT_EQ(doc["local_address"], "l" + e);
+  EXPECT_EQ(doc["dns"]["resolved"][0], "r" + e);
+  EXPECT_EQ(doc["dns"]["ptr"], "p" + e);
+  EXPECT_EQ(doc["summary"], "mx" + e + "[192.0.2.1]:25 t" + e);
+  EXPECT_EQ(doc["phases"][0]["name"], "mx____banner");
+  EXPECT_EQ(doc["phases"][0]["exchanges"][0]["command"], "C" + e);
+  EXPECT_EQ(doc["phases"][0]["exchanges"][0]["lines"][0], "s" + e);
+  EXPECT_EQ(doc["problems"][0]["text"], "t" + e);
+  EXPECT_EQ(doc["transcript"][0], "S: 220 " + e);
+  EXPECT_EQ(doc["tls"]["version"], "v" + e);
+  EXPECT_EQ(doc["tls"]["cipher"], "c" + e);
+  EXPECT_EQ(doc["tls"]["chain"][0]["subject"], "s" + e);
+  EXPECT_EQ(doc["tls"]["chain"][0]["issuer"], "i" + e);
+  EXPECT_EQ(doc["tls"]["chain"][0]["not_after"], "n" + e);
+  EXPECT_EQ(doc["perfdata"], "time=0.000000s;;;0 mx____banner=0.100000s;;;0 cert_days=1;;");
+  // The status line of the same report: ASCII only, one '|', no line but the transcript's.
+  const std::string line = format_nagios(report);
+  EXPECT_TRUE(std::all_of(line.begin(), line.end(),
+                          [](char ch) { return static_cast<unsigned char>(ch) < 0x80; }));
+  EXPECT_EQ(std::count(line.begin(), line.end(), '|'), 1);
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 2);
+}
+
+TEST(RenderJson, SummaryStateAndPerfdataAreTheReports) {
+  CheckResult r = ok_result();
+  r.problems = {{ProblemKind::Smtp, smtp::FindingKind::RcptRejected, "RCPT TO:<a@b> rejected"}};
+  const Report report = make_report(r, Config{});
+  const auto doc = nlohmann::json::parse(format_json(report, r));
+  EXPECT_EQ(doc["state"], 2);
+  EXPECT_EQ(doc["state_name"], "CRITICAL");
+  EXPECT_EQ(doc["summary"], "mail.example.org[192.0.2.10]:25 RCPT TO:<a@b> rejected");
+  EXPECT_EQ(doc["perfdata"], format_perfdata(report.perfdata));
+  EXPECT_FALSE(doc.contains("transcript"));  // no -v
 }
 
 }  // namespace

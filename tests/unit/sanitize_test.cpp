@@ -34,5 +34,27 @@ TEST(Sanitize, CutAtTheBound) {
   EXPECT_EQ(sanitize("abcdef", 3), "abc...");
 }
 
+TEST(PerfdataLabel, SafeCharactersPassThrough) {
+  EXPECT_EQ(perfdata_label("time"), "time");
+  EXPECT_EQ(perfdata_label("helo_dns"), "helo_dns");
+  EXPECT_EQ(perfdata_label("mx-1.Example.org_banner"), "mx-1.Example.org_banner");
+}
+
+TEST(PerfdataLabel, EveryOtherByteBecomesAnUnderscore) {
+  EXPECT_EQ(perfdata_label("x cert_days=-5 time=99s y_banner"), "x_cert_days_-5_time_99s_y_banner");
+  EXPECT_EQ(perfdata_label("a|b'c\"d;e\\f"), "a_b_c_d_e_f");
+  EXPECT_EQ(perfdata_label(std::string("a\0\n\x7f", 4)), "a___");
+  EXPECT_EQ(perfdata_label("caf\xc3\xa9"), "caf__");  // byte by byte, not per character
+  EXPECT_EQ(perfdata_label(""), "_");
+}
+
+TEST(PerfdataLabel, LongLabelKeepsItsHeadAndThePhaseSuffix) {
+  const std::string host(250, 'h');
+  const std::string out = perfdata_label(host + "_helo_dns");
+  EXPECT_EQ(out.size(), kMaxLabelChars);
+  EXPECT_EQ(out, std::string(68, 'h') + ".." + std::string(21, 'h') + "_helo_dns");
+  EXPECT_EQ(perfdata_label(std::string(kMaxLabelChars, 'a')), std::string(kMaxLabelChars, 'a'));
+}
+
 }  // namespace
 }  // namespace smtpverify::check
