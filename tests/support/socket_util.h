@@ -1,5 +1,5 @@
-// Internal helpers shared by the loopback test fakes (fake_smtp_server.cpp, fake_dns_server.cpp).
-// Not part of their public API: only the two .cpp files include this header.
+// Internal helpers shared by the loopback test fakes (fake_smtp_server.cpp, fake_dns_server.cpp)
+// and the clients of their self-tests (loopback_client.h). Not part of the fakes' public API.
 #pragma once
 
 #include <arpa/inet.h>
@@ -86,30 +86,42 @@ class WakePipe {
 /// The loopback host text for family: "127.0.0.1" or "::1".
 inline std::string loopback_host(int family) { return family == AF_INET6 ? "::1" : "127.0.0.1"; }
 
-/// Creates a non-blocking socket of type bound to the loopback address of family on port
-/// (0 lets the kernel choose). Throws std::system_error (e.g. errc::address_in_use).
-inline UniqueFd bind_loopback(int family, int type, uint16_t port) {
-  if (family != AF_INET && family != AF_INET6) {
-    throw std::system_error(EAFNOSUPPORT, std::generic_category(), "loopback family");
-  }
-  UniqueFd fd(::socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) throw_errno("socket");
+/// A loopback socket address: 127.0.0.1 or [::1] (by family) and port.
+struct LoopbackAddress {
   sockaddr_storage storage{};
   socklen_t length = 0;
+  /// For bind() and connect().
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+/// The loopback address of family (AF_INET or AF_INET6; else EAFNOSUPPORT) with port.
+inline LoopbackAddress loopback_address(int family, uint16_t port) {
+  LoopbackAddress a;
   if (family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
+    auto* sin = reinterpret_cast<sockaddr_in*>(&a.storage);
     sin->sin_family = AF_INET;
     sin->sin_port = htons(port);
     sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof(sockaddr_in);
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    a.length = sizeof(sockaddr_in);
+  } else if (family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
     sin6->sin6_family = AF_INET6;
     sin6->sin6_port = htons(port);
     sin6->sin6_addr = in6addr_loopback;
-    length = sizeof(sockaddr_in6);
+    a.length = sizeof(sockaddr_in6);
+  } else {
+    throw std::system_error(EAFNOSUPPORT, std::generic_category(), "loopback family");
   }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) throw_errno("bind");
+  return a;
+}
+
+/// Creates a non-blocking socket of type bound to the loopback address of family on port
+/// (0 lets the kernel choose). Throws std::system_error (e.g. errc::address_in_use).
+inline UniqueFd bind_loopback(int family, int type, uint16_t port) {
+  const LoopbackAddress address = loopback_address(family, port);
+  UniqueFd fd(::socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) throw_errno("socket");
+  if (::bind(fd.get(), address.get(), address.length) != 0) throw_errno("bind");
   return fd;
 }
 
