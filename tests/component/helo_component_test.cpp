@@ -6,6 +6,7 @@
 #include "component/component_util.h"
 #include "support/fake_dns_server.h"
 #include "support/fake_smtp_server.h"
+#include "support/smtp_script.h"
 
 namespace smtpverify::test {
 namespace {
@@ -14,15 +15,6 @@ using namespace std::chrono_literals;
 using check::State;
 
 const std::string kHelo = "probe.smtpverify.test";
-
-std::vector<Step> ok_script(const std::string& helo = kHelo) {
-  return {send_raw("220 mx ESMTP Fake\r\n"),
-          expect("EHLO " + helo),
-          send_raw("250 mx\r\n"),
-          expect("QUIT"),
-          send_raw("221 bye\r\n"),
-          expect_close()};
-}
 
 check::Config helo_config(const FakeDnsServer& dns, std::uint16_t port,
                           check::HeloDnsMode mode = check::HeloDnsMode::Warning) {

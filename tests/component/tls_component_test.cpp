@@ -7,6 +7,7 @@
 
 #include "component/component_util.h"
 #include "support/fake_smtp_server.h"
+#include "support/smtp_script.h"
 #include "support/test_pki.h"
 
 namespace smtpverify::test {
@@ -34,11 +35,6 @@ TlsSetup setup_for(const TestCert& cert, bool with_intermediate = true) {
                             : std::vector<std::string>{}};
 }
 
-std::vector<Step> operator+(std::vector<Step> a, const std::vector<Step>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // Greeting, EHLO offering STARTTLS, STARTTLS answered 220.
 std::vector<Step> up_to_starttls() {
   return {send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
@@ -46,7 +42,7 @@ std::vector<Step> up_to_starttls() {
           send_raw("220 2.0.0 Ready to start TLS\r\n")};
 }
 
-const std::vector<Step> kQuit = {expect("QUIT"), send_raw("221 2.0.0 Bye\r\n"), expect_close()};
+const std::vector<Step> kQuit = quit();
 
 check::Config tls_config(std::uint16_t port) {
   auto c = config_for(port);
