@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace smtpverify::test::detail {
@@ -81,6 +82,35 @@ class WakePipe {
  private:
   UniqueFd read_;
   UniqueFd write_;
+};
+
+/// A fake's background thread and the wake pipe that stops it: start() runs the body, stop()
+/// (and the destructor) wakes it and joins. The owner calls stop() first in its own destructor,
+/// while everything the thread reads is still alive.
+class ServerThread {
+ public:
+  ServerThread() = default;
+  ServerThread(const ServerThread&) = delete;
+  ServerThread& operator=(const ServerThread&) = delete;
+  ~ServerThread() { stop(); }
+
+  /// Starts body on the thread (once).
+  template <typename F>
+  void start(F&& body) {
+    thread_ = std::thread(std::forward<F>(body));
+  }
+  /// Wakes the thread's polls and waits for it to return; nothing when it never started.
+  void stop() {
+    if (!thread_.joinable()) return;
+    wake_.wake();
+    thread_.join();
+  }
+  /// The pipe the thread's polls watch.
+  const WakePipe& wake() const { return wake_; }
+
+ private:
+  WakePipe wake_;
+  std::thread thread_;
 };
 
 /// The loopback host text for family: "127.0.0.1" or "::1".
