@@ -33,12 +33,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using detail::Owned;
 using detail::SslCtxPtr;
 using detail::SslPtr;
 using detail::UniqueFd;
 using detail::X509Ptr;
-using detail::X509StoreCtxPtr;
-using detail::X509StorePtr;
 
 constexpr const char* kMx = "mx.smtpverify.test";
 
@@ -171,18 +170,18 @@ class TlsClient {
 // server sent. Returns the X509_V_* result.
 int verify(const std::string& leaf_pem, const std::vector<std::string>& untrusted_pem,
            const std::string& anchor_pem = pki().root_pem(), bool tls_server = true) {
-  X509StorePtr store(X509_STORE_new());
+  Owned<X509_STORE, X509_STORE_free> store(X509_STORE_new());
   for (const X509Ptr& anchor : detail::read_certs(anchor_pem)) {
     X509_STORE_add_cert(store.get(), anchor.get());
   }
   std::vector<X509Ptr> owned;
-  detail::X509ListPtr chain(sk_X509_new_null());
+  Owned<STACK_OF(X509), detail::free_x509_list> chain(sk_X509_new_null());
   for (const std::string& pem : untrusted_pem) {
     owned.push_back(detail::read_cert(pem));
     sk_X509_push(chain.get(), owned.back().get());
   }
   const X509Ptr leaf = detail::read_cert(leaf_pem);
-  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  Owned<X509_STORE_CTX, X509_STORE_CTX_free> ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), chain.get());
   if (tls_server) {
     X509_VERIFY_PARAM_set_purpose(X509_STORE_CTX_get0_param(ctx.get()), X509_PURPOSE_SSL_SERVER);
