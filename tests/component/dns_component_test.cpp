@@ -27,6 +27,12 @@ check::Config dns_config(const FakeDnsServer& dns, std::uint16_t port) {
 DnsAnswer records(std::vector<DnsRecord> r) { return {DnsAnswer::Kind::Records, std::move(r)}; }
 DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
 
+// kName resolves to 127.0.0.1 and ::1.
+void on_both_loopbacks(FakeDnsServer& dns) {
+  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
+  dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
+}
+
 TEST(Resolve, AOnly) {
   FakeDnsServer dns;
   dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
@@ -53,8 +59,7 @@ TEST(Resolve, AaaaOnly) {
 
 TEST(Resolve, MinusFourAsksOnlyForA) {
   FakeDnsServer dns;
-  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
-  dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
+  on_both_loopbacks(dns);
   FakeSmtpServer server(dns_ok_script());
   auto config = dns_config(dns, server.port());
   config.family = AF_INET;
@@ -66,8 +71,7 @@ TEST(Resolve, MinusFourAsksOnlyForA) {
 TEST(Resolve, EveryAddressIsTriedInOrder) {
   // The IPv6 address refuses (nothing listens on ::1 at that port); IPv4 then connects.
   FakeDnsServer dns;
-  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
-  dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
+  on_both_loopbacks(dns);
   FakeSmtpServer server(dns_ok_script());
   auto config = dns_config(dns, server.port());
   config.verbosity = 1;
@@ -79,8 +83,7 @@ TEST(Resolve, EveryAddressIsTriedInOrder) {
 
 TEST(Resolve, NoAddressConnects) {
   FakeDnsServer dns;
-  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
-  dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
+  on_both_loopbacks(dns);
   std::uint16_t port = 0;
   {
     FakeSmtpServer probe({});
