@@ -33,6 +33,13 @@ void host_at(FakeDnsServer& dns, const std::string& name, const std::string& ipv
 
 std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |")); }
 
+// The check with config ends CRITICAL with line (and nothing else).
+void expect_critical(const check::Config& config, const std::string& line) {
+  const auto c = check_with(config);
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(c.line, line);
+}
+
 TEST(Mx, MostPreferredHostIsChecked) {
   FakeDnsServer dns;
   dns.set(kDomain, kDnsTypeMx,
@@ -103,21 +110,18 @@ TEST(Mx, NoMxMeansTheDomainItself) {
 TEST(Mx, UnknownDomain) {
   FakeDnsServer dns;
   dns.set(kDomain, kDnsTypeMx, of_kind(DnsAnswer::Kind::NxDomain));
-  const auto c = check_with(mx_config(dns, 25));
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_EQ(c.line,
-            "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: NXDOMAIN | time=Ts;;;0");
+  expect_critical(
+      mx_config(dns, 25),
+      "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: NXDOMAIN | time=Ts;;;0");
 }
 
 TEST(Mx, RefusedDnsServerIsNotATimeout) {
   auto config = mx_config(FakeDnsServer(), 25);
   config.dns_servers = {refused_dns_server()};
   config.timeout = 5s;
-  const auto c = check_with(config);
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_EQ(c.line,
-            "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: DNS server "
-            "unreachable | time=Ts;;;0");
+  expect_critical(config,
+                  "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: DNS server "
+                  "unreachable | time=Ts;;;0");
 }
 
 TEST(Mx, DnsServerThatNeverAnswersIsATimeout) {
@@ -125,11 +129,9 @@ TEST(Mx, DnsServerThatNeverAnswersIsATimeout) {
   dns.set(kDomain, kDnsTypeMx, of_kind(DnsAnswer::Kind::Drop));
   auto config = mx_config(dns, 25);
   config.timeout = 700ms;
-  const auto c = check_with(config);
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_EQ(c.line,
-            "SMTP CRITICAL - timeout after 0.7 s waiting for MX of mx.smtpverify.test | "
-            "time=Ts;;;0");
+  expect_critical(config,
+                  "SMTP CRITICAL - timeout after 0.7 s waiting for MX of mx.smtpverify.test | "
+                  "time=Ts;;;0");
 }
 
 }  // namespace
