@@ -1,7 +1,12 @@
 # shellcheck shell=bash disable=SC2034  # variables shared with the sourcing scripts
 # The one shell library of tests/ and packaging/ (sourced, not run): log/die, the per-case
 # ok/FAIL lines with the closing "N passed, M failed" line CI reads, and installing missing
-# Debian packages.
+# Debian packages; for tests/integration/postfix.sh and unbound.sh also their command line and
+# instance folder.
+
+# Sourced once per shell (its readonly settings cannot be set twice).
+[[ -z ${SMTPVERIFY_TESTS_LIB:-} ]] || return 0
+SMTPVERIFY_TESTS_LIB=1
 
 # ---------------------------------------------------------------- messages
 
