@@ -44,18 +44,6 @@ const TestPki& pki() { return shared_test_pki(); }
 
 // ---- TLSA lookups -------------------------------------------------------------------------
 
-DnsAnswer records(std::vector<DnsRecord> r, bool ad) {
-  DnsAnswer a{DnsAnswer::Kind::Records, std::move(r)};
-  a.authenticated_data = ad;
-  return a;
-}
-
-DnsAnswer of_kind(DnsAnswer::Kind kind, bool ad = false) {
-  DnsAnswer a{kind, {}};
-  a.authenticated_data = ad;
-  return a;
-}
-
 // One lookup through a Resolver aimed at the fake (never at resolv.conf's server).
 TlsaResult lookup(const FakeDnsServer& dns, std::chrono::milliseconds budget = 2000ms,
                   const std::string& host = kMx, std::uint16_t port = 25) {

@@ -24,9 +24,6 @@ check::Config dns_config(const FakeDnsServer& dns, std::uint16_t port) {
   return c;
 }
 
-DnsAnswer records(std::vector<DnsRecord> r) { return {DnsAnswer::Kind::Records, std::move(r)}; }
-DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
-
 // kName resolves to 127.0.0.1 and ::1.
 void on_both_loopbacks(FakeDnsServer& dns) {
   dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));

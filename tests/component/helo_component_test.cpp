@@ -24,9 +24,6 @@ check::Config helo_config(const FakeDnsServer& dns, std::uint16_t port,
   return c;
 }
 
-DnsAnswer records(std::vector<DnsRecord> r) { return {DnsAnswer::Kind::Records, std::move(r)}; }
-DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
-
 std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |")); }
 
 TEST(HeloDns, ResolvesToOurAddress) {

@@ -23,9 +23,6 @@ check::Config mx_config(const FakeDnsServer& dns, std::uint16_t port) {
   return c;
 }
 
-DnsAnswer records(std::vector<DnsRecord> r) { return {DnsAnswer::Kind::Records, std::move(r)}; }
-DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
-
 void host_at(FakeDnsServer& dns, const std::string& name, const std::string& ipv4) {
   dns.set(name, kDnsTypeA, records({a_record(name, ipv4)}));
   dns.set(name, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));

@@ -558,14 +558,6 @@ std::vector<std::string> tcp_ask(const FakeDnsServer& server,
   return replies;
 }
 
-DnsAnswer records(std::vector<DnsRecord> rrs, bool ad = false) {
-  DnsAnswer answer;
-  answer.kind = DnsAnswer::Kind::Records;
-  answer.records = std::move(rrs);
-  answer.authenticated_data = ad;
-  return answer;
-}
-
 DnsAnswer only(DnsAnswer::Kind kind, std::vector<DnsRecord> rrs = {}) {
   DnsAnswer answer;
   answer.kind = kind;
