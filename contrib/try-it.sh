@@ -9,14 +9,9 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake make g++ pkg-config libboost-program-options-dev libssl-dev libc-ares-dev
           nlohmann-json3-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=tests/lib.sh
+source tests/lib.sh
+install_missing "${packages[@]}"
 bash tests/integration/postfix.sh install
 
 cmake -S . -B build/try -DCMAKE_BUILD_TYPE=Release -DSMTPVERIFY_BUILD_TESTS=OFF >/dev/null

@@ -1,18 +1,16 @@
-# Shared by packaging/build-deb.sh and packaging/build-rpm.sh (sourced, not run).
+# Shared by packaging/build-deb.sh and packaging/build-rpm.sh (sourced, not run): what only
+# package builds need; log/die and installing packages come from tests/lib.sh.
 # shellcheck shell=bash
 
-log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/lib.sh"
 
 # usage_unless_one_arg ARGS...: exactly one non-empty argument (OUTDIR), else the script's
 # header comment as usage, exit 2.
 usage_unless_one_arg() {
 	[[ $# -eq 1 && -n $1 ]] && return 0
-	sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0" >&2
-	exit 2
+	# shellcheck disable=SC2119 # the whole header
+	usage
 }
 
 # deliver OUTDIR NONE_MESSAGE FILE...: copies the built packages FILE... to OUTDIR and names
@@ -26,29 +24,6 @@ deliver() {
 	for f in "$@"; do
 		log "built $outdir/${f##*/}"
 	done
-}
-
-readonly APT_OPTS=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
-
-# apt_retry VERB ARGS...: apt-get VERB ARGS, once more after apt-get update if it fails (a
-# stale or missing package list makes the first attempt fail).
-apt_retry() {
-	DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" "$@" && return 0
-	log "retrying after apt-get update"
-	apt-get -q -o DPkg::Lock::Timeout=600 update
-	DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" "$@"
-}
-
-# install_missing PKG...: installs those of the packages that are not installed.
-install_missing() {
-	local pkg missing=()
-	for pkg in "$@"; do
-		[[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true) == installed ]] ||
-			missing+=("$pkg")
-	done
-	((${#missing[@]})) || return 0
-	log "installing ${missing[*]}"
-	apt_retry install "${missing[@]}" >/dev/null
 }
 
 # make_work NAME: a temp folder in $work, removed on exit unless KEEP_WORK=1.

@@ -17,14 +17,9 @@ step "packages"
 packages=(cmake make g++ clang clang-format pkg-config libboost-program-options-dev libssl-dev
           libc-ares-dev libexpected-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev
           valgrind)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=tests/lib.sh
+source tests/lib.sh
+install_missing "${packages[@]}"
 bash tests/integration/postfix.sh install
 bash tests/integration/unbound.sh install
 

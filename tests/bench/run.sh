@@ -35,15 +35,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
-log() { printf 'run.sh: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 2
-}
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0" >&2
-	exit 2
-}
+# shellcheck source=tests/lib.sh disable=SC2119 # usage: the whole header
+source "$root/tests/lib.sh"
+DIE_STATUS=2 # a setup failure
+
 
 runs=30
 jobs=$(nproc)
@@ -80,19 +75,7 @@ done
 need=(valgrind time monitoring-plugins-basic strace python3 iproute2)
 ((${#plugins[@]})) || need+=(cmake make g++ pkg-config libboost-program-options-dev libssl-dev
 	libc-ares-dev libexpected-dev nlohmann-json3-dev)
-missing=()
-for p in "${need[@]}"; do
-	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
-done
-if ((${#missing[@]})); then
-	log "installing ${missing[*]}"
-	apt=(apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 install "${missing[@]}")
-	if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" >&2; then
-		log "retrying after apt-get update"
-		apt-get -q -o DPkg::Lock::Timeout=600 update >&2
-		DEBIAN_FRONTEND=noninteractive "${apt[@]}" >&2 || die "apt-get install failed"
-	fi
-fi
+install_missing "${need[@]}" || die "apt-get install failed"
 bash "$root/tests/integration/postfix.sh" install >&2 || die "postfix.sh install failed"
 bash "$root/tests/integration/unbound.sh" install >&2 || die "unbound.sh install failed"
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/fake_smtp_server.h"
+#include "support/smtp_script.h"
 #include "support/test_pki.h"
 
 namespace {
@@ -39,11 +40,6 @@ std::vector<Step> transaction() {
           expect("QUIT"),
           send("221 bye"),
           expect_close()};
-}
-
-std::vector<Step> operator+(std::vector<Step> a, const std::vector<Step>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
 }
 
 }  // namespace

@@ -37,8 +37,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM  # so that the EXIT trap stops the Postfix instance on a CTest timeout too
 
-passed=0
-failed=0
+# pass/fail and their counts
+# shellcheck source=tests/lib.sh
+source "$here/../lib.sh"
 skipped=0
 n=0
 
@@ -63,11 +64,9 @@ vg() {
 report() {
   local name=$1 why=$2
   if [[ -z $why ]]; then
-    passed=$((passed + 1))
-    printf 'ok   %s  (%s)\n' "$name" "$vg_first"
+    pass "$name  ($vg_first)"
   else
-    failed=$((failed + 1))
-    printf 'FAIL %s\n  %s\n  got: %s\n' "$name" "$why" "$vg_first"
+    fail "$name" "$why" "got: $vg_first"
   fi
 }
 

@@ -44,18 +44,6 @@ const TestPki& pki() { return shared_test_pki(); }
 
 // ---- TLSA lookups -------------------------------------------------------------------------
 
-DnsAnswer records(std::vector<DnsRecord> r, bool ad) {
-  DnsAnswer a{DnsAnswer::Kind::Records, std::move(r)};
-  a.authenticated_data = ad;
-  return a;
-}
-
-DnsAnswer of_kind(DnsAnswer::Kind kind, bool ad = false) {
-  DnsAnswer a{kind, {}};
-  a.authenticated_data = ad;
-  return a;
-}
-
 // One lookup through a Resolver aimed at the fake (never at resolv.conf's server).
 TlsaResult lookup(const FakeDnsServer& dns, std::chrono::milliseconds budget = 2000ms,
                   const std::string& host = kMx, std::uint16_t port = 25) {
@@ -65,6 +53,12 @@ TlsaResult lookup(const FakeDnsServer& dns, std::chrono::milliseconds budget = 2
     return {};
   }
   return (*resolver)->tlsa(host, port, net::Deadline::after(budget));
+}
+
+// The TLSA records of kTlsaName become answer; then one lookup.
+TlsaResult lookup_with(FakeDnsServer& dns, DnsAnswer answer) {
+  dns.set(kTlsaName, kDnsTypeTlsa, std::move(answer));
+  return lookup(dns);
 }
 
 const std::string kDigest(32, '\x5a');
@@ -98,8 +92,7 @@ TEST(TlsaLookup, PortIsPartOfTheName) {
 
 TEST(TlsaLookup, WithoutAdBitIsInsecure) {
   FakeDnsServer dns;
-  dns.set(kTlsaName, kDnsTypeTlsa, records({tlsa_record(kTlsaName, 3, 1, 1, kDigest)}, false));
-  const TlsaResult r = lookup(dns);
+  const TlsaResult r = lookup_with(dns, records({tlsa_record(kTlsaName, 3, 1, 1, kDigest)}, false));
   EXPECT_EQ(r.status, Status::Insecure);
   EXPECT_FALSE(r.authenticated);
   EXPECT_EQ(r.error, "TLSA answer not DNSSEC-authenticated (no AD bit)");
@@ -131,8 +124,7 @@ TEST(TlsaLookup, NxDomainAndNoData) {
 
 TEST(TlsaLookup, ServFailIsReportedAtOnce) {
   FakeDnsServer dns;
-  dns.set(kTlsaName, kDnsTypeTlsa, of_kind(DnsAnswer::Kind::ServFail));
-  const TlsaResult r = lookup(dns);
+  const TlsaResult r = lookup_with(dns, of_kind(DnsAnswer::Kind::ServFail));
   EXPECT_EQ(r.status, Status::ServFail);
   EXPECT_EQ(r.error, "SERVFAIL");
   // ARES_FLAG_NOCHECKRESP: the first SERVFAIL is the answer, c-ares does not retry it away.
@@ -141,8 +133,7 @@ TEST(TlsaLookup, ServFailIsReportedAtOnce) {
 
 TEST(TlsaLookup, Refused) {
   FakeDnsServer dns;
-  dns.set(kTlsaName, kDnsTypeTlsa, of_kind(DnsAnswer::Kind::Refused));
-  const TlsaResult r = lookup(dns);
+  const TlsaResult r = lookup_with(dns, of_kind(DnsAnswer::Kind::Refused));
   EXPECT_EQ(r.status, Status::Error);
   EXPECT_EQ(r.error, "query REFUSED");
 }
@@ -162,8 +153,7 @@ TEST(TlsaLookup, SilenceTimesOutAtTheDeadline) {
 
 TEST(TlsaLookup, GarbageIsMalformed) {
   FakeDnsServer dns;
-  dns.set(kTlsaName, kDnsTypeTlsa, of_kind(DnsAnswer::Kind::Garbage, true));
-  const TlsaResult r = lookup(dns);
+  const TlsaResult r = lookup_with(dns, of_kind(DnsAnswer::Kind::Garbage, true));
   EXPECT_EQ(r.status, Status::Malformed);
   EXPECT_EQ(r.error, "malformed TLSA answer: answer record 1 runs past the end");
 }
@@ -182,8 +172,7 @@ TEST(TlsaLookup, TruncatedUdpFallsBackToTcp) {
   FakeDnsServer dns;
   DnsAnswer answer = records({tlsa_record(kTlsaName, 3, 1, 1, kDigest)}, true);
   answer.kind = DnsAnswer::Kind::Truncated;
-  dns.set(kTlsaName, kDnsTypeTlsa, answer);
-  const TlsaResult r = lookup(dns);
+  const TlsaResult r = lookup_with(dns, answer);
   EXPECT_EQ(r.status, Status::Ok) << r.error;
   ASSERT_EQ(r.records.size(), 1u);
   EXPECT_EQ(r.records[0].data, kDigest);
@@ -198,8 +187,7 @@ TEST(TlsaLookup, AnswerOver512BytesIsFetchedOverTcp) {
   for (int i = 0; i < 10; ++i) {
     many.push_back(tlsa_record(kTlsaName, 3, 1, 2, std::string(64, static_cast<char>(i))));
   }
-  dns.set(kTlsaName, kDnsTypeTlsa, records(many, true));
-  const TlsaResult r = lookup(dns);
+  const TlsaResult r = lookup_with(dns, records(many, true));
   EXPECT_EQ(r.status, Status::Ok) << r.error;
   EXPECT_EQ(r.records.size(), 10u);
   EXPECT_EQ(dns.query_count(kTlsaName, kDnsTypeTlsa), 2);

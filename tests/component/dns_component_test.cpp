@@ -6,6 +6,7 @@
 #include "component/component_util.h"
 #include "support/fake_dns_server.h"
 #include "support/fake_smtp_server.h"
+#include "support/smtp_script.h"
 
 namespace smtpverify::test {
 namespace {
@@ -15,11 +16,7 @@ using check::State;
 
 const std::string kName = "mx.smtpverify.test";
 
-std::vector<Step> ok_script() {
-  return {send_raw("220 mx ESMTP\r\n"), expect("EHLO probe.smtpverify.test"),
-          send_raw("250 mx\r\n"),       expect("QUIT"),
-          send_raw("221 bye\r\n"),      expect_close()};
-}
+std::vector<Step> dns_ok_script() { return ok_script(kProbeHelo, "220 mx ESMTP"); }
 
 check::Config dns_config(const FakeDnsServer& dns, std::uint16_t port) {
   auto c = config_for(port, kName);
@@ -27,14 +24,17 @@ check::Config dns_config(const FakeDnsServer& dns, std::uint16_t port) {
   return c;
 }
 
-DnsAnswer records(std::vector<DnsRecord> r) { return {DnsAnswer::Kind::Records, std::move(r)}; }
-DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
+// kName resolves to 127.0.0.1 and ::1.
+void on_both_loopbacks(FakeDnsServer& dns) {
+  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
+  dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
+}
 
 TEST(Resolve, AOnly) {
   FakeDnsServer dns;
   dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
   dns.set(kName, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
-  FakeSmtpServer server(ok_script());
+  FakeSmtpServer server(dns_ok_script());
   const auto c = check_with(dns_config(dns, server.port()));
   EXPECT_EQ(c.state, State::Ok) << c.text;
   EXPECT_EQ(c.line, "SMTP OK - " + kName + "[127.0.0.1]:" + std::to_string(server.port()) +
@@ -47,7 +47,7 @@ TEST(Resolve, AaaaOnly) {
   FakeDnsServer dns;
   dns.set(kName, kDnsTypeA, of_kind(DnsAnswer::Kind::NoData));
   dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
-  FakeSmtpServer server(ok_script(), AF_INET6);
+  FakeSmtpServer server(dns_ok_script(), AF_INET6);
   const auto c = check_with(dns_config(dns, server.port()));
   EXPECT_EQ(c.state, State::Ok) << c.text;
   EXPECT_EQ(c.line.rfind("SMTP OK - " + kName + "[::1]:" + std::to_string(server.port()), 0), 0u)
@@ -56,9 +56,8 @@ TEST(Resolve, AaaaOnly) {
 
 TEST(Resolve, MinusFourAsksOnlyForA) {
   FakeDnsServer dns;
-  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
-  dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
-  FakeSmtpServer server(ok_script());
+  on_both_loopbacks(dns);
+  FakeSmtpServer server(dns_ok_script());
   auto config = dns_config(dns, server.port());
   config.family = AF_INET;
   const auto c = check_with(config);
@@ -69,9 +68,8 @@ TEST(Resolve, MinusFourAsksOnlyForA) {
 TEST(Resolve, EveryAddressIsTriedInOrder) {
   // The IPv6 address refuses (nothing listens on ::1 at that port); IPv4 then connects.
   FakeDnsServer dns;
-  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
-  dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
-  FakeSmtpServer server(ok_script());
+  on_both_loopbacks(dns);
+  FakeSmtpServer server(dns_ok_script());
   auto config = dns_config(dns, server.port());
   config.verbosity = 1;
   const auto c = check_with(config);
@@ -82,8 +80,7 @@ TEST(Resolve, EveryAddressIsTriedInOrder) {
 
 TEST(Resolve, NoAddressConnects) {
   FakeDnsServer dns;
-  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
-  dns.set(kName, kDnsTypeAaaa, records({aaaa_record(kName, "::1")}));
+  on_both_loopbacks(dns);
   std::uint16_t port = 0;
   {
     FakeSmtpServer probe({});

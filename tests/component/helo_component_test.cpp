@@ -6,6 +6,7 @@
 #include "component/component_util.h"
 #include "support/fake_dns_server.h"
 #include "support/fake_smtp_server.h"
+#include "support/smtp_script.h"
 
 namespace smtpverify::test {
 namespace {
@@ -15,15 +16,6 @@ using check::State;
 
 const std::string kHelo = "probe.smtpverify.test";
 
-std::vector<Step> ok_script(const std::string& helo = kHelo) {
-  return {send_raw("220 mx ESMTP Fake\r\n"),
-          expect("EHLO " + helo),
-          send_raw("250 mx\r\n"),
-          expect("QUIT"),
-          send_raw("221 bye\r\n"),
-          expect_close()};
-}
-
 check::Config helo_config(const FakeDnsServer& dns, std::uint16_t port,
                           check::HeloDnsMode mode = check::HeloDnsMode::Warning) {
   auto c = config_for(port);
@@ -31,9 +23,6 @@ check::Config helo_config(const FakeDnsServer& dns, std::uint16_t port,
   c.dns_servers = {dns.address_port()};
   return c;
 }
-
-DnsAnswer records(std::vector<DnsRecord> r) { return {DnsAnswer::Kind::Records, std::move(r)}; }
-DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
 
 std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |")); }
 

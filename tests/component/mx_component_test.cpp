@@ -7,6 +7,7 @@
 #include "dns/mx.h"
 #include "support/fake_dns_server.h"
 #include "support/fake_smtp_server.h"
+#include "support/smtp_script.h"
 
 namespace smtpverify::test {
 namespace {
@@ -16,15 +17,6 @@ using check::State;
 
 const std::string kDomain = "mx.smtpverify.test";
 
-std::vector<Step> ok_script() {
-  return {send_raw("220 mx ESMTP Fake\r\n"),
-          expect("EHLO probe.smtpverify.test"),
-          send_raw("250 mx\r\n"),
-          expect("QUIT"),
-          send_raw("221 bye\r\n"),
-          expect_close()};
-}
-
 check::Config mx_config(const FakeDnsServer& dns, std::uint16_t port) {
   auto c = config_for(port, kDomain);
   c.mx = kDomain;
@@ -32,15 +24,19 @@ check::Config mx_config(const FakeDnsServer& dns, std::uint16_t port) {
   return c;
 }
 
-DnsAnswer records(std::vector<DnsRecord> r) { return {DnsAnswer::Kind::Records, std::move(r)}; }
-DnsAnswer of_kind(DnsAnswer::Kind k) { return {k, {}}; }
-
 void host_at(FakeDnsServer& dns, const std::string& name, const std::string& ipv4) {
   dns.set(name, kDnsTypeA, records({a_record(name, ipv4)}));
   dns.set(name, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
 }
 
 std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |")); }
+
+// The check with config ends CRITICAL with line (and nothing else).
+void expect_critical(const check::Config& config, const std::string& line) {
+  const auto c = check_with(config);
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(c.line, line);
+}
 
 TEST(Mx, MostPreferredHostIsChecked) {
   FakeDnsServer dns;
@@ -112,21 +108,18 @@ TEST(Mx, NoMxMeansTheDomainItself) {
 TEST(Mx, UnknownDomain) {
   FakeDnsServer dns;
   dns.set(kDomain, kDnsTypeMx, of_kind(DnsAnswer::Kind::NxDomain));
-  const auto c = check_with(mx_config(dns, 25));
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_EQ(c.line,
-            "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: NXDOMAIN | time=Ts;;;0");
+  expect_critical(
+      mx_config(dns, 25),
+      "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: NXDOMAIN | time=Ts;;;0");
 }
 
 TEST(Mx, RefusedDnsServerIsNotATimeout) {
   auto config = mx_config(FakeDnsServer(), 25);
   config.dns_servers = {refused_dns_server()};
   config.timeout = 5s;
-  const auto c = check_with(config);
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_EQ(c.line,
-            "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: DNS server "
-            "unreachable | time=Ts;;;0");
+  expect_critical(config,
+                  "SMTP CRITICAL - cannot resolve MX of mx.smtpverify.test: DNS server "
+                  "unreachable | time=Ts;;;0");
 }
 
 TEST(Mx, DnsServerThatNeverAnswersIsATimeout) {
@@ -134,11 +127,9 @@ TEST(Mx, DnsServerThatNeverAnswersIsATimeout) {
   dns.set(kDomain, kDnsTypeMx, of_kind(DnsAnswer::Kind::Drop));
   auto config = mx_config(dns, 25);
   config.timeout = 700ms;
-  const auto c = check_with(config);
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_EQ(c.line,
-            "SMTP CRITICAL - timeout after 0.7 s waiting for MX of mx.smtpverify.test | "
-            "time=Ts;;;0");
+  expect_critical(config,
+                  "SMTP CRITICAL - timeout after 0.7 s waiting for MX of mx.smtpverify.test | "
+                  "time=Ts;;;0");
 }
 
 // Issue 14 #2: c-ares 1.18 hands on an MX exchange's spaces, '|' and '=' as they are, control

@@ -6,6 +6,7 @@
 
 #include "component/component_util.h"
 #include "support/fake_smtp_server.h"
+#include "support/smtp_script.h"
 
 namespace smtpverify::test {
 namespace {
@@ -13,18 +14,9 @@ namespace {
 using namespace std::chrono_literals;
 using check::State;
 
-std::vector<Step> after_header() {
-  return {send_raw("220 mx ESMTP Fake\r\n"),
-          expect("EHLO probe.smtpverify.test"),
-          send_raw("250 mx\r\n"),
-          expect("QUIT"),
-          send_raw("221 bye\r\n"),
-          expect_close()};
-}
-
 TEST(Proxy, V1HeaderCarriesTheRealAddresses) {
   std::vector<Step> script = {expect_prefix("PROXY TCP4 127.0.0.1 127.0.0.1 ")};
-  for (const auto& s : after_header()) script.push_back(s);
+  for (const auto& s : ok_script()) script.push_back(s);
   FakeSmtpServer server(script);
   auto config = config_for(server.port());
   config.proxy = net::ProxyVersion::V1;
@@ -48,7 +40,7 @@ TEST(Proxy, V1HeaderCarriesTheRealAddresses) {
 
 TEST(Proxy, V2HeaderBytes) {
   std::vector<Step> script = {expect_raw(28)};
-  for (const auto& s : after_header()) script.push_back(s);
+  for (const auto& s : ok_script()) script.push_back(s);
   FakeSmtpServer server(script);
   auto config = config_for(server.port());
   config.proxy = net::ProxyVersion::V2;
@@ -73,7 +65,7 @@ TEST(Proxy, V2HeaderBytes) {
 
 TEST(Proxy, V2OverIpv6) {
   std::vector<Step> script = {expect_raw(52)};
-  for (const auto& s : after_header()) script.push_back(s);
+  for (const auto& s : ok_script()) script.push_back(s);
   FakeSmtpServer server(script, AF_INET6);
   auto config = config_for(server.port(), "::1");
   config.proxy = net::ProxyVersion::V2;

@@ -9,6 +9,7 @@
 #include "net/stream.h"
 #include "net/tls.h"
 #include "support/fake_smtp_server.h"
+#include "support/smtp_script.h"
 #include "support/test_pki.h"
 
 namespace smtpverify::test {
@@ -36,11 +37,6 @@ TlsSetup setup_for(const TestCert& cert, bool with_intermediate = true) {
                             : std::vector<std::string>{}};
 }
 
-std::vector<Step> operator+(std::vector<Step> a, const std::vector<Step>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // Greeting, EHLO offering STARTTLS, STARTTLS answered 220.
 std::vector<Step> up_to_starttls() {
   return {send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
@@ -48,7 +44,7 @@ std::vector<Step> up_to_starttls() {
           send_raw("220 2.0.0 Ready to start TLS\r\n")};
 }
 
-const std::vector<Step> kQuit = {expect("QUIT"), send_raw("221 2.0.0 Bye\r\n"), expect_close()};
+const std::vector<Step> kQuit = quit();
 
 check::Config tls_config(std::uint16_t port) {
   auto c = config_for(port);
@@ -61,6 +57,23 @@ std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |"
 
 std::string prefix(const FakeSmtpServer& s) {
   return "[127.0.0.1]:" + std::to_string(s.port()) + " ";
+}
+
+// STARTTLS, then EHLO answered with ehlo_reply (offering AUTH), the AUTH exchange and QUIT.
+std::vector<Step> auth_script(const std::string& ehlo_reply, const std::vector<Step>& exchange) {
+  return up_to_starttls() +
+         std::vector<Step>{start_tls(good_setup()), expect(kEhlo), send_raw(ehlo_reply)} +
+         exchange + kQuit;
+}
+
+// tls_config with AUTH mechanism as "probe", password "s3cret".
+check::Config auth_config(std::uint16_t port, check::AuthMechanism mechanism, int verbosity) {
+  auto config = tls_config(port);
+  config.auth_mechanism = mechanism;
+  config.auth_user = "probe";
+  config.auth_password = "s3cret";
+  config.verbosity = verbosity;
+  return config;
 }
 
 TEST(Starttls, VerifiedHandshakeThenEhloAgain) {
@@ -141,15 +154,8 @@ TEST(Starttls, InjectedPartialLineIsEnough) {
 
 TEST(Starttls, PreTlsCapabilitiesAreNotUsedAfterTls) {
   // Before TLS the server offers AUTH PLAIN; inside TLS it offers none: no AUTH may be sent.
-  FakeSmtpServer server(up_to_starttls() +
-                        std::vector<Step>{start_tls(good_setup()), expect(kEhlo),
-                                          send_raw("250-mx\r\n250 SIZE 1000\r\n")} +
-                        kQuit);
-  auto config = tls_config(server.port());
-  config.auth_mechanism = check::AuthMechanism::Plain;
-  config.auth_user = "probe";
-  config.auth_password = "s3cret";
-  const auto c = check_with(config);
+  FakeSmtpServer server(auth_script("250-mx\r\n250 SIZE 1000\r\n", {}));
+  const auto c = check_with(auth_config(server.port(), check::AuthMechanism::Plain, 0));
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(server.error(), "");
   EXPECT_EQ(c.state, State::Critical);
@@ -162,10 +168,7 @@ TEST(Starttls, NotOfferedMeansNoAuthAndNoMail) {
   FakeSmtpServer server(std::vector<Step>{send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),
                                           send_raw("250-mx\r\n250 AUTH PLAIN\r\n")} +
                         kQuit);
-  auto config = tls_config(server.port());
-  config.auth_mechanism = check::AuthMechanism::Plain;
-  config.auth_user = "probe";
-  config.auth_password = "s3cret";
+  auto config = auth_config(server.port(), check::AuthMechanism::Plain, 0);
   config.mail_from = "m@smtpverify.test";
   const auto c = check_with(config);
   EXPECT_TRUE(server.wait_done(3s));
@@ -190,27 +193,23 @@ TEST(Starttls, RefusedCodes) {
   }
 }
 
-TEST(Starttls, GarbageInsteadOfServerHello) {
-  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{send_garbage_handshake()});
+// The server answers STARTTLS with 220 and then does handshake: CRITICAL, the handshake failure
+// in OpenSSL's words (matching reason).
+void expect_handshake_failure(const Step& handshake, const std::string& reason = "[a-z ]+") {
+  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{handshake});
   const auto c = check_with(tls_config(server.port()));
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_TRUE(
       std::regex_match(summary(c), std::regex("SMTP CRITICAL - \\[127\\.0\\.0\\.1\\]:[0-9]+ "
-                                              "TLS handshake failed: [a-z ]+")))
+                                              "TLS handshake failed: " +
+                                              reason)))
       << c.line;
 }
 
-TEST(Starttls, CloseMidHandshake) {
-  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{close_mid_handshake()});
-  const auto c = check_with(tls_config(server.port()));
-  EXPECT_TRUE(server.wait_done(3s));
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_TRUE(
-      std::regex_match(summary(c), std::regex("SMTP CRITICAL - \\[127\\.0\\.0\\.1\\]:[0-9]+ "
-                                              "TLS handshake failed: [a-z ]+")))
-      << c.line;
-}
+TEST(Starttls, GarbageInsteadOfServerHello) { expect_handshake_failure(send_garbage_handshake()); }
+
+TEST(Starttls, CloseMidHandshake) { expect_handshake_failure(close_mid_handshake()); }
 
 TEST(Starttls, SilentAfter220TimesOutNamingTheHandshake) {
   FakeSmtpServer server(up_to_starttls() + std::vector<Step>{hang()});
@@ -331,14 +330,7 @@ TEST(Certificates, OldProtocolOnlyServer) {
   TlsSetup old = good_setup();
   old.min_version = TLS1_VERSION;
   old.max_version = TLS1_1_VERSION;
-  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{start_tls(old)});
-  const auto c = check_with(tls_config(server.port()));
-  EXPECT_TRUE(server.wait_done(3s));
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_TRUE(
-      std::regex_match(summary(c), std::regex("SMTP CRITICAL - \\[127\\.0\\.0\\.1\\]:[0-9]+ "
-                                              "TLS handshake failed: [a-z0-9 ]+")))
-      << c.line;
+  expect_handshake_failure(start_tls(old), "[a-z0-9 ]+");
 }
 
 TEST(ImplicitTls, ServerGoneWhileWeWriteIsNoSigpipe) {
@@ -379,64 +371,45 @@ TEST(ImplicitTls, HandshakeFirstThenGreeting) {
   EXPECT_EQ(c.labels, (Labels{"time", "connect", "tls", "banner", "ehlo", "quit", "cert_days"}));
 }
 
+// text has masked (the AUTH PLAIN line, masked) and neither the password nor its base64.
+void expect_plain_secret_masked(const std::string& text, const std::string& masked) {
+  EXPECT_EQ(text.find("s3cret"), std::string::npos) << text;
+  EXPECT_EQ(text.find("AHByb2JlAHMzY3JldA=="), std::string::npos) << text;
+  EXPECT_NE(text.find(masked), std::string::npos) << text;
+}
+
 TEST(Auth, PlainOverStarttlsWithTheSecretMasked) {
-  FakeSmtpServer server(up_to_starttls() +
-                        std::vector<Step>{start_tls(good_setup()), expect(kEhlo),
-                                          send_raw("250-mx\r\n250 AUTH LOGIN PLAIN\r\n"),
-                                          expect("AUTH PLAIN AHByb2JlAHMzY3JldA=="),
-                                          send_raw("235 2.7.0 Authentication successful\r\n")} +
-                        kQuit);
-  auto config = tls_config(server.port());
-  config.auth_mechanism = check::AuthMechanism::Plain;
-  config.auth_user = "probe";
-  config.auth_password = "s3cret";
-  config.verbosity = 2;
+  FakeSmtpServer server(auth_script("250-mx\r\n250 AUTH LOGIN PLAIN\r\n",
+                                    {expect("AUTH PLAIN AHByb2JlAHMzY3JldA=="),
+                                     send_raw("235 2.7.0 Authentication successful\r\n")}));
+  const auto config = auth_config(server.port(), check::AuthMechanism::Plain, 2);
   const auto c = check_with(config);
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(server.error(), "");
   EXPECT_EQ(c.state, State::Ok) << c.text;
-  EXPECT_EQ(c.text.find("s3cret"), std::string::npos) << c.text;
-  EXPECT_EQ(c.text.find("AHByb2JlAHMzY3JldA=="), std::string::npos) << c.text;
-  EXPECT_NE(c.text.find("C: AUTH PLAIN ********\n"), std::string::npos) << c.text;
+  expect_plain_secret_masked(c.text, "C: AUTH PLAIN ********\n");
 }
 
 TEST(Auth, SecretNeverInJson) {
-  FakeSmtpServer server(up_to_starttls() +
-                        std::vector<Step>{start_tls(good_setup()), expect(kEhlo),
-                                          send_raw("250-mx\r\n250 AUTH PLAIN\r\n"),
-                                          expect("AUTH PLAIN AHByb2JlAHMzY3JldA=="),
-                                          send_raw("535 5.7.8 nope\r\n")} +
-                        kQuit);
-  auto config = tls_config(server.port());
-  config.auth_mechanism = check::AuthMechanism::Plain;
-  config.auth_user = "probe";
-  config.auth_password = "s3cret";
-  config.verbosity = 2;
+  FakeSmtpServer server(
+      auth_script("250-mx\r\n250 AUTH PLAIN\r\n",
+                  {expect("AUTH PLAIN AHByb2JlAHMzY3JldA=="), send_raw("535 5.7.8 nope\r\n")}));
+  auto config = auth_config(server.port(), check::AuthMechanism::Plain, 2);
   config.json = true;
   const auto result = check::run_check(config);
   EXPECT_TRUE(server.wait_done(3s));
   const check::Report report = check::make_report(result, config);
-  const std::string json = check::format_json(report, result);
   EXPECT_EQ(report.state, State::Critical);
-  EXPECT_EQ(json.find("s3cret"), std::string::npos) << json;
-  EXPECT_EQ(json.find("AHByb2JlAHMzY3JldA=="), std::string::npos) << json;
-  EXPECT_NE(json.find("\"AUTH PLAIN ********\""), std::string::npos) << json;
+  expect_plain_secret_masked(check::format_json(report, result), "\"AUTH PLAIN ********\"");
 }
 
 TEST(Auth, LoginRejected) {
-  FakeSmtpServer server(up_to_starttls() +
-                        std::vector<Step>{start_tls(good_setup()), expect(kEhlo),
-                                          send_raw("250-mx\r\n250 AUTH LOGIN\r\n"),
-                                          expect("AUTH LOGIN"), send_raw("334 VXNlcm5hbWU6\r\n"),
-                                          expect("cHJvYmU="), send_raw("334 UGFzc3dvcmQ6\r\n"),
-                                          expect("czNjcmV0"),
-                                          send_raw("535 5.7.8 authentication failed\r\n")} +
-                        kQuit);
-  auto config = tls_config(server.port());
-  config.auth_mechanism = check::AuthMechanism::Login;
-  config.auth_user = "probe";
-  config.auth_password = "s3cret";
-  config.verbosity = 1;
+  FakeSmtpServer server(
+      auth_script("250-mx\r\n250 AUTH LOGIN\r\n",
+                  {expect("AUTH LOGIN"), send_raw("334 VXNlcm5hbWU6\r\n"), expect("cHJvYmU="),
+                   send_raw("334 UGFzc3dvcmQ6\r\n"), expect("czNjcmV0"),
+                   send_raw("535 5.7.8 authentication failed\r\n")}));
+  const auto config = auth_config(server.port(), check::AuthMechanism::Login, 1);
   const auto c = check_with(config);
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(server.error(), "");

@@ -32,25 +32,24 @@ check "a name resolving elsewhere is WARNING naming both addresses" 1 \
   "SMTP WARNING - $ep4 HELO name $(q "$HELO_ELSEWHERE") resolves to 192\\.0\\.2\\.55 - not to our address 127\\.0\\.0\\.1 \| .* helo_dns=$t" \
   -- -H 127.0.0.1 -p "$port" -F "$HELO_ELSEWHERE" "${dns[@]}"
 
-check "an IPv4-only name seen from ::1 is WARNING" 1 \
-  "SMTP WARNING - $ep6 HELO name $(q "$HELO_V4") resolves to 127\\.0\\.0\\.1 - not to our address ::1 \| .*" \
-  -- -H ::1 -p "$port" -F "$HELO_V4" "${dns[@]}"
+# helo_case NAME EXIT STATE HOST HELO_NAME WORDS [ARGS...]: the check from HOST with -F HELO_NAME
+# ends in "SMTP STATE - [HOST]:port HELO name HELO_NAMEWORDS | ...".
+helo_case() {
+  local name=$1 rc=$2 state=$3 host=$4 helo=$5 words=$6
+  shift 6
+  check "$name" "$rc" "SMTP $state - \\[$(q "$host")\\]:$port HELO name $(q "$helo")$words \| .*" \
+    -- -H "$host" -p "$port" -F "$helo" "${dns[@]}" "$@"
+}
 
-check "NXDOMAIN is WARNING naming the name" 1 \
-  "SMTP WARNING - $ep4 HELO name $(q "$HELO_NX") does not resolve \\(NXDOMAIN\\) \| .*" \
-  -- -H 127.0.0.1 -p "$port" -F "$HELO_NX" "${dns[@]}"
-
-check "NXDOMAIN is CRITICAL with --helo-dns critical" 2 \
-  "SMTP CRITICAL - $ep4 HELO name $(q "$HELO_NX") does not resolve \\(NXDOMAIN\\) \| .*" \
-  -- -H 127.0.0.1 -p "$port" -F "$HELO_NX" "${dns[@]}" --helo-dns critical
-
-check "a name without address records" 1 \
-  "SMTP WARNING - $ep4 HELO name $(q "$HELO_NOADDR") has no address records \| .*" \
-  -- -H 127.0.0.1 -p "$port" -F "$HELO_NOADDR" "${dns[@]}"
-
-check "SERVFAIL is told apart" 1 \
-  "SMTP WARNING - $ep4 HELO name $(q "$SERVFAIL"): DNS SERVFAIL \| .*" \
-  -- -H 127.0.0.1 -p "$port" -F "$SERVFAIL" "${dns[@]}"
+helo_case "an IPv4-only name seen from ::1 is WARNING" 1 WARNING ::1 "$HELO_V4" \
+  " resolves to 127\\.0\\.0\\.1 - not to our address ::1"
+helo_case "NXDOMAIN is WARNING naming the name" 1 WARNING 127.0.0.1 "$HELO_NX" \
+  " does not resolve \\(NXDOMAIN\\)"
+helo_case "NXDOMAIN is CRITICAL with --helo-dns critical" 2 CRITICAL 127.0.0.1 "$HELO_NX" \
+  " does not resolve \\(NXDOMAIN\\)" --helo-dns critical
+helo_case "a name without address records" 1 WARNING 127.0.0.1 "$HELO_NOADDR" \
+  " has no address records"
+helo_case "SERVFAIL is told apart" 1 WARNING 127.0.0.1 "$SERVFAIL" ": DNS SERVFAIL"
 
 check "--helo-dns ignore never asks" 0 "SMTP OK - $ep4 $banner, $total \| time=$t connect=$t banner=$t ehlo=$t quit=$t" \
   -- -H 127.0.0.1 -p "$port" -F "$HELO_NX" "${dns[@]}" --helo-dns ignore

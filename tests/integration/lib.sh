@@ -1,9 +1,11 @@
 # shellcheck shell=bash disable=SC2034,SC2154  # variables shared with the sourcing scripts
 # Shared by the integration scripts: the case runner and the regex pieces of our output.
-# Source it after the POSTFIX_* variables (DIR/env of postfix.sh) are set; call `finish` last.
+# Source it after the POSTFIX_* variables (DIR/env of postfix.sh) are set; call `finish` last
+# (pass/fail/expect/finish: tests/lib.sh).
 
-passed=0
-failed=0
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
 t='[0-9]+\.[0-9]{6}s;;;0'           # one perfdata time without thresholds
 total='[0-9]+(\.[0-9]{1,3})? s'      # the summary's total time
 banner='ESMTP Postfix'
@@ -29,30 +31,8 @@ check() {
     problems+=("took $(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}') s, more than $max s")
   fi
   if ((${#problems[@]})); then
-    failed=$((failed + 1))
-    printf 'FAIL %s\n  %s\n  got: %s\n' "$name" "${problems[*]}" "$first"
+    fail "$name" "${problems[*]}" "got: $first"
   else
-    passed=$((passed + 1))
-    printf 'ok   %s  (%s)\n' "$name" "$first"
+    pass "$name  ($first)"
   fi
-}
-
-# expect NAME COMMAND...: a plain assertion (COMMAND must succeed).
-expect() {
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
-
-# finish: the closing line CI reads, and the exit status.
-finish() {
-  echo
-  echo "$passed passed, $failed failed"
-  ((failed == 0))
 }

@@ -60,16 +60,8 @@ readonly AUTH_USER=$LOCAL_RCPT
 readonly START_TIMEOUT=15 # seconds until the 220 banner must be there
 readonly STOP_TIMEOUT=15  # seconds until all processes must be gone
 
-log() { printf 'postfix.sh: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-
-usage() {
-	sed -n '2,9s/^# \{0,1\}//p' "$0" >&2
-	exit 2
-}
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 require_root() {
 	[[ $(id -u) -eq 0 ]] || die "must run as root (Postfix's master runs as root)"
@@ -90,10 +82,9 @@ require_postfix() {
 # which pulls in libsasl2-modules-db) and saslpasswd2 (sasl2-bin) for AUTH.
 readonly PACKAGES=(postfix openssl libsasl2-modules sasl2-bin)
 readonly SERVICE=postfix
-# shellcheck source=tests/integration/service_lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/service_lib.sh"
 
-apt_install_packages() {
+# Before the packages are installed: what their maintainer scripts ask and look up.
+preseed_postfix() {
 	# The maintainer scripts run "hostname --fqdn". With the host name in
 	# /etc/hosts that is answered locally; otherwise it costs a DNS query.
 	if ! grep -qw -- "$(hostname)" /etc/hosts; then
@@ -110,10 +101,6 @@ apt_install_packages() {
 		postfix postfix/main_mailer_type select Local only
 		postfix postfix/mailname string $mailname
 	EOF
-
-	# sasl2-bin ships saslauthd's init script: not started either (and not
-	# needed: smtpd reads the sasldb file itself).
-	install_without_starting "$@"
 }
 
 # The system instance must not run: it would own port 25 and confuse tests.
@@ -134,32 +121,14 @@ stop_system_instance() {
 
 cmd_install() {
 	require_root
-	local -a missing
-	mapfile -t missing < <(missing_packages)
-	if ((${#missing[@]})); then
-		apt_install_packages "${missing[@]}"
-	else
-		log "postfix ($(dpkg-query -W -f='${Version}' postfix 2>/dev/null || echo '?')) and its helpers are already installed"
-	fi
+	[[ -z $(missing_packages "${PACKAGES[@]}") ]] || preseed_postfix
+	# sasl2-bin ships saslauthd's init script: not started either (and not
+	# needed: smtpd reads the sasldb file itself).
+	install_service "$SERVICE" "${PACKAGES[@]}" || exit
 	stop_system_instance
 }
 
 # ------------------------------------------------------------------ start
-
-# Canonical absolute path of DIR. Postfix parameter values are split at
-# whitespace and commas and expand '$', so only allow plain path characters.
-instance_dir() {
-	local dir
-	dir=$(realpath -m -- "$1")
-	[[ $dir =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "unsupported instance directory: $dir"
-	printf '%s\n' "$dir"
-}
-
-ipv6_loopback_works() {
-	[[ -r /proc/net/if_inet6 ]] || return 1
-	[[ $(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 2>/dev/null || echo 1) == 0 ]] || return 1
-	grep -q '^00000000000000000000000000000001 .* lo$' /proc/net/if_inet6
-}
 
 # Is the instance with this config directory running? (master -t via postfix)
 instance_running() {
@@ -667,14 +636,4 @@ cmd_stop() {
 
 # ------------------------------------------------------------------- main
 
-main() {
-	local cmd=${1:-}
-	case $cmd/$# in
-	install/1) cmd_install ;;
-	start/2) cmd_start "$2" ;;
-	stop/2) cmd_stop "$2" ;;
-	*) usage ;;
-	esac
-}
-
-main "$@"
+instance_main 1 "$@"

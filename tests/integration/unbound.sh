@@ -72,16 +72,8 @@ readonly LOOPBACK6_ARPA=1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.
 readonly START_TIMEOUT=10 # seconds until it must answer
 readonly STOP_TIMEOUT=10  # seconds until it must be gone (then SIGKILL)
 
-log() { printf 'unbound.sh: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-
-usage() {
-	sed -n '2,9s/^# \{0,1\}//p' "$0" >&2
-	exit 2
-}
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 require_root() {
 	[[ $(id -u) -eq 0 ]] || die "must run as root (installs packages, binds as root)"
@@ -102,8 +94,6 @@ require_unbound() {
 # iproute2 for ss (port checks).
 readonly PACKAGES=(unbound bind9-dnsutils openssl iproute2)
 readonly SERVICE=unbound
-# shellcheck source=tests/integration/service_lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/service_lib.sh"
 
 # The system unbound must not run: it would resolve through the Internet and
 # own port 53. There may be no init system (no systemd as PID 1); then only
@@ -128,13 +118,7 @@ stop_system_instance() {
 
 cmd_install() {
 	require_root
-	local -a missing
-	mapfile -t missing < <(missing_packages)
-	if ((${#missing[@]})); then
-		install_without_starting "${missing[@]}"
-	else
-		log "unbound ($(dpkg-query -W -f='${Version}' unbound 2>/dev/null || echo '?')) and dig are already installed"
-	fi
+	install_service "$SERVICE" "${PACKAGES[@]}" || exit
 	stop_system_instance
 }
 
@@ -211,21 +195,6 @@ stop_instance() {
 }
 
 # ------------------------------------------------------------------ start
-
-# Canonical absolute path of DIR: it is written into unbound.conf in quotes
-# and into DIR/env, so only allow plain path characters.
-instance_dir() {
-	local dir
-	dir=$(realpath -m -- "$1")
-	[[ $dir =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "unsupported instance directory: $dir"
-	printf '%s\n' "$dir"
-}
-
-ipv6_loopback_works() {
-	[[ -r /proc/net/if_inet6 ]] || return 1
-	[[ $(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 2>/dev/null || echo 1) == 0 ]] || return 1
-	grep -q '^00000000000000000000000000000001 .* lo$' /proc/net/if_inet6
-}
 
 valid_port() {
 	[[ $1 =~ ^[1-9][0-9]{0,4}$ ]] && (($1 <= 65535))
@@ -524,15 +493,4 @@ cmd_stop() {
 
 # ------------------------------------------------------------------- main
 
-main() {
-	local cmd=${1:-}
-	case $cmd/$# in
-	install/1) cmd_install ;;
-	start/2) cmd_start "$2" ;;
-	start/3) cmd_start "$2" "$3" ;;
-	stop/2) cmd_stop "$2" ;;
-	*) usage ;;
-	esac
-}
-
-main "$@"
+instance_main 2 "$@"

@@ -21,7 +21,7 @@ icinga_conf=contrib/icinga2/check_smtp_verify.conf
 [[ -x $plugin ]] || abort "$plugin is not executable"
 if ! command -v man >/dev/null || ! command -v lexgrog >/dev/null; then
   # A minimal Debian image has no man-db; as root, install it.
-  [[ $(id -u) -eq 0 ]] && apt_ensure man-db groff-base
+  [[ $(id -u) -eq 0 ]] && install_missing --no-start man-db man-db groff-base
   if ! command -v man >/dev/null || ! command -v lexgrog >/dev/null; then
     abort "man/lexgrog missing (apt-get install man-db groff-base)"
   fi

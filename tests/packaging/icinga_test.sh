@@ -49,7 +49,8 @@ started=$(date +%s)
 
 # ------------------------------------------------------------------ setup
 
-apt_ensure icinga2-bin icinga2-common curl jq socat || abort "installing icinga2-bin icinga2-common curl jq socat failed"
+install_missing --no-start icinga2 icinga2-bin icinga2-common curl jq socat ||
+  abort "installing icinga2-bin icinga2-common curl jq socat failed"
 bash tests/integration/postfix.sh install >/dev/null 2>&1 || abort "postfix.sh install failed"
 id "$RUN_AS" >/dev/null 2>&1 || abort "user $RUN_AS missing (icinga2-common creates it)"
 
@@ -68,16 +69,11 @@ cleanup() {
   # Icinga's umbrella process has children (the daemon, the process spawn helper).
   stop_daemon "$icinga_pid" "$tmp/icinga/"
   [[ -n $socat_pid ]] && kill -TERM "$socat_pid" 2>/dev/null && wait "$socat_pid" 2>/dev/null
-  bash "$repo/tests/integration/postfix.sh" stop "$postfix_dir" >/dev/null 2>&1
-  if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+  end_tmp
 }
 trap cleanup EXIT
 
-plugin_dir=$(plugin_dir_for "$RUN_AS" "$plugin_dir" "$tmp")
-plugin=$plugin_dir/check_smtp_verify
-echo "plugin: $plugin ($("$plugin" -V))"
-
-start_postfix "$postfix_dir" "${ICINGA_TEST_PORT_BASE:-16000}"
+plugin_and_postfix "$plugin_dir" "${ICINGA_TEST_PORT_BASE:-16000}"
 
 # Files the checks read, readable by the nagios user only (as a real setup would have them).
 install -o "$RUN_AS" -g "$RUN_AS" -m 0600 "$POSTFIX_AUTHPASS_FILE" "$tmp/authpass"
@@ -502,15 +498,6 @@ fi
 
 # ------------------------------------------------------------------ stop
 
-kill -TERM "$icinga_pid" 2>/dev/null
-deadline=$(wait_until)
-while kill -0 "$icinga_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-if kill -0 "$icinga_pid" 2>/dev/null; then
-  fail "the daemon stops on SIGTERM within ${WAIT}s"
-else
-  wait "$icinga_pid" 2>/dev/null
-  pass "the daemon stops on SIGTERM"
-  icinga_pid=""
-fi
+stops_on_sigterm "the daemon" "$icinga_pid" && icinga_pid=""
 echo "($(($(date +%s) - started)) s)"
 finish

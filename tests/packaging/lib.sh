@@ -1,53 +1,10 @@
-# shellcheck shell=bash disable=SC2034  # variables shared with the sourcing scripts
-# Shared by the tests/packaging scripts: per-case ok/FAIL lines and the closing
-# "N passed, M failed" line (same format as tests/integration/lib.sh).
+# shellcheck shell=bash disable=SC2034,SC2154  # variables shared with the sourcing scripts
+# Shared by the tests/packaging scripts: Postfix ports, the plugin to run, daemons and the time
+# budget. The ok/FAIL lines, the closing "N passed, M failed" line and installing packages come
+# from tests/lib.sh (the same for every test script).
 
-passed=0
-failed=0
-
-pass() {
-  passed=$((passed + 1))
-  printf 'ok   %s\n' "$1"
-}
-
-# fail NAME [DETAIL...]
-fail() {
-  failed=$((failed + 1))
-  printf 'FAIL %s\n' "$1"
-  shift
-  local line
-  for line in "$@"; do printf '  %s\n' "$line"; done
-}
-
-# expect NAME COMMAND...: COMMAND must succeed.
-expect() {
-  local name=$1
-  shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
-
-# expect_eq NAME GOT WANT
-expect_eq() {
-  if [[ $2 == "$3" ]]; then
-    pass "$1"
-  else
-    fail "$1" "got:  $2" "want: $3"
-  fi
-}
-
-# finish: the closing line CI reads, and the exit status.
-finish() {
-  echo
-  echo "$passed passed, $failed failed"
-  ((failed == 0))
-}
-
-# A setup step failed: no point in running the cases.
-abort() {
-  fail "setup: $*"
-  finish
-  exit 1
-}
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 # free_port FROM: the first TCP port >= FROM that nothing listens on (loopback tests only).
 free_port() {
@@ -84,32 +41,36 @@ start_postfix() {
   source "$dir/env"
 }
 
-# apt_ensure PKG...: install the packages that are missing (root; waits for the dpkg lock,
-# retries once after apt-get update). Services of new packages are not started.
-apt_ensure() {
-  local pkg missing=()
-  for pkg in "$@"; do
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true) == installed ]] ||
-      missing+=("$pkg")
-  done
-  ((${#missing[@]})) || return 0
-  local -a apt=(apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 install
-    "${missing[@]}")
-  # No policy-rc.d yet: one that forbids starting services, for the time of the install
-  # (icinga2-common ships an init script and a unit; the tests run their own daemons).
-  local policy=/usr/sbin/policy-rc.d created=0 rc=0
-  if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\n# Temporary, from tests/packaging/lib.sh\nexit 101\n' >"$policy"
-    chmod 0755 "$policy"
-    created=1
+# end_tmp: the end of each daemon test's cleanup: stops the Postfix in $postfix_dir and removes
+# $tmp (KEEP_TMP=1 keeps it).
+end_tmp() {
+  bash "$repo/tests/integration/postfix.sh" stop "$postfix_dir" >/dev/null 2>&1
+  if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}
+
+# plugin_and_postfix PLUGIN_DIR PORT_BASE: sets $plugin_dir and $plugin, a check_smtp_verify
+# that $RUN_AS can run (see plugin_dir_for; named with its version), and starts a private
+# Postfix in $postfix_dir on the ports of postfix_ports PORT_BASE.
+plugin_and_postfix() {
+  plugin_dir=$(plugin_dir_for "$RUN_AS" "$1" "$tmp")
+  plugin=$plugin_dir/check_smtp_verify
+  echo "plugin: $plugin ($("$plugin" -V))"
+  start_postfix "$postfix_dir" "$2"
+}
+
+# stops_on_sigterm WHO PID: SIGTERM to PID, which must be gone by the end of its wait: the case
+# "WHO stops on SIGTERM". Returns 1 when it is still running.
+stops_on_sigterm() {
+  local who=$1 pid=$2 deadline
+  kill -TERM "$pid" 2>/dev/null
+  deadline=$(wait_until)
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    fail "$who stops on SIGTERM within ${WAIT}s"
+    return 1
   fi
-  echo "installing ${missing[*]}" >&2
-  rc=0
-  DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null ||
-    { apt-get -q -o DPkg::Lock::Timeout=600 update >/dev/null &&
-      DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null; } || rc=$?
-  ((created)) && rm -f "$policy"
-  return "$rc"
+  wait "$pid" 2>/dev/null
+  pass "$who stops on SIGTERM"
 }
 
 # find_plugin_dir [DIR]: the folder holding check_smtp_verify: DIR if given, else the installed

@@ -34,7 +34,7 @@ readonly FROM=monitor@smtpverify.test
 readonly RUN_AS=nagios
 started=$SECONDS
 
-apt_ensure nagios4-core || abort "installing nagios4-core failed"
+install_missing --no-start nagios4 nagios4-core || abort "installing nagios4-core failed"
 bash tests/integration/postfix.sh install >/dev/null 2>&1 || abort "postfix.sh install failed"
 
 plugin_dir=$(find_plugin_dir "${1:-}") || abort "$plugin_dir"
@@ -46,16 +46,11 @@ nagios_pid=""
 postfix_dir=$tmp/postfix
 cleanup() {
   stop_daemon "$nagios_pid" "$tmp/nagios/"
-  bash "$repo/tests/integration/postfix.sh" stop "$postfix_dir" >/dev/null 2>&1
-  if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+  end_tmp
 }
 trap cleanup EXIT
 
-plugin_dir=$(plugin_dir_for "$RUN_AS" "$plugin_dir" "$tmp")
-plugin=$plugin_dir/check_smtp_verify
-echo "plugin: $plugin ($("$plugin" -V))"
-
-start_postfix "$postfix_dir" "${NAGIOS_TEST_PORT_BASE:-17000}"
+plugin_and_postfix "$plugin_dir" "${NAGIOS_TEST_PORT_BASE:-17000}"
 
 n=$tmp/nagios
 mkdir -p "$n"/{checkresults,tmp,wrapper}
@@ -277,15 +272,6 @@ passed_args "check_smtp_verify_rcpt → -f ADDR --rcpt ADDR --reject-rcpt ADDR, 
 passed_args "check_smtp_verify_starttls → -S --verify-name NAME -D 30,14" \
   -H 127.0.0.1 -S --verify-name "$POSTFIX_TLS_NAME" -D 30,14
 
-kill -TERM "$nagios_pid" 2>/dev/null
-deadline=$(wait_until)
-while kill -0 "$nagios_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-if kill -0 "$nagios_pid" 2>/dev/null; then
-  fail "Nagios stops on SIGTERM within ${WAIT}s"
-else
-  wait "$nagios_pid" 2>/dev/null
-  nagios_pid=""
-  pass "Nagios stops on SIGTERM"
-fi
+stops_on_sigterm Nagios "$nagios_pid" && nagios_pid=""
 echo "($((SECONDS - started)) s)"
 finish

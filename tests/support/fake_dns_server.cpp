@@ -322,16 +322,10 @@ struct FakeDnsServer::Impl {
       }
     }
     if (::listen(tcp_.get(), 16) != 0) detail::throw_errno("listen");
-    thread_ = std::thread([this] { run(); });
+    worker_.start([this] { run(); });
   }
 
-  ~Impl() {
-    wake_.wake();
-    thread_.join();
-  }
-
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
+  ~Impl() { worker_.stop(); }
 
   // One accepted TCP connection (RFC 1035 4.2.2: each message has a 2-byte length prefix).
   struct TcpClient {
@@ -342,7 +336,7 @@ struct FakeDnsServer::Impl {
 
   void run() {
     for (;;) {
-      std::vector<pollfd> fds = {{wake_.read_fd(), POLLIN, 0}, {udp_.get(), POLLIN, 0}};
+      std::vector<pollfd> fds = {{worker_.wake().read_fd(), POLLIN, 0}, {udp_.get(), POLLIN, 0}};
       const bool can_accept = clients_.size() < kMaxTcpClients;
       fds.push_back({can_accept ? tcp_.get() : -1, POLLIN, 0});
       for (const TcpClient& client : clients_) {
@@ -489,9 +483,8 @@ struct FakeDnsServer::Impl {
   uint16_t port_ = 0;  // written before the thread starts, read-only afterwards
   UniqueFd udp_;
   UniqueFd tcp_;
-  detail::WakePipe wake_;
   std::vector<TcpClient> clients_;  // background thread only
-  std::thread thread_;
+  detail::ServerThread worker_;     // ~Impl stops it before any member it reads goes
 
   mutable std::mutex mutex_;
   std::map<Key, DnsAnswer> answers_;  // guarded by mutex_

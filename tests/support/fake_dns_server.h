@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace smtpverify::test {
@@ -82,6 +83,14 @@ struct DnsAnswer {
   /// Sets the AD bit (RFC 4035 3.2.3) in the reply.
   bool authenticated_data = false;
 };
+
+/// A NOERROR answer with records r (AD bit: ad).
+inline DnsAnswer records(std::vector<DnsRecord> r, bool ad = false) {
+  return {DnsAnswer::Kind::Records, std::move(r), ad};
+}
+
+/// An answer of kind without records (AD bit: ad).
+inline DnsAnswer of_kind(DnsAnswer::Kind kind, bool ad = false) { return {kind, {}, ad}; }
 
 /// A DNS server on 127.0.0.1 or ::1 answering UDP and TCP on one port from a table.
 ///

@@ -226,16 +226,10 @@ struct FakeSmtpServer::Impl {
         port_(detail::local_port(listener_.get())) {
     if (::listen(listener_.get(), 4) != 0) detail::throw_errno("listen");
     // Started last: every member the thread reads is initialised by now.
-    thread_ = std::thread([this] { run(); });
+    worker_.start([this] { run(); });
   }
 
-  ~Impl() {
-    wake_.wake();
-    thread_.join();
-  }
-
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
+  ~Impl() { worker_.stop(); }
 
   // ---- background thread ------------------------------------------------------------------
 
@@ -275,7 +269,7 @@ struct FakeSmtpServer::Impl {
 
   bool accept_client() {
     for (;;) {
-      if (detail::wait_fd(listener_.get(), POLLIN, wake_, kForever) == WaitResult::Woken) {
+      if (detail::wait_fd(listener_.get(), POLLIN, worker_.wake(), kForever) == WaitResult::Woken) {
         return false;
       }
       const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -304,8 +298,9 @@ struct FakeSmtpServer::Impl {
       case Step::Kind::ExpectData:
         return run_expect_data(index);
       case Step::Kind::Delay:
-        return detail::wait_fd(-1, 0, wake_, step.duration) == WaitResult::Woken ? Next::Stop
-                                                                                 : Next::Continue;
+        return detail::wait_fd(-1, 0, worker_.wake(), step.duration) == WaitResult::Woken
+                   ? Next::Stop
+                   : Next::Continue;
       case Step::Kind::CloseConnection:
         mark_complete();
         return Next::EndSession;
@@ -380,7 +375,7 @@ struct FakeSmtpServer::Impl {
   Next run_drip(size_t index) {
     const Step& step = script_[index];
     for (size_t i = 0; i < step.text.size(); ++i) {
-      if (i > 0 && detail::wait_fd(-1, 0, wake_, step.duration) == WaitResult::Woken) {
+      if (i > 0 && detail::wait_fd(-1, 0, worker_.wake(), step.duration) == WaitResult::Woken) {
         return Next::Stop;
       }
       const Next next = after_send(index, send_all(std::string_view(step.text).substr(i, 1)));
@@ -398,7 +393,8 @@ struct FakeSmtpServer::Impl {
     std::string batch = chunk;
     while (batch.size() < kStreamBatch) batch += chunk;
     for (;;) {
-      if (detail::wait_fd(-1, 0, wake_, std::chrono::milliseconds(0)) == WaitResult::Woken) {
+      if (detail::wait_fd(-1, 0, worker_.wake(), std::chrono::milliseconds(0)) ==
+          WaitResult::Woken) {
         return Next::Stop;
       }
       const Io io = send_all(batch);
@@ -564,12 +560,12 @@ struct FakeSmtpServer::Impl {
   Next hang_until_client_closes() {
 #ifdef POLLRDHUP
     // POLLRDHUP reports the peer's FIN without reading (and so without consuming) its data.
-    const WaitResult result = detail::wait_fd(client_.get(), POLLRDHUP, wake_, kForever);
+    const WaitResult result = detail::wait_fd(client_.get(), POLLRDHUP, worker_.wake(), kForever);
     return result == WaitResult::Woken ? Next::Stop : Next::EndSession;
 #else
     for (;;) {
       char buffer[4096];
-      if (detail::wait_fd(client_.get(), POLLIN, wake_, kForever) == WaitResult::Woken) {
+      if (detail::wait_fd(client_.get(), POLLIN, worker_.wake(), kForever) == WaitResult::Woken) {
         return Next::Stop;
       }
       const ssize_t n = ::recv(client_.get(), buffer, sizeof(buffer), 0);
@@ -593,7 +589,7 @@ struct FakeSmtpServer::Impl {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         short revents = 0;
-        if (detail::wait_fd(client_.get(), POLLOUT, wake_, kForever, &revents) ==
+        if (detail::wait_fd(client_.get(), POLLOUT, worker_.wake(), kForever, &revents) ==
             WaitResult::Woken) {
           return Io::Woken;
         }
@@ -641,27 +637,13 @@ struct FakeSmtpServer::Impl {
   Io receive_more() {
     char buffer[kReadChunk];
     if (ssl_) {
-      if (tls_fatal_) return Io::Closed;
-      for (;;) {
-        size_t got = 0;
-        ERR_clear_error();
-        errno = 0;
-        if (SSL_read_ex(ssl_.get(), buffer, sizeof(buffer), &got) == 1) {
-          inbuf_.append(buffer, got);
-          return Io::Ok;
-        }
-        const int saved_errno = errno;
-        const int error = SSL_get_error(ssl_.get(), 0);
-        if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
-          if (wait_for_tls(error) == WaitResult::Woken) return Io::Woken;
-          continue;
-        }
-        note_tls_end(error, saved_errno);
-        return Io::Closed;
-      }
+      size_t got = 0;
+      const Io io = tls_io([&] { return SSL_read_ex(ssl_.get(), buffer, sizeof(buffer), &got); });
+      if (io == Io::Ok) inbuf_.append(buffer, got);
+      return io;
     }
     // Data OpenSSL had read ahead is never left behind here: SSL_read_ex above returns it first.
-    if (detail::wait_fd(client_.get(), POLLIN, wake_, kForever) == WaitResult::Woken) {
+    if (detail::wait_fd(client_.get(), POLLIN, worker_.wake(), kForever) == WaitResult::Woken) {
       return Io::Woken;
     }
     const ssize_t n = ::recv(client_.get(), buffer, sizeof(buffer), 0);
@@ -679,12 +661,23 @@ struct FakeSmtpServer::Impl {
     if (tls_fatal_) return Io::Closed;
     while (!bytes.empty()) {
       size_t written = 0;
+      const Io io =
+          tls_io([&] { return SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), &written); });
+      if (io != Io::Ok) return io;
+      bytes.remove_prefix(written);
+    }
+    return Io::Ok;
+  }
+
+  // Runs call (an SSL_read_ex or SSL_write_ex on ssl_, 1 on success) until it succeeds, waiting
+  // whenever OpenSSL asks to; Closed (noted by note_tls_end) when the session ends instead.
+  template <typename Call>
+  Io tls_io(Call&& call) {
+    if (tls_fatal_) return Io::Closed;
+    for (;;) {
       ERR_clear_error();
       errno = 0;
-      if (SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), &written) == 1) {
-        bytes.remove_prefix(written);
-        continue;
-      }
+      if (call() == 1) return Io::Ok;
       const int saved_errno = errno;
       const int error = SSL_get_error(ssl_.get(), 0);
       if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
@@ -694,13 +687,12 @@ struct FakeSmtpServer::Impl {
       note_tls_end(error, saved_errno);
       return Io::Closed;
     }
-    return Io::Ok;
   }
 
   // The wait a non-blocking SSL call asked for; the wake pipe interrupts it like any other.
   WaitResult wait_for_tls(int ssl_error) {
     const short events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
-    return detail::wait_fd(client_.get(), events, wake_, kForever);
+    return detail::wait_fd(client_.get(), events, worker_.wake(), kForever);
   }
 
   // Remembers how a TLS session ended: after SSL_ERROR_SYSCALL or SSL_ERROR_SSL OpenSSL forbids
@@ -812,7 +804,6 @@ struct FakeSmtpServer::Impl {
   const int family_;
   UniqueFd listener_;  // thread-owned after construction
   const uint16_t port_;
-  WakePipe wake_;
 
   // Owned by the background thread alone.
   UniqueFd client_;
@@ -820,8 +811,8 @@ struct FakeSmtpServer::Impl {
   bool tls_fatal_ = false;  // OpenSSL reported SYSCALL/SSL: no further calls on ssl_
   std::string tls_note_;    // why TLS ended, when it was not a plain close
   std::string inbuf_;
-  size_t scanned_ = 0;  // inbuf_ holds no LF before this offset
-  std::thread thread_;
+  size_t scanned_ = 0;           // inbuf_ holds no LF before this offset
+  detail::ServerThread worker_;  // ~Impl stops it before any member it reads goes
 
   mutable std::mutex mutex_;
   std::condition_variable done_cv_;

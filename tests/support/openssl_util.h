@@ -31,40 +31,20 @@ struct OpenSslFree {
   }
 };
 
-/// Owns a BIO chain.
-using BioPtr = std::unique_ptr<BIO, OpenSslFree<BIO_free_all>>;
-/// Owns a big number.
-using BignumPtr = std::unique_ptr<BIGNUM, OpenSslFree<BN_free>>;
-/// Owns an ASN.1 INTEGER.
-using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OpenSslFree<ASN1_INTEGER_free>>;
-/// Owns an ASN.1 OCTET STRING (e.g. an IP address for a SAN).
-using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslFree<ASN1_OCTET_STRING_free>>;
-/// Owns an ASN.1 IA5String (e.g. a DNS name for a SAN).
-using Asn1Ia5StringPtr = std::unique_ptr<ASN1_IA5STRING, OpenSslFree<ASN1_IA5STRING_free>>;
-/// Owns a key (pair).
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslFree<EVP_PKEY_free>>;
-/// Owns a key generation context.
-using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OpenSslFree<EVP_PKEY_CTX_free>>;
-/// Owns a certificate.
-using X509Ptr = std::unique_ptr<X509, OpenSslFree<X509_free>>;
-/// Owns a certificate extension.
-using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, OpenSslFree<X509_EXTENSION_free>>;
-/// Owns one subjectAltName entry.
-using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslFree<GENERAL_NAME_free>>;
-/// Owns a list of subjectAltName entries.
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslFree<GENERAL_NAMES_free>>;
-/// Owns a certificate store (trust anchors).
-using X509StorePtr = std::unique_ptr<X509_STORE, OpenSslFree<X509_STORE_free>>;
-/// Owns one verification run.
-using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpenSslFree<X509_STORE_CTX_free>>;
+/// Owns a T and frees it with Free, e.g. Owned<BIGNUM, BN_free>.
+template <typename T, auto Free>
+using Owned = std::unique_ptr<T, OpenSslFree<Free>>;
+
 /// Frees a certificate list without its certificates (sk_X509_free is a macro, no address).
 inline void free_x509_list(STACK_OF(X509) * list) { sk_X509_free(list); }
-/// Owns a certificate list, not the certificates in it.
-using X509ListPtr = std::unique_ptr<STACK_OF(X509), OpenSslFree<free_x509_list>>;
-/// Owns a TLS context.
-using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslFree<SSL_CTX_free>>;
-/// Owns a TLS connection.
-using SslPtr = std::unique_ptr<SSL, OpenSslFree<SSL_free>>;
+
+// The handles used in many places.
+using BioPtr = Owned<BIO, BIO_free_all>;                        ///< a BIO chain
+using EvpPkeyPtr = Owned<EVP_PKEY, EVP_PKEY_free>;              ///< a key (pair)
+using X509Ptr = Owned<X509, X509_free>;                         ///< a certificate
+using GeneralNamePtr = Owned<GENERAL_NAME, GENERAL_NAME_free>;  ///< one subjectAltName entry
+using SslCtxPtr = Owned<SSL_CTX, SSL_CTX_free>;                 ///< a TLS context
+using SslPtr = Owned<SSL, SSL_free>;                            ///< a TLS connection
 
 /// Drains this thread's OpenSSL error queue and returns the most recent reason, e.g.
 /// "wrong version number"; fallback when the queue is empty.

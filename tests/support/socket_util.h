@@ -1,5 +1,5 @@
-// Internal helpers shared by the loopback test fakes (fake_smtp_server.cpp, fake_dns_server.cpp).
-// Not part of their public API: only the two .cpp files include this header.
+// Internal helpers shared by the loopback test fakes (fake_smtp_server.cpp, fake_dns_server.cpp)
+// and the clients of their self-tests (loopback_client.h). Not part of the fakes' public API.
 #pragma once
 
 #include <arpa/inet.h>
@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace smtpverify::test::detail {
@@ -83,33 +84,74 @@ class WakePipe {
   UniqueFd write_;
 };
 
+/// A fake's background thread and the wake pipe that stops it: start() runs the body, stop()
+/// (and the destructor) wakes it and joins. The owner calls stop() first in its own destructor,
+/// while everything the thread reads is still alive.
+class ServerThread {
+ public:
+  ServerThread() = default;
+  ServerThread(const ServerThread&) = delete;
+  ServerThread& operator=(const ServerThread&) = delete;
+  ~ServerThread() { stop(); }
+
+  /// Starts body on the thread (once).
+  template <typename F>
+  void start(F&& body) {
+    thread_ = std::thread(std::forward<F>(body));
+  }
+  /// Wakes the thread's polls and waits for it to return; nothing when it never started.
+  void stop() {
+    if (!thread_.joinable()) return;
+    wake_.wake();
+    thread_.join();
+  }
+  /// The pipe the thread's polls watch.
+  const WakePipe& wake() const { return wake_; }
+
+ private:
+  WakePipe wake_;
+  std::thread thread_;
+};
+
 /// The loopback host text for family: "127.0.0.1" or "::1".
 inline std::string loopback_host(int family) { return family == AF_INET6 ? "::1" : "127.0.0.1"; }
+
+/// A loopback socket address: 127.0.0.1 or [::1] (by family) and port.
+struct LoopbackAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  /// For bind() and connect().
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+/// The loopback address of family (AF_INET or AF_INET6; else EAFNOSUPPORT) with port.
+inline LoopbackAddress loopback_address(int family, uint16_t port) {
+  LoopbackAddress a;
+  if (family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&a.storage);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.length = sizeof(sockaddr_in);
+  } else if (family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    sin6->sin6_addr = in6addr_loopback;
+    a.length = sizeof(sockaddr_in6);
+  } else {
+    throw std::system_error(EAFNOSUPPORT, std::generic_category(), "loopback family");
+  }
+  return a;
+}
 
 /// Creates a non-blocking socket of type bound to the loopback address of family on port
 /// (0 lets the kernel choose). Throws std::system_error (e.g. errc::address_in_use).
 inline UniqueFd bind_loopback(int family, int type, uint16_t port) {
-  if (family != AF_INET && family != AF_INET6) {
-    throw std::system_error(EAFNOSUPPORT, std::generic_category(), "loopback family");
-  }
+  const LoopbackAddress address = loopback_address(family, port);
   UniqueFd fd(::socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) throw_errno("socket");
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof(sockaddr_in);
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    sin6->sin6_addr = in6addr_loopback;
-    length = sizeof(sockaddr_in6);
-  }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) throw_errno("bind");
+  if (::bind(fd.get(), address.get(), address.length) != 0) throw_errno("bind");
   return fd;
 }
 

@@ -19,6 +19,7 @@
 
 #include "fake_dns_server.h"
 #include "fake_smtp_server.h"
+#include "loopback_client.h"
 #include "socket_util.h"
 
 #ifdef SMTPVERIFY_TEST_HAVE_CARES
@@ -31,100 +32,6 @@ namespace {
 using namespace std::chrono_literals;
 using detail::UniqueFd;
 using Clock = std::chrono::steady_clock;
-
-// Generous for sanitizer builds on a loaded CI machine, still far below a hang.
-constexpr auto kPrompt = 2s;
-
-bool ipv6_loopback_available() {
-  try {
-    detail::bind_loopback(AF_INET6, SOCK_STREAM, 0);
-    return true;
-  } catch (const std::system_error&) {
-    return false;
-  }
-}
-
-// A blocking client socket whose reads give up after a while, so a broken fake fails the test
-// instead of hanging it.
-UniqueFd connect_to(int family, uint16_t port, int type = SOCK_STREAM) {
-  UniqueFd fd(::socket(family, type | SOCK_CLOEXEC, 0));
-  if (!fd) detail::throw_errno("socket");
-  timeval timeout{5, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof(sockaddr_in);
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    sin6->sin6_addr = in6addr_loopback;
-    length = sizeof(sockaddr_in6);
-  }
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
-    detail::throw_errno("connect");
-  }
-  return fd;
-}
-
-void write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) detail::throw_errno("send");
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
-// Reads up to and including the next LF; returns what was read if EOF or the timeout comes first.
-std::string read_line(int fd) {
-  std::string line;
-  char c = 0;
-  while (::recv(fd, &c, 1, 0) == 1) {
-    line += c;
-    if (c == '\n') break;
-  }
-  return line;
-}
-
-// Reads until EOF (or the receive timeout).
-std::string read_all(int fd) {
-  std::string out;
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0)
-    out.append(buffer, static_cast<size_t>(n));
-  return out;
-}
-
-// True when the peer closed: recv returns 0 (or a reset) within the timeout.
-bool sees_eof(int fd) {
-  char c = 0;
-  const ssize_t n = ::recv(fd, &c, 1, 0);
-  return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
-// Polls condition until it holds or timeout passes; for state another thread reaches soon.
-template <typename F>
-bool eventually(F&& condition, std::chrono::milliseconds timeout = kPrompt) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
-
-template <typename F>
-std::chrono::milliseconds time_of(F&& f) {
-  const auto start = Clock::now();
-  f();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-}
 
 // ---- FakeSmtpServer -----------------------------------------------------------------------
 
@@ -649,14 +556,6 @@ std::vector<std::string> tcp_ask(const FakeDnsServer& server,
     }
   }
   return replies;
-}
-
-DnsAnswer records(std::vector<DnsRecord> rrs, bool ad = false) {
-  DnsAnswer answer;
-  answer.kind = DnsAnswer::Kind::Records;
-  answer.records = std::move(rrs);
-  answer.authenticated_data = ad;
-  return answer;
 }
 
 DnsAnswer only(DnsAnswer::Kind kind, std::vector<DnsRecord> rrs = {}) {

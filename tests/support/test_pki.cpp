@@ -22,22 +22,16 @@ namespace smtpverify::test {
 
 namespace {
 
-using detail::Asn1Ia5StringPtr;
-using detail::Asn1IntegerPtr;
-using detail::Asn1OctetStringPtr;
-using detail::BignumPtr;
-using detail::EvpPkeyCtxPtr;
 using detail::EvpPkeyPtr;
 using detail::GeneralNamePtr;
-using detail::GeneralNamesPtr;
+using detail::Owned;
 using detail::throw_openssl;
-using detail::X509ExtensionPtr;
 using detail::X509Ptr;
 
 constexpr long kSecondsPerDay = 24 * 60 * 60;
 
 EvpPkeyPtr make_p256_key() {
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  Owned<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
       EVP_PKEY_CTX_set_group_name(ctx.get(), "P-256") != 1) {
     throw_openssl("EC key generation setup");
@@ -50,11 +44,11 @@ EvpPkeyPtr make_p256_key() {
 // A random positive 63-bit serial: RFC 5280 4.1.2.2 wants serials unique per issuer, and two
 // leaves with equal serials from one CA make some verifiers refuse both.
 void set_random_serial(X509* cert) {
-  BignumPtr bn(BN_new());
+  Owned<BIGNUM, BN_free> bn(BN_new());
   if (!bn || BN_rand(bn.get(), 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1) {
     throw_openssl("BN_rand");
   }
-  Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+  Owned<ASN1_INTEGER, ASN1_INTEGER_free> serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
   if (!serial || X509_set_serialNumber(cert, serial.get()) != 1) {
     throw_openssl("X509_set_serialNumber");
   }
@@ -97,7 +91,8 @@ X509Ptr new_cert(EVP_PKEY* key, const std::string& common_name, int not_before_d
 void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509ExtensionPtr extension(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  Owned<X509_EXTENSION, X509_EXTENSION_free> extension(
+      X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
   if (!extension || X509_add_ext(cert, extension.get(), -1) != 1) {
     throw_openssl(std::string("extension ") + OBJ_nid2sn(nid) + "=" + value);
   }
@@ -107,14 +102,14 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
 void add_subject_alt_names(X509* cert, const std::vector<std::string>& dns_names,
                            const std::vector<std::string>& ip_sans) {
   if (dns_names.empty() && ip_sans.empty()) return;
-  GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
+  Owned<GENERAL_NAMES, GENERAL_NAMES_free> names(sk_GENERAL_NAME_new_null());
   if (!names) throw_openssl("sk_GENERAL_NAME_new_null");
   const auto push = [&](GeneralNamePtr name) {
     if (sk_GENERAL_NAME_push(names.get(), name.get()) == 0) throw_openssl("sk_GENERAL_NAME_push");
     name.release();  // the stack owns it now
   };
   for (const std::string& dns : dns_names) {
-    Asn1Ia5StringPtr text(ASN1_IA5STRING_new());
+    Owned<ASN1_IA5STRING, ASN1_IA5STRING_free> text(ASN1_IA5STRING_new());
     if (!text || ASN1_STRING_set(text.get(), dns.data(), static_cast<int>(dns.size())) != 1) {
       throw_openssl("ASN1_STRING_set");
     }
@@ -124,7 +119,7 @@ void add_subject_alt_names(X509* cert, const std::vector<std::string>& dns_names
     push(std::move(name));
   }
   for (const std::string& ip : ip_sans) {
-    Asn1OctetStringPtr address(a2i_IPADDRESS(ip.c_str()));
+    Owned<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free> address(a2i_IPADDRESS(ip.c_str()));
     if (!address) {
       ERR_clear_error();
       throw std::invalid_argument("not an IP address for a SAN: " + ip);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fake_smtp_server.h"
+#include "loopback_client.h"
 #include "openssl_util.h"
 #include "socket_util.h"
 #include "test_pki.h"
@@ -32,44 +33,15 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using detail::Owned;
 using detail::SslCtxPtr;
 using detail::SslPtr;
 using detail::UniqueFd;
 using detail::X509Ptr;
-using detail::X509StoreCtxPtr;
-using detail::X509StorePtr;
 
-// Generous for sanitizer builds on a loaded CI machine, still far below a hang.
-constexpr auto kPrompt = 2s;
 constexpr const char* kMx = "mx.smtpverify.test";
 
 const TestPki& pki() { return shared_test_pki(); }
-
-bool ipv6_loopback_available() {
-  try {
-    detail::bind_loopback(AF_INET6, SOCK_STREAM, 0);
-    return true;
-  } catch (const std::system_error&) {
-    return false;
-  }
-}
-
-template <typename F>
-std::chrono::milliseconds time_of(F&& f) {
-  const auto start = Clock::now();
-  f();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-}
-
-template <typename F>
-bool eventually(F&& condition, std::chrono::milliseconds timeout = kPrompt) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
 
 // A good server: the leaf for kMx and both loopback addresses, with the intermediate.
 TlsSetup good_setup(int min_version = 0, int max_version = 0) {
@@ -89,62 +61,6 @@ TlsSetup setup_for(const TestCert& cert, bool with_intermediate = true) {
   setup.key_pem = cert.key_pem;
   if (with_intermediate) setup.chain_pem = {pki().intermediate_pem()};
   return setup;
-}
-
-// A blocking client socket whose reads and writes give up after a while, so a broken fake fails
-// the test instead of hanging it (a timed-out SSL call fails like any other).
-UniqueFd connect_to(int family, uint16_t port) {
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) detail::throw_errno("socket");
-  timeval timeout{5, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof(sockaddr_in);
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    sin6->sin6_addr = in6addr_loopback;
-    length = sizeof(sockaddr_in6);
-  }
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
-    detail::throw_errno("connect");
-  }
-  return fd;
-}
-
-void write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) detail::throw_errno("send");
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
-std::string read_line(int fd) {
-  std::string line;
-  char c = 0;
-  while (::recv(fd, &c, 1, 0) == 1) {
-    line += c;
-    if (c == '\n') break;
-  }
-  return line;
-}
-
-std::string read_all(int fd) {
-  std::string out;
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0)
-    out.append(buffer, static_cast<size_t>(n));
-  return out;
 }
 
 // What the test client checks and allows.
@@ -254,18 +170,18 @@ class TlsClient {
 // server sent. Returns the X509_V_* result.
 int verify(const std::string& leaf_pem, const std::vector<std::string>& untrusted_pem,
            const std::string& anchor_pem = pki().root_pem(), bool tls_server = true) {
-  X509StorePtr store(X509_STORE_new());
+  Owned<X509_STORE, X509_STORE_free> store(X509_STORE_new());
   for (const X509Ptr& anchor : detail::read_certs(anchor_pem)) {
     X509_STORE_add_cert(store.get(), anchor.get());
   }
   std::vector<X509Ptr> owned;
-  detail::X509ListPtr chain(sk_X509_new_null());
+  Owned<STACK_OF(X509), detail::free_x509_list> chain(sk_X509_new_null());
   for (const std::string& pem : untrusted_pem) {
     owned.push_back(detail::read_cert(pem));
     sk_X509_push(chain.get(), owned.back().get());
   }
   const X509Ptr leaf = detail::read_cert(leaf_pem);
-  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  Owned<X509_STORE_CTX, X509_STORE_CTX_free> ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), chain.get());
   if (tls_server) {
     X509_VERIFY_PARAM_set_purpose(X509_STORE_CTX_get0_param(ctx.get()), X509_PURPOSE_SSL_SERVER);
