@@ -154,7 +154,8 @@ Thresholds and output:
                  threshold_phases() + ". Critical is evaluated first.",
              26) +
          R"(  -v, --verbose           add the transcript (C:/S: lines) as long output;
-                          -vv stamps each line with the elapsed time
+                          -vv stamps each line with the elapsed time;
+                          -vvv also logs each step of the dialogue
   --output nagios|json    json: one JSON object instead of the status line
                           (same exit code; schema in the README)
   -h, --help              this help (exit 3)

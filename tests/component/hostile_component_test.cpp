@@ -48,5 +48,28 @@ TEST(Hostile, ForgedReplyBehindAFullReadBuffer) {
                         "time=Ts;;;0 connect=Ts;;;0 banner=Ts;;;0 ehlo=Ts;;;0");
 }
 
+// -vvv: the transcript also names every step change of the Session (its typed StepChanged
+// events); -v and -vv do not.
+TEST(Transcript, VvvLogsEveryStepChange) {
+  const std::vector<Step> script = {send_raw("220 mx.smtpverify.test ESMTP Fake\r\n"),
+                                    expect("EHLO probe.smtpverify.test"),
+                                    send_raw("250 mx\r\n"),
+                                    expect("QUIT"),
+                                    send_raw("221 bye\r\n"),
+                                    expect_close()};
+  for (const int verbosity : {2, 3}) {
+    FakeSmtpServer server(script);
+    auto config = config_for(server.port());
+    config.verbosity = verbosity;
+    const auto c = check_with(config);
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(c.state, State::Ok);
+    const bool logged = c.text.find("* step banner -> ehlo\n") != std::string::npos &&
+                        c.text.find("* step ehlo -> quit\n") != std::string::npos &&
+                        c.text.find("* step quit -> done\n") != std::string::npos;
+    EXPECT_EQ(logged, verbosity == 3) << c.text;
+  }
+}
+
 }  // namespace
 }  // namespace smtpverify::test

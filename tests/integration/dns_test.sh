@@ -111,4 +111,32 @@ check "an unreachable --dns-server never stalls past -t" 2 \
   "SMTP CRITICAL - (cannot resolve $(q "$MX_HOST"): DNS server unreachable|timeout after 2 s waiting for address of $(q "$MX_HOST") from .*) \\| .*" 2.5 \
   -- -H "$MX_HOST" -p "$port" -F "$HELO_OK" --dns-server 127.0.0.1:1 -t 2
 
+# Every perfdata label takes -w/-c (the phase registry, lib/smtp/phase.h): a critical range that
+# any time falls in must make the check CRITICAL naming the label, and show in its perfdata.
+phase_args() {
+  local plain=(-H 127.0.0.1 -p "$port" -F "$HELO_OK" "${dns[@]}" --helo-dns ignore)
+  local ca=(--ca-file "$POSTFIX_CA_FILE" --verify-name "$POSTFIX_TLS_NAME")
+  case $1 in
+    mx) args=(--mx "$MX_DOMAIN" "${common[@]}") ;;
+    resolve) args=(-H "$MX_HOST" -p "$port" -F "$HELO_OK" "${dns[@]}" --helo-dns ignore) ;;
+    tls) args=(-H 127.0.0.1 -p "$POSTFIX_SMTPS_PORT" -F "$HELO_OK" "${dns[@]}" --helo-dns ignore -s "${ca[@]}") ;;
+    starttls) args=("${plain[@]}" -S "${ca[@]}") ;;
+    auth) args=("${plain[@]}" -S "${ca[@]}" -A PLAIN -U "$POSTFIX_AUTH_USER"
+                --authpass-file "$POSTFIX_AUTHPASS_FILE") ;;
+    mail | rcpt | data) args=("${plain[@]}" -f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT" --data) ;;
+    commands) args=("${plain[@]}" -C NOOP -R '^250') ;;
+    helo_dns) args=(-H 127.0.0.1 -p "$port" -F "$HELO_OK" "${dns[@]}") ;;
+    *) args=("${plain[@]}") ;;
+  esac
+}
+for label in mx resolve connect tls banner ehlo starttls auth mail rcpt data commands quit helo_dns; do
+  phase_args "$label"
+  check "-c $label=@0:1000 makes the $label phase CRITICAL" 2 \
+    "SMTP CRITICAL - .*$label [0-9.]+ s \\(critical @0:1000\\).* \\| (.* )?$label=[0-9]+\\.[0-9]{6}s;;@0:1000;0( .*)?" \
+    -- "${args[@]}" -c "$label=@0:1000"
+  check "-w $label=@0:1000 makes it WARNING" 1 \
+    "SMTP WARNING - .*$label [0-9.]+ s \\(warning @0:1000\\).* \\| (.* )?$label=[0-9]+\\.[0-9]{6}s;@0:1000;;0( .*)?" \
+    -- "${args[@]}" -w "$label=@0:1000"
+done
+
 finish
