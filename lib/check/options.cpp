@@ -72,11 +72,11 @@ constexpr OptionSpec kOptions[] = {
 // clang-format on
 
 // Only the options the command line can name are described to Boost: building all of them,
-// matching every token against every one and storing the defaults of every switch cost ~0.5 M
-// instructions per run (half of a plain check with the static runtime). A token names an
-// option by its long name (--name or --name=value; no guessing of abbreviations) or by any of
-// its letters (-x, -xVALUE, -46): taking every letter of a short token keeps the set a
-// superset of what Boost will look up, so parsing sees exactly what the full table would.
+// matching every token against every one and storing the defaults of every switch cost about half
+// of a plain check with the static runtime (tests/bench/README.md). A token names an option by its
+// long name (--name or --name=value; no guessing of abbreviations) or by any of its letters (-x,
+// -xVALUE, -46): taking every letter of a short token keeps the set a superset of what Boost will
+// look up, so parsing sees exactly what the full table would.
 bool named_by(const OptionSpec& o, const std::vector<std::string_view>& tokens) {
   const std::string_view names = o.names;
   const auto comma = names.find(',');
