@@ -11,28 +11,10 @@ namespace smtpverify::smtp {
 
 namespace {
 
-constexpr std::string_view kMask = "********";
-
-// Every occurrence of `secret` in `line` becomes kMask.
-void mask(std::string& line, std::string_view secret) {
-  for (auto at = line.find(secret); at != std::string::npos; at = line.find(secret, at)) {
-    line.replace(at, secret.size(), kMask);
-    at += kMask.size();
-  }
-}
-
 // What a server echoing our AUTH could quote: the password and every encoded form we send.
-std::vector<std::string> secrets_of(const std::optional<AuthPlan>& auth) {
-  std::vector<std::string> secrets;
-  if (!auth) return secrets;
-  for (const auto* s :
-       {&auth->password, &auth->plain_response, &auth->login_user, &auth->login_password}) {
-    if (!s->empty()) secrets.push_back(*s);
-  }
-  // Longest first: a password inside an encoded form must not break up the encoded form.
-  std::sort(secrets.begin(), secrets.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  return secrets;
+Scrubber scrubber_for(const std::optional<AuthPlan>& auth) {
+  if (!auth) return {};
+  return Scrubber({auth->password, auth->plain_response, auth->login_user, auth->login_password});
 }
 
 // Every step in Step order: its name (StepChanged) and what the session waits for in it.
@@ -61,7 +43,7 @@ constexpr std::array<StepInfo, 15> kSteps = {{
 }  // namespace
 
 Session::Session(Plan plan)
-    : plan_(std::move(plan)), secrets_(secrets_of(plan_.auth)), tls_active_(plan_.tls_active) {
+    : plan_(std::move(plan)), scrub_(scrubber_for(plan_.auth)), tls_active_(plan_.tls_active) {
   for (const auto& rcpt : plan_.recipients) recipients_.push_back({rcpt, std::nullopt});
   for (const auto& command : plan_.commands) commands_.push_back({command, std::nullopt});
   events_.emplace_back(PhaseStarted{Phase::Banner});
@@ -126,12 +108,6 @@ void Session::send_secret(Step step, Phase phase, const std::string& line, std::
   last_command_ = std::move(shown);
 }
 
-void Session::scrub(Reply& reply) const {
-  for (auto& line : reply.lines) {
-    for (const auto& secret : secrets_) mask(line, secret);
-  }
-}
-
 void Session::note(std::string text) { events_.emplace_back(Note{phase_, std::move(text)}); }
 
 void Session::add(FindingKind kind, std::string command, const Reply& reply, std::string detail) {
@@ -174,7 +150,7 @@ void Session::receive(std::string_view bytes) {
       return;
     }
     Reply reply = parser_.take();
-    scrub(reply);  // before the reply is stored or shown anywhere
+    scrub_(reply);  // before the reply is stored or shown anywhere
     events_.emplace_back(ReplyReceived{phase_, reply});
     on_reply(reply);
   }

@@ -12,6 +12,7 @@
 #include "smtp/capabilities.h"
 #include "smtp/phase.h"
 #include "smtp/reply.h"
+#include "smtp/scrub.h"
 
 namespace smtpverify::smtp {
 
@@ -228,7 +229,6 @@ class Session {
   void queue(std::string_view bytes);
   void send(Step step, Phase phase, std::string line);
   void send_secret(Step step, Phase phase, const std::string& line, std::string shown);
-  void scrub(Reply& reply) const;
   void after_ehlo(const Reply& reply);
   void start_auth();
   void after_greeting();
@@ -241,7 +241,7 @@ class Session {
   void note(std::string text);
 
   Plan plan_;
-  std::vector<std::string> secrets_;  // longest first; scrubbed from every reply
+  Scrubber scrub_;  // the secrets, masked in every reply
   ReplyParser parser_;
   Step step_ = Step::Banner;
   Phase phase_ = Phase::Banner;

@@ -5,6 +5,7 @@
 
 #include "component/component_util.h"
 #include "support/fake_smtp_server.h"
+#include "support/smtp_script.h"
 
 namespace smtpverify::test {
 namespace {
@@ -20,12 +21,7 @@ std::vector<Step> opening(std::string greeting = "220 mx.smtpverify.test ESMTP F
           send_raw("250-mx.smtpverify.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")};
 }
 
-std::vector<Step> operator+(std::vector<Step> a, const std::vector<Step>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-const std::vector<Step> kQuit = {expect("QUIT"), send_raw("221 2.0.0 Bye\r\n"), expect_close()};
+const std::vector<Step> kQuit = quit();
 
 // Runs the check and requires the fake to have seen exactly its script.
 Checked run_against(FakeSmtpServer& server, check::Config config) {
