@@ -6,6 +6,7 @@
 #include "check/options.h"
 #include "check/render.h"
 #include "check/run_check.h"
+#include "util/wipe.h"
 
 namespace {
 
@@ -22,7 +23,7 @@ int emit(const smtpverify::check::Output& out) { return emit(out.state, out.text
 int main(int argc, char** argv) {
   using namespace smtpverify::check;
   try {
-    const ParsedOptions parsed = parse_options(argc, argv);
+    ParsedOptions parsed = parse_options(argc, argv);
     switch (parsed.action) {
       case ParsedOptions::Action::Help:
       case ParsedOptions::Action::Version:
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
         break;
     }
     const CheckResult result = run_check(parsed.config);
+    smtpverify::util::wipe(parsed.config.auth_password);  // one copy, held only while needed
     const Report report = make_report(result, parsed.config);
     return emit(report.state,
                 parsed.config.json ? format_json(report, result) : format_nagios(report));

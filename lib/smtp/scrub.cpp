@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "util/wipe.h"
+
 namespace smtpverify::smtp {
 
 namespace {
@@ -22,6 +24,10 @@ Scrubber::Scrubber(std::vector<std::string> secrets) : secrets_(std::move(secret
   // Longest first: a password inside an encoded form must not break up the encoded form.
   std::sort(secrets_.begin(), secrets_.end(),
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+Scrubber::~Scrubber() {
+  for (auto& s : secrets_) util::wipe(s);
 }
 
 void Scrubber::operator()(Reply& reply) const {

@@ -19,6 +19,13 @@ class Scrubber {
   Scrubber() = default;
   /// `secrets`: the password and every encoded form we send; empty ones are ignored.
   explicit Scrubber(std::vector<std::string> secrets);
+  /// The secrets are wiped (util::wipe) when it goes.
+  ~Scrubber();
+  Scrubber(const Scrubber&) = default;
+  Scrubber& operator=(const Scrubber&) = default;
+  Scrubber(Scrubber&&) = default;
+  Scrubber& operator=(Scrubber&&) = default;
+
   void operator()(Reply& reply) const;
 
  private:

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "util/ascii.h"
+#include "util/wipe.h"
 
 namespace smtpverify::smtp {
 
@@ -41,6 +42,10 @@ constexpr std::array<StepInfo, 15> kSteps = {{
 }};
 
 }  // namespace
+
+AuthPlan::~AuthPlan() {
+  for (auto* s : {&plain_response, &login_user, &login_password, &password}) util::wipe(*s);
+}
 
 Session::Session(Plan plan)
     : plan_(std::move(plan)), scrub_(scrubber_for(plan_.auth)), tls_active_(plan_.tls_active) {

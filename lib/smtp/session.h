@@ -69,6 +69,9 @@ struct AuthPlan {
   std::string login_user;      ///< LOGIN: base64(user)
   std::string login_password;  ///< LOGIN: base64(password)
   std::string password;        ///< the raw password, for scrubbing only (never sent as is)
+
+  /// Every secret is wiped (util::wipe) when the plan goes.
+  ~AuthPlan();
 };
 
 /// Everything the dialogue needs to know, decided before connecting.

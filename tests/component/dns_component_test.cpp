@@ -78,6 +78,34 @@ TEST(Resolve, EveryAddressIsTriedInOrder) {
   EXPECT_NE(c.text.find("* connected to 127.0.0.1:"), std::string::npos) << c.text;
 }
 
+// A name's DNS decides how many addresses we would try: at most 16 are, and the line says so.
+TEST(Resolve, AtMostSixteenAddressesAreTried) {
+  FakeDnsServer dns;
+  std::vector<DnsRecord> many;
+  for (int i = 10; i < 30; ++i) many.push_back(a_record(kName, "127.0.0." + std::to_string(i)));
+  dns.set(kName, kDnsTypeA, records(many));
+  dns.set(kName, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
+  std::uint16_t port = 0;
+  {
+    FakeSmtpServer probe({});
+    port = probe.port();
+  }
+  const auto c = check_with(dns_config(dns, port));
+  EXPECT_EQ(c.state, State::Critical);
+  const std::string head = "SMTP CRITICAL - cannot connect to " + kName + " port " +
+                           std::to_string(port) + " (16 of 20 addresses tried: 127.0.0.";
+  EXPECT_EQ(c.line.rfind(head, 0), 0u) << c.line;
+  // The first line is bounded; the problem itself names every address tried.
+  ASSERT_EQ(c.result.problems.size(), 1u);
+  const std::string& text = c.result.problems[0].text;
+  std::size_t refused = 0;
+  for (auto at = text.find(": Connection refused"); at != std::string::npos;
+       at = text.find(": Connection refused", at + 1)) {
+    ++refused;
+  }
+  EXPECT_EQ(refused, 16u) << text;
+}
+
 TEST(Resolve, NoAddressConnects) {
   FakeDnsServer dns;
   on_both_loopbacks(dns);

@@ -60,15 +60,19 @@ Plan make_plan(std::uint8_t flags) {
 }
 
 // Returns how many events said something went out (a command, or the message with its ".").
-std::size_t check_events(Session& s) {
+// With `secrets` (the plan has AUTH), none of them may show a secret; without AUTH those strings
+// are no secrets and the server may well send them.
+std::size_t check_events(Session& s, bool secrets) {
   std::size_t sent = 0;
   for (const auto& event : s.take_events()) {
     sent +=
         std::holds_alternative<CommandSent>(event) || std::holds_alternative<PayloadSent>(event);
+    if (!secrets) continue;
     if (const auto* e = std::get_if<CommandSent>(&event)) FUZZ_CHECK(!leaks(e->text));
     if (const auto* e = std::get_if<ReplyReceived>(&event)) FUZZ_CHECK(!leaks(e->reply));
     if (const auto* e = std::get_if<Note>(&event)) FUZZ_CHECK(!leaks(e->text));
   }
+  if (!secrets) return sent;
   for (const auto& f : s.findings()) {
     FUZZ_CHECK(!leaks(f.command) && !leaks(f.detail) && !leaks(f.reply));
   }
@@ -108,7 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t sent_events = 0;
   bool untrusted = false;
   for (;;) {
-    sent_events += check_events(s);
+    sent_events += check_events(s, plan.auth.has_value());
     const Want want = s.want();
     if (want == Want::Done) break;
     if (want == Want::Write) {
@@ -137,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (want == Want::StartTls) FUZZ_CHECK(s.want() == Want::Done);  // injection refused
     }
   }
-  sent_events += check_events(s);
+  sent_events += check_events(s, plan.auth.has_value());
   // Issue 14 #8: an event for every write, and none for what an abort discarded.
   FUZZ_CHECK(sent_events == writes);
   FUZZ_CHECK(s.phase() == Phase::Done && s.take_output().empty());

@@ -40,5 +40,20 @@ TEST(Regex, CompileErrorSaysWhy) {
   EXPECT_FALSE(re.error().what.empty());
 }
 
+// glibc's regcomp multiplies repetitions of repetitions: found by the options fuzzer, "2"
+// followed by 130 "+" took gigabytes. Such a pattern is refused before regcomp sees it.
+TEST(Regex, RepetitionsTooDeepAreRefusedBeforeRegcomp) {
+  for (const std::string& p :
+       {"2" + std::string(130, '+'), std::string("((a{99}){99}){99}"),
+        std::string("(((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+")}) {
+    const auto re = Regex::compile(p);
+    ASSERT_FALSE(re.has_value()) << p;
+    EXPECT_EQ(re.error().what, "repetitions nested too deep to compile safely");
+  }
+  for (const std::string p : {"^250 (OK|Ok)+$", "a{1000}", "(a{300}){300}", "[+*]+x", "\\++"}) {
+    EXPECT_TRUE(Regex::compile(p).has_value()) << p;
+  }
+}
+
 }  // namespace
 }  // namespace smtpverify::check

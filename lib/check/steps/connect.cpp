@@ -55,9 +55,14 @@ void no_connection(Context& ctx, const std::string& failures, const std::string&
     ctx.rec.problem(ProblemKind::Connect,
                     "cannot connect to " + ctx.result.endpoint + ": " + last_error, true);
   } else {
+    // When the cap cut the list, the line says so.
+    const std::string tried = ctx.addresses_found > ctx.addresses.size()
+                                  ? std::to_string(ctx.addresses.size()) + " of " +
+                                        std::to_string(ctx.addresses_found) + " addresses tried: "
+                                  : "";
     ctx.rec.problem(ProblemKind::Connect,
                     "cannot connect to " + ctx.host + " port " + std::to_string(ctx.config.port) +
-                        " (" + failures + ")",
+                        " (" + tried + failures + ")",
                     true);
   }
 }

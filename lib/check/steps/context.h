@@ -20,6 +20,9 @@
 
 namespace smtpverify::check {
 
+/// A host's DNS decides how many addresses we would try: at most this many are.
+inline constexpr std::size_t kMaxAddresses = 16;
+
 /// What a step tells the pipeline: go on with the next step, or stop the list here.
 enum class Next { Continue, Stop };
 
@@ -94,7 +97,8 @@ class Context {
   [[nodiscard]] bool host_is_literal() const;
 
   // Left by one step for the next ones.
-  std::vector<net::Endpoint> addresses;        ///< resolve → connect
+  std::vector<net::Endpoint> addresses;        ///< resolve → connect (at most kMaxAddresses)
+  std::size_t addresses_found = 0;             ///< how many DNS gave, before the cap
   net::Endpoint local;                         ///< our end of the connection
   std::unique_ptr<net::Stream> stream;         ///< TCP, then TLS
   net::TcpStream* tcp = nullptr;               ///< the TCP stream while it has the socket

@@ -8,6 +8,7 @@
 
 #include "net/tls.h"
 #include "smtp/message.h"
+#include "util/wipe.h"
 
 namespace smtpverify::check {
 
@@ -43,8 +44,9 @@ smtp::AuthPlan auth_plan(const Config& config) {
     auth.login_password = net::base64_encode(config.auth_password);
   } else {
     // RFC 4616: authzid (empty), NUL, authcid, NUL, password.
-    auth.plain_response =
-        net::base64_encode(std::string(1, '\0') + config.auth_user + '\0' + config.auth_password);
+    std::string response = std::string(1, '\0') + config.auth_user + '\0' + config.auth_password;
+    auth.plain_response = net::base64_encode(response);
+    util::wipe(response);
   }
   auth.password = config.auth_password;  // for scrubbing echoes only
   return auth;

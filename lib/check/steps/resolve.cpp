@@ -32,6 +32,11 @@ Next resolve(Context& ctx) {
   }
   ctx.rec.log("* " + ctx.host + " resolves to " + list);
   ctx.addresses = answer.addresses;
+  ctx.addresses_found = answer.addresses.size();
+  if (ctx.addresses.size() > kMaxAddresses) {
+    ctx.addresses.resize(kMaxAddresses);
+    ctx.rec.log("* only the first " + std::to_string(kMaxAddresses) + " are tried");
+  }
   return Next::Continue;
 }
 
