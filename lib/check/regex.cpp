@@ -9,69 +9,115 @@ namespace smtpverify::check {
 namespace {
 
 // glibc's regcomp copies a repeated expression once per repetition it may need ("a+" is "aa*",
-// "a{9}" nine copies), and repetitions of repetitions multiply: "2" followed by 130 "+" or
-// "((a{99}){99}){99}" takes gigabytes before regcomp returns. A pattern the check cannot
+// "a{9}" nine copies), and repetitions of repetitions multiply: "((a{99}){99}){99}" takes
+// gigabytes before regcomp returns. Copies of what can match the empty string cost far more:
+// their empty paths are closed over pairwise, so "2*" and eleven "+" (2048 such copies) take
+// over a second and one more "+" seven, ".{0,8000}" most of one. A pattern the check cannot
 // afford is refused before regcomp sees it.
 constexpr double kMaxCopies = 100000;
+constexpr double kMaxEmptyCopies = 1024;
 
-// How many copies a repetition operator at `at` asks for, and where it ends; 0 when there is
-// none there.
-double repetition_at(const std::string& p, std::size_t& at) {
-  if (p[at] == '*' || p[at] == '+' || p[at] == '?') return 2;
-  if (p[at] != '{') return 0;
+struct Cost {
+  double copies = 1;        // the copies regcomp makes, at most
+  double empty_copies = 0;  // of those, copies that can match the empty string
+};
+
+// What a repetition operator at `at` does, and where it ends: how many copies it makes and
+// whether it makes the atom optional. Not a repetition: copies == 0.
+struct Repetition {
+  double copies = 0;
+  bool optional = false;
+};
+
+Repetition repetition_at(const std::string& p, std::size_t& at) {
+  if (p[at] == '*' || p[at] == '?') return {1, true};
+  if (p[at] == '+') return {2, false};
+  if (p[at] != '{') return {};
+  unsigned least = 0;
   unsigned most = 0;
+  bool first = true;
   std::size_t i = at + 1;
   while (i < p.size() && p[i] != '}') {
     unsigned n = 0;
     const auto [end, ec] = std::from_chars(p.data() + i, p.data() + p.size(), n);
     if (ec == std::errc()) {
+      if (first) least = n;
       most = std::max(most, n);
       i = static_cast<std::size_t>(end - p.data());
     } else {
       ++i;
     }
+    first = false;
   }
   at = i;
-  return static_cast<double>(most) + 1;
+  return {static_cast<double>(most) + 1, least == 0};
 }
 
-// The copies regcomp would make, at most; a repetition directly after another counts as
-// nested. Bracket expressions and escapes are single atoms.
-double copies_needed(const std::string& p) {
-  std::vector<double> open = {1};  // per open group: the largest weight inside it
-  double atom = 1;                 // the weight of the atom a repetition would apply to
+// The most a pattern can cost regcomp. Each open group keeps the largest atom inside it and
+// whether one of its alternatives can match empty; a repetition directly after another counts
+// as nested. Bracket expressions and escapes are single atoms; anchors match empty.
+Cost cost_of(const std::string& p) {
+  struct Group {
+    double copies = 1;       // the largest atom inside
+    bool empty = false;      // an earlier alternative can match empty
+    bool rest_empty = true;  // every atom of this alternative before the current one can
+    double atom = 1;         // the copies of the atom a repetition would apply to
+    bool atom_empty = true;  // whether that atom can match empty
+    [[nodiscard]] bool alternative_empty() const { return rest_empty && atom_empty; }
+  };
+  std::vector<Group> open(1);
+  Cost cost;
+  const auto note = [&](Group& g) {
+    g.copies = std::max(g.copies, g.atom);
+    cost.copies = std::max(cost.copies, g.atom);
+    if (g.atom_empty) cost.empty_copies = std::max(cost.empty_copies, g.atom);
+  };
+  const auto add_atom = [&](double copies, bool empty) {
+    Group& g = open.back();
+    g.rest_empty = g.alternative_empty();
+    g.atom = copies;
+    g.atom_empty = empty;
+    note(g);
+  };
   for (std::size_t i = 0; i < p.size(); ++i) {
-    if (const double times = repetition_at(p, i); times > 0) {
-      atom *= times;
-      open.back() = std::max(open.back(), atom);
+    if (const Repetition r = repetition_at(p, i); r.copies > 0) {
+      Group& g = open.back();
+      g.atom *= r.copies;
+      g.atom_empty = g.atom_empty || r.optional;
+      note(g);
       continue;
     }
     if (p[i] == '\\') {
       ++i;
-      atom = 1;
+      add_atom(1, false);
     } else if (p[i] == '[') {
       i = p.find(']', i + (i + 1 < p.size() && p[i + 1] == ']' ? 2 : 1));
       if (i == std::string::npos) break;
-      atom = 1;
+      add_atom(1, false);
     } else if (p[i] == '(') {
-      open.push_back(1);
+      open.emplace_back();
+    } else if (p[i] == '|') {
+      Group& g = open.back();
+      g.empty = g.empty || g.alternative_empty();
+      g.rest_empty = true;
+      g.atom = 1;
+      g.atom_empty = true;
     } else if (p[i] == ')' && open.size() > 1) {
-      atom = open.back();
+      const Group inner = open.back();
       open.pop_back();
-      open.back() = std::max(open.back(), atom);
+      add_atom(inner.copies, inner.empty || inner.alternative_empty());
     } else {
-      atom = 1;
+      add_atom(1, p[i] == '^' || p[i] == '$');
     }
   }
-  double most = 1;
-  for (const double w : open) most = std::max(most, w);
-  return most;
+  return cost;
 }
 
 }  // namespace
 
 tl::expected<Regex, RegexError> Regex::compile(const std::string& pattern) {
-  if (copies_needed(pattern) > kMaxCopies) {
+  if (const Cost cost = cost_of(pattern);
+      cost.copies > kMaxCopies || cost.empty_copies > kMaxEmptyCopies) {
     return tl::unexpected(RegexError{"repetitions nested too deep to compile safely"});
   }
   auto re = std::make_unique<regex_t>();
