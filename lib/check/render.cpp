@@ -26,26 +26,34 @@ std::string threshold(const std::map<std::string, Range, std::less<>>& ranges,
   return it == ranges.end() ? "" : it->second.text;
 }
 
-// time, each phase, cert_days. Thresholds are looked up by the label as the check made it;
-// only the printed label is made safe (an --mx-all host name is not a phase name anyway).
-std::vector<PerfItem> perf_items(const CheckResult& result, const Config& config) {
-  auto time = [&](std::string_view label, double seconds) {
-    return PerfItem{perfdata_label(label),
-                    seconds,
-                    PerfUnit::Seconds,
-                    threshold(config.warning, label),
-                    threshold(config.critical, label),
-                    0.0};
-  };
-  std::vector<PerfItem> items{time("time", result.total_seconds)};
-  for (const auto& t : result.timings) items.push_back(time(t.label, t.seconds));
+// The phases and the certificate days of one check; a part's (--mx-all, --each-address)
+// follow its own, each label prefixed with the part's name. Thresholds are looked up by the
+// phase, whatever the prefix; only the printed label is made safe (an MX host name or an
+// IPv6 address is no phase name anyway).
+void add_perf_items(std::vector<PerfItem>& items, const CheckResult& result, const Config& config,
+                    const std::string& prefix) {
+  for (const auto& t : result.timings) {
+    items.push_back({perfdata_label(prefix + t.label), t.seconds, PerfUnit::Seconds,
+                     threshold(config.warning, t.label), threshold(config.critical, t.label), 0.0});
+  }
   if (result.cert_days) {
     // Days, no unit; warn/crit are -D's W and C, the form check_smtp users know.
     auto days = [](const std::optional<long long>& d) { return d ? std::to_string(*d) : ""; };
-    items.push_back({"cert_days", static_cast<double>(*result.cert_days), PerfUnit::Days,
-                     days(config.cert_warning_days), days(config.cert_critical_days),
-                     std::nullopt});
+    items.push_back({perfdata_label(prefix + "cert_days"), static_cast<double>(*result.cert_days),
+                     PerfUnit::Days, days(config.cert_warning_days),
+                     days(config.cert_critical_days), std::nullopt});
   }
+  for (const auto& part : result.parts) {
+    add_perf_items(items, part.result, config, prefix + part.name + "_");
+  }
+}
+
+// time (the whole check), then every phase.
+std::vector<PerfItem> perf_items(const CheckResult& result, const Config& config) {
+  std::vector<PerfItem> items{{"time", result.total_seconds, PerfUnit::Seconds,
+                               threshold(config.warning, "time"),
+                               threshold(config.critical, "time"), 0.0}};
+  add_perf_items(items, result, config, "");
   return items;
 }
 
@@ -64,7 +72,11 @@ std::string summary_of(const CheckResult& result, const Evaluation& eval) {
     return summary + (result.facts.empty() ? " " : ", ") + short_seconds(result.total_seconds) +
            " s";
   }
-  if (!eval.problems.front().problem.names_endpoint) summary = sanitize(result.endpoint) + " ";
+  if (!result.tally.empty()) {
+    summary = sanitize(result.tally) + " - ";
+  } else if (!eval.problems.front().problem.names_endpoint) {
+    summary = sanitize(result.endpoint) + " ";
+  }
   for (std::size_t i = 0; i < eval.problems.size() && i < kMaxListedProblems; ++i) {
     if (i != 0) summary += ", ";
     summary += sanitize(eval.problems[i].problem.text, 2 * kMaxQuotedChars);

@@ -52,6 +52,46 @@ json tls_of(const CheckResult& result) {
   return tls;
 }
 
+json problems_of(const std::vector<RatedProblem>& rated) {
+  json problems = json::array();
+  for (const auto& p : rated) {
+    problems.push_back({{"state", state_name(p.state)}, {"text", text(p.problem.text)}});
+  }
+  return problems;
+}
+
+void add_parts(json& out, const CheckResult& result);
+
+// One MX host or one address of a check of several: the same facts as the whole has.
+json part_of(const Part& part) {
+  const CheckResult& r = part.result;
+  json out = {
+      {part.kind == Part::Kind::MxHost ? "host" : "address", text(part.name)},
+      {"state", static_cast<int>(part.state)},
+      {"state_name", state_name(part.state)},
+      {"endpoint", text(r.endpoint)},
+      {"address", text_or_null(r.address)},
+      {"local_address", text_or_null(r.local_address)},
+      {"total_seconds", r.total_seconds},
+      {"phases", phases_of(r)},
+      {"tls", tls_of(r)},
+      {"problems", problems_of(part.problems)},
+  };
+  add_parts(out, r);
+  return out;
+}
+
+// "hosts" (--mx-all) and "addresses" (--each-address), when the check has parts.
+void add_parts(json& out, const CheckResult& result) {
+  for (const auto kind : {Part::Kind::MxHost, Part::Kind::Address}) {
+    json list = json::array();
+    for (const auto& part : result.parts) {
+      if (part.kind == kind) list.push_back(part_of(part));
+    }
+    if (!list.empty()) out[kind == Part::Kind::MxHost ? "hosts" : "addresses"] = std::move(list);
+  }
+}
+
 }  // namespace
 
 std::string format_json(const Report& report, const CheckResult& result) {
@@ -79,6 +119,7 @@ std::string format_json(const Report& report, const CheckResult& result) {
       {"problems", problems},
       {"perfdata", format_perfdata(report.perfdata)},
   };
+  add_parts(out, result);
   if (report.long_output) out["transcript"] = *report.long_output;
   // Everything above is sanitised; the replacing handler is the last guard, so that a string
   // a later change forgets to sanitise gives U+FFFD instead of an "internal error" UNKNOWN.

@@ -53,6 +53,8 @@ struct Exchange {
   bool complete = false;           ///< the last line of the reply has been seen
 };
 
+struct Part;
+
 /// Everything run_check observed; rendering and evaluation are pure functions of it.
 struct CheckResult {
   std::string endpoint;         ///< "name[addr]:port", "[addr]:port", or "name:port"
@@ -72,12 +74,26 @@ struct CheckResult {
   std::optional<net::TlsFacts> tls;   ///< when a TLS handshake completed
   std::string ptr;                    ///< PTR name of our address ("" = none or not asked)
   bool forward_confirmed = false;     ///< the PTR name resolves back to our address
+  /// --mx-all, --each-address: one part per MX host or address, each a whole check whose
+  /// rated problems are already among `problems`; "2/3 MX hosts OK" heads the summary.
+  std::vector<Part> parts;
+  std::string tally;
 };
 
 /// A problem with the state the table gives it.
 struct RatedProblem {
   Problem problem;
   State state;
+};
+
+/// One MX host (--mx-all) or one address (--each-address) of a check of several.
+struct Part {
+  enum class Kind { MxHost, Address };
+  Kind kind = Kind::Address;
+  std::string name;  ///< the MX host or the address; its perfdata labels start with it
+  State state = State::Ok;
+  std::vector<RatedProblem> problems;  ///< as its own evaluation rated them
+  CheckResult result;                  ///< its transcript moved into the whole check's
 };
 
 /// The verdict: the worst state and the problems that count, worst first.

@@ -193,9 +193,19 @@ TEST(Report, ProblemsAreRatedWorstFirstAndSanitised) {
 
 // issue 14 #2: with --mx-all an MX host name becomes a label prefix ("<host>_<phase>"), and
 // c-ares passes spaces, '=' and '|' in names. Such a name must not add perfdata items.
+// One part of a check of several, with one timing.
+Part part(Part::Kind kind, std::string name, std::string phase, double seconds) {
+  Part p;
+  p.kind = kind;
+  p.name = std::move(name);
+  p.result.timings = {{std::move(phase), seconds}};
+  return p;
+}
+
 TEST(Report, HostNameInALabelCannotForgePerfdata) {
   CheckResult r = ok_result();
-  r.timings = {{"x cert_days=-5 time=99s y|z_banner", 0.1}};
+  r.timings.clear();
+  r.parts = {part(Part::Kind::MxHost, "x cert_days=-5 time=99s y|z", "banner", 0.1)};
   const std::string text = nagios(r, Config{}).text;
   EXPECT_EQ(text,
             "SMTP OK - mail.example.org[192.0.2.10]:25 ESMTP Postfix, 2 rcpt accepted, 0.142 s | "
@@ -206,9 +216,50 @@ TEST(Report, HostNameInALabelCannotForgePerfdata) {
 
 TEST(Report, EightBitHostNameInALabelIsAscii) {
   CheckResult r = ok_result();
-  r.timings = {{"caf\xc3\xa9.example\xff_ehlo", 0.1}};
+  r.timings.clear();
+  r.parts = {part(Part::Kind::MxHost, "caf\xc3\xa9.example\xff", "ehlo", 0.1)};
   const Report report = make_report(r, Config{});
   EXPECT_EQ(report.perfdata[1].label, "caf__.example__ehlo");
+}
+
+// --each-address, --mx-all: each part's phases (and certificate days) after the whole's, each
+// label prefixed with the part's name (an IPv6 address's ':' made '_'), nested parts prefixed
+// twice; thresholds are the phase's, whatever the prefix.
+TEST(Report, PartsPrefixTheirLabelsAndKeepThePhasesThresholds) {
+  Config c;
+  c.warning.emplace("banner", *parse_range("0.15"));
+  c.cert_warning_days = 30;
+  CheckResult r;
+  r.endpoint = "mail.example.org:25";
+  r.total_seconds = 0.5;
+  r.timings = {{"resolve", 0.001}};
+  r.cert_days = 20;
+  r.parts = {part(Part::Kind::Address, "192.0.2.1", "banner", 0.1),
+             part(Part::Kind::Address, "2001:db8::1", "banner", 0.2)};
+  r.parts[0].result.cert_days = 20;
+  Part mx = part(Part::Kind::MxHost, "mx1.example.org", "mx", 0.001);
+  mx.result.parts = {part(Part::Kind::Address, "192.0.2.2", "quit", 0.003)};
+  r.parts.push_back(std::move(mx));
+  r.tally = "3/3 addresses OK";
+  r.facts = {r.tally};
+  EXPECT_EQ(format_perfdata(make_report(r, c).perfdata),
+            "time=0.500000s;;;0 resolve=0.001000s;;;0 cert_days=20;30; "
+            "192.0.2.1_banner=0.100000s;0.15;;0 192.0.2.1_cert_days=20;30; "
+            "2001_db8__1_banner=0.200000s;0.15;;0 mx1.example.org_mx=0.001000s;;;0 "
+            "mx1.example.org_192.0.2.2_quit=0.003000s;;;0");
+  EXPECT_EQ(make_report(r, c).summary, "mail.example.org:25 3/3 addresses OK, 0.5 s");
+}
+
+// The tally heads a line with problems too: "1/2 addresses OK - <the problems>".
+TEST(Report, TheTallyHeadsTheProblems) {
+  CheckResult r;
+  r.endpoint = "mail.example.org:25";
+  r.tally = "1/2 addresses OK";
+  r.problems = {{ProblemKind::Connect, smtp::FindingKind::ConnectionClosed,
+                 "cannot connect to mail.example.org[192.0.2.3]:25: Connection refused", true}};
+  EXPECT_EQ(make_report(r, Config{}).summary,
+            "1/2 addresses OK - cannot connect to mail.example.org[192.0.2.3]:25: Connection "
+            "refused");
 }
 
 // Every string of a result carries 8-bit bytes (an --mx name, a server, the command line); the
@@ -259,6 +310,42 @@ TEST(RenderJson, EightBitBytesInEveryStringFieldNeverBreakIt) {
                           [](char ch) { return static_cast<unsigned char>(ch) < 0x80; }));
   EXPECT_EQ(std::count(line.begin(), line.end(), '|'), 1);
   EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 2);
+}
+
+// --each-address: "addresses" lists each address's own facts; --mx-all: "hosts", nested.
+TEST(RenderJson, PartsAreListedWithTheirOwnFacts) {
+  CheckResult r;
+  r.endpoint = "mail.example.org:25";
+  Part dead = part(Part::Kind::Address, "192.0.2.3", "connect", 0.001);
+  dead.state = State::Critical;
+  dead.problems = {
+      {{ProblemKind::Connect, smtp::FindingKind::ConnectionClosed, "refused\x01", true},
+       State::Critical}};
+  dead.result.endpoint = "mail.example.org[192.0.2.3]:25";
+  r.parts = {std::move(dead)};
+  Part mx = part(Part::Kind::MxHost, "mx1.example.org", "mx", 0.001);
+  mx.result.parts = {part(Part::Kind::Address, "192.0.2.2", "quit", 0.003)};
+  r.parts.push_back(std::move(mx));
+  const auto doc = nlohmann::json::parse(format_json(make_report(r, Config{}), r));
+  ASSERT_EQ(doc["addresses"].size(), 1u);
+  const auto& a = doc["addresses"][0];
+  EXPECT_EQ(a["address"], "192.0.2.3");
+  EXPECT_EQ(a["state"], 2);
+  EXPECT_EQ(a["state_name"], "CRITICAL");
+  EXPECT_EQ(a["endpoint"], "mail.example.org[192.0.2.3]:25");
+  EXPECT_EQ(a["phases"][0]["name"], "connect");
+  EXPECT_EQ(a["problems"],
+            nlohmann::json::parse(R"([{"state":"CRITICAL","text":"refused\\x01"}])"));
+  EXPECT_EQ(a["tls"], nullptr);
+  ASSERT_EQ(doc["hosts"].size(), 1u);
+  EXPECT_EQ(doc["hosts"][0]["host"], "mx1.example.org");
+  EXPECT_EQ(doc["hosts"][0]["addresses"][0]["address"], "192.0.2.2");
+  EXPECT_EQ(doc["hosts"][0]["addresses"][0]["phases"][0]["name"], "quit");
+  // A check of one target has neither list.
+  const CheckResult one = ok_result();
+  const auto plain = nlohmann::json::parse(format_json(make_report(one, Config{}), one));
+  EXPECT_FALSE(plain.contains("addresses"));
+  EXPECT_FALSE(plain.contains("hosts"));
 }
 
 TEST(RenderJson, SummaryStateAndPerfdataAreTheReports) {

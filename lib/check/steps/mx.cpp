@@ -61,7 +61,12 @@ std::optional<MxPlan> plan_hosts(Context& ctx, const std::string& domain, const 
   return plan;
 }
 
+// No address of the host could be reached (with --each-address: none of them).
 bool unreachable(const CheckResult& r) {
+  if (!r.parts.empty()) {
+    return std::all_of(r.parts.begin(), r.parts.end(),
+                       [](const Part& part) { return unreachable(part.result); });
+  }
   return std::any_of(r.problems.begin(), r.problems.end(), [](const Problem& p) {
     return p.kind == ProblemKind::Resolve || p.kind == ProblemKind::Connect;
   });
@@ -84,32 +89,14 @@ CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head) 
   return r;
 }
 
-// --mx-all: every host, each a sub-result; the worst state wins.
+// --mx-all: every host, each a part; the worst state wins.
 void check_all(Context& ctx, const MxPlan& plan, CheckResult& out) {
-  int ok = 0;
   for (const auto& host : plan.hosts) {
-    const CheckResult sub = check_host(ctx.config, host, ctx.start, ctx.deadline);
-    const Evaluation eval = evaluate(sub, ctx.config);
-    if (eval.state == State::Ok) ++ok;
-    for (const auto& rated : eval.problems) {
-      Problem p = rated.problem;
-      if (!p.names_endpoint) p.text = sub.endpoint + " " + p.text;
-      p.names_endpoint = true;
-      out.problems.push_back(std::move(p));
-    }
-    // Perfdata labels per host: "mx1.example.org_banner".
-    for (const auto& t : sub.timings) out.timings.push_back({host + "_" + t.label, t.seconds});
-    if (sub.cert_days && (!out.cert_days || *sub.cert_days < *out.cert_days)) {
-      out.cert_days = sub.cert_days;
-    }
-    if (ctx.rec.logging()) {
-      out.transcript.push_back("* MX host " + sub.endpoint + ": " +
-                               std::string(state_name(eval.state)));
-    }
-    for (const auto& line : sub.transcript) out.transcript.push_back(line);
+    add_part(out, check_host(ctx.config, host, ctx.start, ctx.deadline), Part::Kind::MxHost, host,
+             ctx.config);
   }
-  out.facts.push_back(std::to_string(ok) + "/" + std::to_string(plan.hosts.size()) +
-                      " MX hosts OK");
+  out.tally = tally(out, "MX hosts");
+  out.facts.push_back(out.tally);
 }
 
 }  // namespace
