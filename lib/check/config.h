@@ -75,6 +75,7 @@ struct Config {
   bool json = false;              ///< --output json
   std::optional<std::string> mx;  ///< --mx DOMAIN instead of -H
   bool mx_all = false;            ///< --mx-all
+  bool each_address = false;      ///< --each-address: every address of the host, in turn
   bool dane = false;              ///< --dane: TLSA records authenticate the certificate
   bool dane_insecure = false;     ///< --dane-insecure: accept TLSA answers without the AD bit
   HeloDnsMode helo_dns = HeloDnsMode::Warning;  ///< --helo-dns

@@ -49,7 +49,8 @@ Walks the whole dialogue - connect, 220 banner, EHLO (HELO fallback), MAIL FROM,
 RCPT TO, optional DATA, QUIT - and prints one status line with perfdata.
 
 Usage:
-  check_smtp_verify {-H HOST | --mx DOMAIN [--mx-all]} [-p PORT] [-4|-6]
+  check_smtp_verify {-H HOST | --mx DOMAIN [--mx-all]} [--each-address]
+                    [-p PORT] [-4|-6]
                     [-e TEXT] [-F NAME] [-L]
                     [-f FROM [--rcpt ADDR]... [--reject-rcpt ADDR]...
                      [--data | --data-file FILE]] [-C CMD [-R REGEX]]...
@@ -68,6 +69,11 @@ Connection:
                           be reached; no MX: DOMAIN itself; null MX: CRITICAL)
   --mx-all                with --mx: check every MX host, the worst state wins,
                           perfdata labels prefixed with each host
+  --each-address          check every address of the host (of each MX host),
+                          not the first that connects, each in turn under the
+                          one -t; the worst state wins ("1/2 addresses OK"),
+                          perfdata labels prefixed with the address
+                          (127.0.0.1_banner, 2001_db8__1_banner); at most 16
   -p, --port PORT         TCP port (default 25; 465 with -s; 24 with -L)
   -4, -6                  use only IPv4 / only IPv6 addresses (also
                           --use-ipv4 / --use-ipv6, as check_smtp spells them)

@@ -44,6 +44,7 @@ Checked<> parse_host(const GivenOptions& vm, Config& c) {
     // Found by the option fuzzer: "[]" must not become an empty host.
     if (c.host.empty()) return bad("-H '[]' is not a host name or address");
   }
+  c.each_address = vm.flag("each-address");
   const bool v4 = vm.flag("ipv4") || vm.flag("use-ipv4");
   const bool v6 = vm.flag("ipv6") || vm.flag("use-ipv6");
   if (v4 && v6) return bad("-4 and -6 exclude each other");

@@ -63,6 +63,7 @@ constexpr OptionSpec kOptions[] = {
     {"helo-dns", Kind::Value},
     {"mx", Kind::Value},
     {"mx-all", Kind::Switch},
+    {"each-address", Kind::Switch},
     {"dane", Kind::Switch},
     {"dane-insecure", Kind::Switch},
     {"verbose,v", Kind::Switch},

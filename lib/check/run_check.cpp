@@ -5,12 +5,18 @@
 
 namespace smtpverify::check {
 
-CheckResult check_host(const Config& config, const std::string& host, net::Clock::time_point start,
-                       net::Deadline deadline) {
+namespace {
+
+// One host, or (--each-address) one of its addresses: `address` is then already resolved.
+CheckResult check_target(const Config& config, const std::string& host,
+                         const net::Endpoint* address, net::Clock::time_point start,
+                         net::Deadline deadline) {
   Context ctx(config, host, start, deadline);
+  if (address != nullptr) ctx.addresses = {*address};
   // The check, in order; the first step that says Stop ends the list.
   for (const auto step :
        {load_tls_module, start_helo_lookup, resolve, find_tlsa, connect, converse}) {
+    if (step == resolve && address != nullptr) continue;
     if (step(ctx) == Next::Stop) break;
   }
   // Whatever happened, what was learnt is reported.
@@ -20,6 +26,40 @@ CheckResult check_host(const Config& config, const std::string& host, net::Clock
   ctx.result.total_seconds = seconds_between(start, net::Clock::now());
   ctx.rec.finish(ctx.result);
   return std::move(ctx.result);
+}
+
+// --each-address: the host's addresses, then the whole check against each in turn under the
+// one deadline; each address is a part, the worst state wins.
+CheckResult check_each_address(const Config& config, const std::string& host,
+                               net::Clock::time_point start, net::Deadline deadline) {
+  Context ctx(config, host, start, deadline);
+  const Next resolved = resolve(ctx);
+  ctx.rec.finish(ctx.result);
+  CheckResult whole = std::move(ctx.result);
+  if (resolved == Next::Stop) return whole;
+  whole.endpoint = net::parse_ip_literal(host, config.port)
+                       ? whole.endpoint
+                       : host + ":" + std::to_string(config.port);
+  for (const auto& address : ctx.addresses) {
+    add_part(whole, check_target(config, host, &address, start, deadline), Part::Kind::Address,
+             address.address(), config);
+  }
+  whole.tally = tally(whole, "addresses");
+  whole.facts.push_back(whole.tally);
+  if (ctx.addresses_found > ctx.addresses.size()) {
+    whole.facts.push_back("first " + std::to_string(ctx.addresses.size()) + " of " +
+                          std::to_string(ctx.addresses_found) + " addresses checked");
+  }
+  whole.total_seconds = seconds_between(start, net::Clock::now());
+  return whole;
+}
+
+}  // namespace
+
+CheckResult check_host(const Config& config, const std::string& host, net::Clock::time_point start,
+                       net::Deadline deadline) {
+  if (config.each_address) return check_each_address(config, host, start, deadline);
+  return check_target(config, host, nullptr, start, deadline);
 }
 
 CheckResult run_check(const Config& config) {

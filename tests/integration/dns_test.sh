@@ -75,6 +75,23 @@ check "--mx-all checks every MX host" 0 \
   "SMTP OK - $(q "$MX_ORDER") MX 2/2 MX hosts OK, $total \| time=$t mx=$t mx1\\.smtpverify\\.test_resolve=$t .* $(q "$MX_HOST")_quit=$t" \
   -- --mx "$MX_ORDER" --mx-all "${common[@]}"
 
+# --each-address: the whole dialogue with every address, not the first that answers.
+addr_perf() { printf '%s_connect=%s %s_banner=%s %s_ehlo=%s %s_quit=%s' "$1" "$t" "$1" "$t" "$1" "$t" "$1" "$t"; }
+if [[ $UNBOUND_IPV6 -eq 1 ]]; then
+  check "--each-address: both addresses of the dual-stack name" 0 \
+    "SMTP OK - $(q "$MX_HOST"):$port 2/2 addresses OK, $total \| time=$t resolve=$t ($(addr_perf 127\\.0\\.0\\.1) $(addr_perf __1)|$(addr_perf __1) $(addr_perf 127\\.0\\.0\\.1))" \
+    -- -H "$MX_HOST" --each-address "${common[@]}"
+fi
+check "--each-address: one dead address is CRITICAL and named" 2 \
+  "SMTP CRITICAL - 1/2 addresses OK - cannot connect to $(q "$HALF_DEAD")\\[127\\.0\\.0\\.3\\]:$port: Connection refused \| time=$t resolve=$t $(addr_perf 127\\.0\\.0\\.1) 127\\.0\\.0\\.3_connect=$t" \
+  -- -H "$HALF_DEAD" --each-address "${common[@]}"
+check "without --each-address the same name is OK (the first address answers)" 0 \
+  "SMTP OK - $(q "$HALF_DEAD")\\[127\\.0\\.0\\.1\\]:$port $banner, $total \| .*" \
+  -- -H "$HALF_DEAD" "${common[@]}"
+check "--mx-all --each-address: every address of every MX host" 0 \
+  "SMTP OK - $(q "$MX_ORDER") MX 2/2 MX hosts OK, $total \| time=$t mx=$t mx1\\.smtpverify\\.test_resolve=$t mx1\\.smtpverify\\.test_127\\.0\\.0\\.1_connect=$t .* $(q "$MX_HOST")_[_0-9.]+_quit=$t" \
+  -- --mx "$MX_ORDER" --mx-all --each-address "${common[@]}"
+
 check "a null MX is CRITICAL" 2 "SMTP CRITICAL - $(q "$NULLMX") accepts no mail \\(null MX, RFC 7505\\) \| .*" \
   -- --mx "$NULLMX" "${common[@]}"
 

@@ -35,6 +35,8 @@
 #   nullmx.smtpverify.test   MX 0 . (RFC 7505)                    NULLMX
 #   dangling.smtpverify.test MX 10 nx-host (NXDOMAIN)             DANGLING
 #   nomx.smtpverify.test     A 127.0.0.1, no MX (implicit MX)     NOMX
+#   half-dead.smtpverify.test A 127.0.0.1, A 127.0.0.3 (nothing   HALF_DEAD
+#                          listens there: one live, one dead address)
 # With POSTFIX_PKI (the DIR/pki of a running postfix.sh instance, so start
 # unbound after Postfix: its PKI is new on every Postfix start):
 #   _10025._tcp.mail.smtpverify.test  TLSA 3 1 1 <SHA-256 of good.pem's key>
@@ -296,6 +298,8 @@ write_conf() {
 		$(rr mx-order MX "20 mail.$ZONE.")
 		$(rr mx-order MX "10 mx1.$ZONE.")
 		$(rr mx1 A 127.0.0.1)
+		$(rr half-dead A 127.0.0.1)
+		$(rr half-dead A 127.0.0.3)
 		$(rr nullmx MX "0 .")
 		$(rr dangling MX "10 nx-host.$ZONE.")
 		$(rr nomx A 127.0.0.1)
@@ -406,6 +410,7 @@ write_env() {
 			NULLMX "nullmx.$ZONE" \
 			DANGLING "dangling.$ZONE" \
 			NOMX "nomx.$ZONE" \
+			HALF_DEAD "half-dead.$ZONE" \
 			TLSA_HOST "mail.$ZONE" \
 			TLSA_SPKI_SHA256 "$TLSA_GOOD" \
 			TLSA_GOOD_PORTS "${TLSA_GOOD:+$SMTP_PORT $SMTPS_PORT}" \

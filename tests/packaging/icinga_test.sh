@@ -15,7 +15,7 @@
 #       - "smtp-full": implicit TLS, AUTH with smtp_verify_authpass_file, probes, DATA,
 #         -C/-R pairs, thresholds: state 0;
 #       - "smtp-proxy": PROXY v2 over IPv6 (if ::1 works) with STARTTLS: state 0;
-#       - "smtp-mx": --mx/--mx-all/--dane with DNS sent nowhere (127.0.0.1:9): the command
+#       - "smtp-mx": --mx/--mx-all/--each-address/--dane with DNS sent nowhere (127.0.0.1:9): the command
 #         line (no -H) and CRITICAL;
 #       - "smtp-argmap": the remaining variables (LMTP, --data-file, --auth-plaintext): only
 #         the command line is asserted;
@@ -206,6 +206,7 @@ object Service "smtp-mx" {
   import "smtp-test"
   vars.smtp_verify_mx = "smtpverify.test"
   vars.smtp_verify_mx_all = true
+  vars.smtp_verify_each_address = true
   vars.smtp_verify_starttls = true
   vars.smtp_verify_dane = true
   vars.smtp_verify_dane_insecure = true
@@ -457,7 +458,7 @@ else
     --no-verify --ca-path=/etc/ssl/certs --fqdn="$FQDN" --helo-dns=ignore
 fi
 
-check_command smtp-mx --mx=smtpverify.test --mx-all --starttls --dane --dane-insecure \
+check_command smtp-mx --mx=smtpverify.test --mx-all --each-address --starttls --dane --dane-insecure \
   --dns-server=127.0.0.1:9 --timeout=3 --fqdn="$FQDN" --helo-dns=ignore
 mx_output=$(cr smtp-mx '.output')
 expect_eq "smtp-mx: a plugin result, CRITICAL without DNS (${mx_output%%$'\n'*})" \

@@ -218,11 +218,11 @@ Step expect_raw(std::size_t bytes) {
 }
 
 struct FakeSmtpServer::Impl {
-  Impl(std::vector<Step> script, int family)
+  Impl(std::vector<Step> script, int family, uint16_t port)
       : script_(std::move(script)),
         contexts_(make_server_contexts(script_)),
         family_(family),
-        listener_(detail::bind_loopback(family, SOCK_STREAM, 0)),
+        listener_(detail::bind_loopback(family, SOCK_STREAM, port)),
         port_(detail::local_port(listener_.get())) {
     if (::listen(listener_.get(), 4) != 0) detail::throw_errno("listen");
     // Started last: every member the thread reads is initialised by now.
@@ -831,8 +831,8 @@ struct FakeSmtpServer::Impl {
   std::string tls_server_name_;
 };
 
-FakeSmtpServer::FakeSmtpServer(std::vector<Step> script, int family)
-    : impl_(std::make_unique<Impl>(std::move(script), family)) {}
+FakeSmtpServer::FakeSmtpServer(std::vector<Step> script, int family, uint16_t port)
+    : impl_(std::make_unique<Impl>(std::move(script), family, port)) {}
 
 FakeSmtpServer::~FakeSmtpServer() = default;
 

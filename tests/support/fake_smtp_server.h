@@ -127,9 +127,10 @@ Step expect_raw(std::size_t bytes);
 /// 1 MiB long; the server records at most 64 MiB of client data in total.
 class FakeSmtpServer {
  public:
-  /// Listens on 127.0.0.1 (or ::1 when family == AF_INET6), port 0, and serves ONE connection
-  /// with the script on a background thread. Throws std::system_error if it cannot listen.
-  explicit FakeSmtpServer(std::vector<Step> script, int family = AF_INET);
+  /// Listens on 127.0.0.1 (or ::1 when family == AF_INET6), on `port` (0: one the kernel
+  /// chooses), and serves ONE connection with the script on a background thread. Throws
+  /// std::system_error if it cannot listen.
+  explicit FakeSmtpServer(std::vector<Step> script, int family = AF_INET, uint16_t port = 0);
   /// Stops the thread promptly whatever step it is in, and closes every socket.
   ~FakeSmtpServer();
   FakeSmtpServer(const FakeSmtpServer&) = delete;

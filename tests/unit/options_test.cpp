@@ -408,6 +408,14 @@ TEST(Options, MxMode) {
   EXPECT_EQ(error_of({"--mx", "192.0.2.1"}), "--mx needs a domain name");
 }
 
+TEST(Options, EachAddress) {
+  EXPECT_FALSE(parse({"-H", "mx.example.org"}).config.each_address);
+  EXPECT_TRUE(parse({"-H", "mx.example.org", "--each-address"}).config.each_address);
+  EXPECT_TRUE(parse({"--mx", "example.org", "--mx-all", "--each-address"}).config.each_address);
+  EXPECT_EQ(error_of({"-H", "h", "--each-address=yes"}),
+            "option '--each-address' does not take any arguments");
+}
+
 TEST(Options, Dane) {
   const auto p = parse({"-H", "mx.example.org", "-S", "--dane", "--dane-insecure"});
   ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;

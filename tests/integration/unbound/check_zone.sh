@@ -91,6 +91,8 @@ want "$MX_TIE" MX NOERROR "MX 10 nowhere.$z." "MX 10 mail.$z."
 want "nowhere.$z" A NXDOMAIN
 want "$MX_ORDER" MX NOERROR "MX 20 mail.$z." "MX 10 mx1.$z."
 want "mx1.$z" A NOERROR "A 127.0.0.1"
+want "$HALF_DEAD" A NOERROR "A 127.0.0.1" "A 127.0.0.3"
+want "$HALF_DEAD" AAAA NOERROR
 want "$NULLMX" MX NOERROR "MX 0 ."
 want "$DANGLING" MX NOERROR "MX 10 nx-host.$z."
 want "nx-host.$z" A NXDOMAIN
