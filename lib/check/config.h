@@ -26,8 +26,10 @@ std::string_view state_name(State state);
 /// Severity order for "the worst wins": OK < WARNING < UNKNOWN < CRITICAL.
 int severity(State state);
 
-/// --helo-dns: what a HELO name that does not resolve to us is worth.
-enum class HeloDnsMode { Ignore, Warning, Critical };
+/// --helo-dns: what a HELO name that does not resolve to us is worth. Report (the default
+/// when neither -F nor --helo-dns is given): looked up and shown (-v, JSON), never rated, since
+/// the name then describes the monitoring host, not the mail server.
+enum class HeloDnsMode { Ignore, Report, Warning, Critical };
 
 /// -A: the SASL mechanism.
 enum class AuthMechanism { Plain, Login };
@@ -58,7 +60,8 @@ struct Config {
   std::vector<std::string> dns_servers;                ///< --dns-server
   std::optional<net::ProxyVersion> proxy;              ///< -r/--proxy[=v1|v2]
   std::optional<std::string> bind;                     ///< -b: local IP literal, no brackets
-  bool starttls = false;                               ///< -S
+  bool starttls = false;                               ///< -S (or -D alone)
+  bool starttls_implied = false;                       ///< -D without -S/-s, as check_smtp
   bool implicit_tls = false;                           ///< -s/--ssl/--tls
   std::optional<std::string> sni;                      ///< --sni
   bool no_verify = false;                              ///< --no-verify
@@ -78,8 +81,8 @@ struct Config {
   bool each_address = false;      ///< --each-address: every address of the host, in turn
   bool dane = false;              ///< --dane: TLSA records authenticate the certificate
   bool dane_insecure = false;     ///< --dane-insecure: accept TLSA answers without the AD bit
-  HeloDnsMode helo_dns = HeloDnsMode::Warning;  ///< --helo-dns
-  int verbosity = 0;                            ///< -v count
+  HeloDnsMode helo_dns = HeloDnsMode::Report;  ///< --helo-dns (-F alone: Warning)
+  int verbosity = 0;                           ///< -v count
 };
 
 }  // namespace smtpverify::check

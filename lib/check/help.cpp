@@ -83,11 +83,15 @@ Connection:
                           addresses of the connection (default v1) before
                           anything else, for servers behind HAProxy & co.
   --helo-dns ignore|warning|critical
-                          the state when the HELO name does not resolve (A and
-                          AAAA, asked of DNS, not /etc/hosts) to the address we
-                          connect from: NXDOMAIN, no address, another address,
-                          SERVFAIL, timeout (default warning; ignore skips the
-                          lookup). An address literal HELO is compared as is.
+                          the state when the HELO name does not resolve (A or
+                          AAAA, of the family connected over; asked of DNS, not
+                          /etc/hosts) to the address we connect from: NXDOMAIN,
+                          no address, another address, SERVFAIL, timeout.
+                          Default: warning for a name given with -F; the
+                          machine's own name is looked up and shown (-v, JSON)
+                          but not rated. ignore skips the lookup. Its wait is
+                          the helo_dns phase, never part of time. An address
+                          literal HELO is compared as is.
   --dns-server IP[:PORT]  DNS server for every lookup (repeatable; IPv6 as
                           [addr]:port); default: /etc/resolv.conf
   -t, --timeout SEC[:STATE]
@@ -108,6 +112,9 @@ TLS (verification is on by default):
   -D, --certificate W[,C] WARNING/CRITICAL when the soonest-expiring certificate
                           of the chain has fewer than W/C whole days left; an
                           expired one is CRITICAL always; perfdata cert_days
+                          with the ranges W: and C: (alert below); the same as
+                          -w cert_days=W: -c cert_days=C:. Without -S/-s it
+                          implies -S, as check_smtp's -D does
   --tls-min 1.2|1.3       lowest TLS version accepted (default 1.2)
   --dane                  authenticate the certificate by the TLSA records of
                           _PORT._tcp.HOST (RFC 7672: DANE-TA/DANE-EE) instead of
@@ -184,8 +191,9 @@ States:
 
 )" +
          fill("Perfdata: time (total), then " + perfdata_labels() +
-                  " for the phases that completed, in seconds; then cert_days=N;W;C when TLS "
-                  "ran.",
+                  " for the phases that completed, in seconds; then cert_days=N;W:;C: when TLS "
+                  "ran. Every label takes -w/-c; after DATA the OK line and the JSON carry the "
+                  "server's queue id (queued as ID) or its reply.",
               0) +
          R"(
 Examples:

@@ -153,6 +153,9 @@ Checked<> parse_tls(const GivenOptions& vm, Config& c) {
   c.starttls = vm.flag("starttls");
   c.implicit_tls = vm.flag("ssl") || vm.flag("tls");
   if (c.starttls && c.implicit_tls) return bad("-S and -s exclude each other");
+  // check_smtp's -D alone checks the STARTTLS certificate; configs written for it keep working.
+  c.starttls_implied = vm.given("certificate") && !c.starttls && !c.implicit_tls;
+  c.starttls = c.starttls || c.starttls_implied;
   const bool tls = c.starttls || c.implicit_tls;
   for (const char* name : {"sni", "ca-file", "ca-path", "verify-name", "certificate", "tls-min"}) {
     if (vm.given(name) && !tls) return bad(std::string("--") + name + " needs -S or -s");
@@ -283,6 +286,15 @@ Checked<> parse_commands(const GivenOptions& vm, Config& c) {
   return {};
 }
 
+// cert_days takes -w/-c like every label; -D W,C means the same as "-w cert_days=W: -c
+// cert_days=C:" (cert_days_range), so only one of the two may say it.
+Checked<> cert_days_thresholds(const Config& c) {
+  const bool ranges = c.warning.count("cert_days") != 0 || c.critical.count("cert_days") != 0;
+  if (ranges && c.cert_warning_days) return bad("-D and -w/-c cert_days=... exclude each other");
+  if (ranges && !c.starttls && !c.implicit_tls) return bad("cert_days thresholds need -S or -s");
+  return {};
+}
+
 // -w, -c, -t, -q, --helo-dns and --dns-server: what the findings are worth, and when to stop.
 Checked<> parse_checks(const GivenOptions& vm, Config& c) {
   if (auto ok = parse_thresholds("-w", vm.get_all("warning"), c.warning); !ok) return ok;
@@ -290,7 +302,11 @@ Checked<> parse_checks(const GivenOptions& vm, Config& c) {
   if (const auto t = vm.get("timeout")) {
     if (auto ok = parse_timeout(*t, c); !ok) return ok;
   }
+  if (auto ok = cert_days_thresholds(c); !ok) return ok;
   c.ignore_quit_failure = vm.flag("ignore-quit-failure");
+  // A name the admin chose (-F) is worth a WARNING when it does not resolve to us; the
+  // machine's own name is only reported unless --helo-dns says otherwise.
+  if (vm.given("fqdn")) c.helo_dns = HeloDnsMode::Warning;
   if (const auto mode = vm.get("helo-dns")) {
     if (*mode == "ignore") {
       c.helo_dns = HeloDnsMode::Ignore;

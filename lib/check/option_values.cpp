@@ -144,11 +144,12 @@ Checked<> parse_thresholds(const std::string& option, const std::vector<std::str
     if (const auto eq = value.find('='); eq != std::string::npos) {
       phase = value.substr(0, eq);
       range_text = value.substr(eq + 1);
-      // "time" is the whole dialogue; every other label is a phase of the registry.
+      // "time" is the whole dialogue, "cert_days" the certificate's days left; every other
+      // label is a phase of the registry.
       const auto known = smtp::phase_from_name(phase);
-      if (phase != "time" && (!known || !smtp::takes_thresholds(*known))) {
-        return bad(option + ": unknown phase '" + phase + "' (phases: time " +
-                   smtp::threshold_phase_names(" ") + ")");
+      if (phase != "time" && phase != "cert_days" && (!known || !smtp::takes_thresholds(*known))) {
+        return bad(option + ": unknown label '" + phase + "' (labels: time " +
+                   smtp::threshold_phase_names(" ") + " cert_days)");
       }
     }
     auto range = parse_range(range_text);

@@ -38,10 +38,13 @@ void add_perf_items(std::vector<PerfItem>& items, const CheckResult& result, con
   }
   if (result.cert_days) {
     // Days, no unit; warn/crit are -D's W and C, the form check_smtp users know.
-    auto days = [](const std::optional<long long>& d) { return d ? std::to_string(*d) : ""; };
+    // Alert below: -D 30,14 prints "30:;14:", the sense Nagios ranges have.
+    const auto text = [&](bool critical) {
+      const auto range = cert_days_range(config, critical);
+      return range ? range->text : "";
+    };
     items.push_back({perfdata_label(prefix + "cert_days"), static_cast<double>(*result.cert_days),
-                     PerfUnit::Days, days(config.cert_warning_days),
-                     days(config.cert_critical_days), std::nullopt});
+                     PerfUnit::Days, text(false), text(true), std::nullopt});
   }
   for (const auto& part : result.parts) {
     add_perf_items(items, part.result, config, prefix + part.name + "_");

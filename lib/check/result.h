@@ -57,9 +57,10 @@ struct Part;
 
 /// Everything run_check observed; rendering and evaluation are pure functions of it.
 struct CheckResult {
-  std::string endpoint;         ///< "name[addr]:port", "[addr]:port", or "name:port"
-  std::vector<Timing> timings;  ///< phases that completed, in dialogue order
-  double total_seconds = 0;
+  std::string endpoint;          ///< "name[addr]:port", "[addr]:port", or "name:port"
+  std::vector<Timing> timings;   ///< phases that completed, in dialogue order
+  double total_seconds = 0;      ///< `time`: without what waiting for the HELO-name lookups took
+  double helo_wait_seconds = 0;  ///< that wait: not part of `time` (contract §4)
   std::optional<long long> cert_days;   ///< soonest expiry of the presented chain, if TLS ran
   std::vector<Problem> problems;        ///< in the order found
   std::vector<std::string> facts;       ///< what the OK summary lists (server text not sanitised)
@@ -72,8 +73,11 @@ struct CheckResult {
   std::string local_address;          ///< our end of the connection, or ""
   std::vector<Exchange> exchanges;    ///< the dialogue, in order
   std::optional<net::TlsFacts> tls;   ///< when a TLS handshake completed
-  std::string ptr;                    ///< PTR name of our address ("" = none or not asked)
-  bool forward_confirmed = false;     ///< the PTR name resolves back to our address
+  std::string queue_id;      ///< "queued as ID", or the reply to the message ("" = none sent)
+  std::string helo_name;     ///< the HELO name compared with our address ("" = not compared)
+  std::string helo_finding;  ///< what is wrong with it ("" = nothing), whatever --helo-dns rates
+  std::string ptr;           ///< PTR name of our address ("" = none or not asked)
+  bool forward_confirmed = false;  ///< the PTR name resolves back to our address
   /// --mx-all, --each-address: one part per MX host or address, each a whole check whose
   /// rated problems are already among `problems`; "2/3 MX hosts OK" heads the summary.
   std::vector<Part> parts;
@@ -101,6 +105,10 @@ struct Evaluation {
   State state = State::Ok;
   std::vector<RatedProblem> problems;
 };
+
+/// cert_days's critical (or warning) range: -c (-w) cert_days=RANGE, or -D's C (W) as the
+/// range "C:" (alert below), the sense Nagios ranges have. nullopt: none.
+std::optional<Range> cert_days_range(const Config& config, bool critical);
 
 /// The state table: the state one problem gives under `config` (contract §3).
 State state_of(const Problem& problem, const Config& config);

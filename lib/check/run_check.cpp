@@ -12,6 +12,7 @@ CheckResult check_target(const Config& config, const std::string& host,
                          const net::Endpoint* address, net::Clock::time_point start,
                          net::Deadline deadline) {
   Context ctx(config, host, start, deadline);
+  if (config.starttls_implied) ctx.rec.log("* -D implies STARTTLS, as with check_smtp");
   if (address != nullptr) ctx.addresses = {*address};
   // The check, in order; the first step that says Stop ends the list.
   for (const auto step :
@@ -22,8 +23,12 @@ CheckResult check_target(const Config& config, const std::string& host,
   // Whatever happened, what was learnt is reported.
   certificate_days(ctx);
   if (!ctx.tls.version.empty()) ctx.result.tls = ctx.tls;
+  // `time` is the SMTP dialogue: what the HELO-name lookups took beyond it is their own phase.
+  const auto dialogue_end = net::Clock::now();
   check_helo_name(ctx);
-  ctx.result.total_seconds = seconds_between(start, net::Clock::now());
+  const double helo_wait = std::chrono::duration<double>(ctx.helo_wait).count();
+  ctx.result.total_seconds = seconds_between(start, dialogue_end) - helo_wait;
+  ctx.result.helo_wait_seconds = helo_wait + seconds_between(dialogue_end, net::Clock::now());
   ctx.rec.finish(ctx.result);
   return std::move(ctx.result);
 }
@@ -41,8 +46,8 @@ CheckResult check_each_address(const Config& config, const std::string& host,
                        ? whole.endpoint
                        : host + ":" + std::to_string(config.port);
   for (const auto& address : ctx.addresses) {
-    add_part(whole, check_target(config, host, &address, start, deadline), Part::Kind::Address,
-             address.address(), config);
+    add_part(whole, check_target(config, host, &address, net::Clock::now(), deadline),
+             Part::Kind::Address, address.address(), config);
   }
   whole.tally = tally(whole, "addresses");
   whole.facts.push_back(whole.tally);
@@ -50,7 +55,7 @@ CheckResult check_each_address(const Config& config, const std::string& host,
     whole.facts.push_back("first " + std::to_string(ctx.addresses.size()) + " of " +
                           std::to_string(ctx.addresses_found) + " addresses checked");
   }
-  whole.total_seconds = seconds_between(start, net::Clock::now());
+  whole.total_seconds = seconds_between(start, net::Clock::now()) - whole.helo_wait_seconds;
   return whole;
 }
 

@@ -47,6 +47,15 @@ std::string reply_text(const smtp::Reply& reply) { return sanitize(reply.first_l
 
 }  // namespace
 
+std::optional<Range> cert_days_range(const Config& config, bool critical) {
+  const auto& ranges = critical ? config.critical : config.warning;
+  if (const auto it = ranges.find("cert_days"); it != ranges.end()) return it->second;
+  const auto& days = critical ? config.cert_critical_days : config.cert_warning_days;
+  if (!days) return std::nullopt;
+  auto range = parse_range(std::to_string(*days) + ":");
+  return range ? std::optional<Range>(*range) : std::nullopt;
+}
+
 State state_of(const Problem& problem, const Config& config) {
   switch (problem.kind) {
     case ProblemKind::Smtp:
@@ -57,7 +66,8 @@ State state_of(const Problem& problem, const Config& config) {
     case ProblemKind::CertWarning:
       return State::Warning;
     case ProblemKind::HeloDns:
-      return config.helo_dns == HeloDnsMode::Critical ? State::Critical : State::Warning;
+      if (config.helo_dns == HeloDnsMode::Critical) return State::Critical;
+      return config.helo_dns == HeloDnsMode::Warning ? State::Warning : State::Ok;
     case ProblemKind::Internal:
     case ProblemKind::Bind:  // our own setup is wrong, the server is not to blame
       return State::Unknown;

@@ -358,7 +358,8 @@ TEST(Transaction, FullWithDataAndDotStuffing) {
   EXPECT_EQ(c.state, State::Ok);
   EXPECT_EQ(c.line, "SMTP OK - [127.0.0.1]:" + std::to_string(server.port()) +
                         " ESMTP Fake, 1 rcpt accepted, 1 rcpt rejected as expected, message "
-                        "accepted, T s | time=Ts;;;0 connect=Ts;;;0 banner=Ts;;;0 ehlo=Ts;;;0 "
+                        "accepted, queued as X, T s | time=Ts;;;0 connect=Ts;;;0 banner=Ts;;;0 "
+                        "ehlo=Ts;;;0 "
                         "mail=Ts;;;0 rcpt=Ts;;;0 data=Ts;;;0 quit=Ts;;;0");
   ASSERT_EQ(server.data_bodies().size(), 1u);
   EXPECT_EQ(server.data_bodies()[0],

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 
+#include "check/range.h"
 #include "component/component_util.h"
 #include "support/fake_dns_server.h"
 #include "support/fake_smtp_server.h"
@@ -104,7 +106,11 @@ TEST(HeloDns, FindingsAreNamed) {
        "HELO name probe.smtpverify.test resolves to 192.0.2.55 - not to our address 127.0.0.1"},
       {"AAAA only, we came over IPv4", of_kind(DnsAnswer::Kind::NoData),
        records({aaaa_record(kHelo, "::1")}),
-       "HELO name probe.smtpverify.test resolves to ::1 - not to our address 127.0.0.1"},
+       "HELO name probe.smtpverify.test has no A record - our address is 127.0.0.1 (it has ::1)"},
+      // Only the family the connection used counts: an AAAA elsewhere is not named.
+      {"A elsewhere and AAAA", records({a_record(kHelo, "192.0.2.55")}),
+       records({aaaa_record(kHelo, "::1")}),
+       "HELO name probe.smtpverify.test resolves to 192.0.2.55 - not to our address 127.0.0.1"},
       {"NXDOMAIN", of_kind(DnsAnswer::Kind::NxDomain), of_kind(DnsAnswer::Kind::NxDomain),
        "HELO name probe.smtpverify.test does not resolve (NXDOMAIN)"},
       {"NODATA", of_kind(DnsAnswer::Kind::NoData), of_kind(DnsAnswer::Kind::NoData),
@@ -174,6 +180,53 @@ TEST(HeloDns, SilentDnsServerStaysUnderTheDeadline) {
   EXPECT_EQ(c.state, State::Warning);
   EXPECT_EQ(summary(c), "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) +
                             " HELO name probe.smtpverify.test: DNS timeout");
+}
+
+// issue 15: a dead resolver made the mail server CRITICAL through "-c 0.3" although it
+// answered in milliseconds. The wait for the HELO name's lookup is not part of `time`, so the
+// threshold on the dialogue holds; the lookup is its own phase.
+TEST(HeloDns, WaitingForTheLookupNeverCountsIntoTime) {
+  FakeDnsServer dns;
+  dns.set(kHelo, kDnsTypeA, of_kind(DnsAnswer::Kind::Drop));
+  dns.set(kHelo, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::Drop));
+  FakeSmtpServer server(ok_script());
+  auto config = helo_config(dns, server.port());
+  config.timeout = 600ms;  // the lookup is waited for until then
+  config.critical.emplace("time", *check::parse_range("0.3"));
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Warning) << c.text;  // the lookup's finding, not "time … critical"
+  EXPECT_EQ(summary(c), "SMTP WARNING - [127.0.0.1]:" + std::to_string(server.port()) +
+                            " HELO name probe.smtpverify.test: DNS timeout");
+  EXPECT_LT(c.result.total_seconds, 0.3);
+  EXPECT_GT(c.result.helo_wait_seconds, 0.0);
+}
+
+// Without -F and --helo-dns the name is the machine's own: a finding is reported (-v, JSON),
+// never rated.
+TEST(HeloDns, TheMachinesOwnNameIsReportedNotRated) {
+  FakeDnsServer dns;
+  dns.set(kHelo, kDnsTypeA, of_kind(DnsAnswer::Kind::NxDomain));
+  dns.set(kHelo, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NxDomain));
+  FakeSmtpServer server(ok_script());
+  auto config = helo_config(dns, server.port(), check::HeloDnsMode::Report);
+  config.verbosity = 1;
+  config.json = true;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_EQ(summary(c),
+            "SMTP OK - [127.0.0.1]:" + std::to_string(server.port()) + " ESMTP Fake, T s");
+  EXPECT_NE(c.text.find("\n* HELO name probe.smtpverify.test does not resolve (NXDOMAIN) (not "
+                        "rated: the machine's own name; rate it with -F or --helo-dns)\n"),
+            std::string::npos)
+      << c.text;
+  const auto doc =
+      nlohmann::json::parse(check::format_json(check::make_report(c.result, config), c.result));
+  EXPECT_EQ(doc["dns"]["helo_name"], "probe.smtpverify.test");
+  EXPECT_EQ(doc["dns"]["helo_finding"],
+            "HELO name probe.smtpverify.test does not resolve (NXDOMAIN)");
+  EXPECT_EQ(doc["problems"], nlohmann::json::array());
 }
 
 TEST(HeloDns, RefusedDnsServerIsNamedAsSuch) {

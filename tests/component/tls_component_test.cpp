@@ -94,7 +94,7 @@ TEST(Starttls, VerifiedHandshakeThenEhloAgain) {
       c.line, std::regex("SMTP OK - \\[127\\.0\\.0\\.1\\]:[0-9]+ ESMTP Fake, STARTTLS TLSv1\\.3 "
                          "TLS_[A-Z0-9_]+, cert (88|89) d, T s \\| time=Ts;;;0 connect=Ts;;;0 "
                          "banner=Ts;;;0 ehlo=Ts;;;0 starttls=Ts;;;0 quit=Ts;;;0 "
-                         "cert_days=(88|89);30;")))
+                         "cert_days=(88|89);30:;")))
       << c.line;
 }
 
@@ -308,7 +308,7 @@ TEST(Certificates, ExpiringWithinWarningAndCriticalDays) {
                                                 " - \\[127\\.0\\.0\\.1\\]:[0-9]+ " + words)))
         << c.line;
     EXPECT_TRUE(std::regex_search(
-        c.line, std::regex(" cert_days=(19|20);30;" + std::to_string(crit) + "$")))
+        c.line, std::regex(" cert_days=(19|20);30:;" + std::to_string(crit) + ":$")))
         << c.line;
   }
 }

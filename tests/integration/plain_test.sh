@@ -49,7 +49,7 @@ check "--reject-rcpt on a local mailbox (accepted) is CRITICAL" 2 \
      --reject-rcpt "$POSTFIX_LOCAL_RCPT"
 
 check "--data delivers a test message" 0 \
-  "SMTP OK - $ep4 $banner, 1 rcpt accepted, message accepted, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t data=$t quit=$t" \
+  "SMTP OK - $ep4 $banner, 1 rcpt accepted, message accepted, queued as [0-9A-Za-z]+, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t data=$t quit=$t" \
   -- -H 127.0.0.1 -p "$port" "${common[@]}" -f '' --rcpt "$POSTFIX_LOCAL_RCPT" --data
 
 check "-e found in the banner" 0 "SMTP OK - $ep4 $banner, $total \| .*" \

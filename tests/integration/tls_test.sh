@@ -41,11 +41,19 @@ check "an expired certificate is CRITICAL with --no-verify too" 2 \
   -- -H 127.0.0.1 -p "$POSTFIX_EXPIRED_PORT" "${common[@]}" -S --no-verify
 
 check "a 20-day certificate with -D 30,10 is WARNING" 1 \
-  "SMTP WARNING - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(warning 30\\) \| time=$t connect=$t banner=$t ehlo=$t starttls=$t quit=$t cert_days=(19|20);30;10" \
+  "SMTP WARNING - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(warning 30\\) \| time=$t connect=$t banner=$t ehlo=$t starttls=$t quit=$t cert_days=(19|20);30:;10:" \
   -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" -S "${ca[@]}" -D 30,10
 
+check "-w/-c cert_days=RANGE as well: alert below 30 and below 25 days" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(critical 25:\\) \| .* cert_days=(19|20);30:;25:" \
+  -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" -S "${ca[@]}" -w cert_days=30: -c cert_days=25:
+
+check "-D alone implies STARTTLS, as with check_smtp" 1 \
+  "SMTP WARNING - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(warning 30\\) \| .* starttls=$t quit=$t cert_days=(19|20);30:;" \
+  -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" "${ca[@]}" -D 30
+
 check "the same with -D 30,25 is CRITICAL" 2 \
-  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(critical 25\\) \| .* cert_days=(19|20);30;25" \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(critical 25\\) \| .* cert_days=(19|20);30:;25:" \
   -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" -S "${ca[@]}" -D 30,25
 
 check "implicit TLS with -s is OK (tls perfdata)" 0 \

@@ -156,7 +156,7 @@ fi
 run runuser -u nagios -- "$PLUGIN" -H 127.0.0.1 -p "$POSTFIX_PORT" -F probe.smtpverify.test \
   --helo-dns ignore -S --ca-file "$POSTFIX_CA_FILE" -D 30,14 -f monitor@smtpverify.test \
   --rcpt "$POSTFIX_LOCAL_RCPT" --reject-rcpt "$POSTFIX_FOREIGN_RCPT"
-if [[ $rc == 0 && $first =~ ^SMTP\ OK\ -\ .*STARTTLS\ TLSv1\.[23].*\|\ time=.*\ cert_days=[0-9]+\;30\;14$ ]]; then
+if [[ $rc == 0 && $first =~ ^SMTP\ OK\ -\ .*STARTTLS\ TLSv1\.[23].*\|\ time=.*\ cert_days=[0-9]+\;30:\;14:$ ]]; then
   pass "as user nagios, STARTTLS, -D 30,14, a recipient and a relay probe → OK"
 else
   fail "as user nagios, STARTTLS, -D 30,14, a recipient and a relay probe → OK" "exit $rc" "$first"

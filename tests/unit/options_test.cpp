@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "check/result.h"
 #include "smtp/phase.h"
 
 namespace smtpverify::check {
@@ -163,8 +164,8 @@ TEST(Options, EveryBadInputIsOneExactLine) {
   EXPECT_EQ(error_of({"-H", "h", "-w", "10:5"}), "-w: range '10:5' has start > end");
   EXPECT_EQ(error_of({"-H", "h", "-c", "abc"}), "-c: 'abc' is not a range");
   EXPECT_EQ(error_of({"-H", "h", "-w", "helo=1"}),
-            "-w: unknown phase 'helo' (phases: time mx resolve connect tls banner ehlo "
-            "starttls auth mail rcpt data commands quit helo_dns)");
+            "-w: unknown label 'helo' (labels: time mx resolve connect tls banner ehlo "
+            "starttls auth mail rcpt data commands quit helo_dns cert_days)");
   EXPECT_EQ(error_of({"-H", "h", "-w", "1", "-w", "2"}), "-w given twice for time");
   EXPECT_EQ(error_of({"-H", "h", "-t", "0"}),
             "-t '0': seconds must be a number above 0 and at most 86400");
@@ -356,11 +357,48 @@ TEST(Options, CaFileAndCaPathMustBeFileAndFolder) {
   rmdir(dir);
 }
 
+// check_smtp's -D alone checks the STARTTLS certificate (contract §3), and configs written for
+// it must keep working: -D implies -S; with -s it stays implicit TLS.
+TEST(Options, CertificateDaysAloneImplyStarttls) {
+  const auto p = parse({"-H", "h", "-D", "30,14"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_TRUE(p.config.starttls);
+  EXPECT_TRUE(p.config.starttls_implied);
+  const auto s = parse({"-H", "h", "-s", "-D", "30"});
+  EXPECT_FALSE(s.config.starttls);
+  EXPECT_FALSE(s.config.starttls_implied);
+  EXPECT_FALSE(parse({"-H", "h", "-S", "-D", "30"}).config.starttls_implied);
+}
+
+// Every perfdata label takes -w/-c: cert_days too, as a range of days (alert below: "30:").
+TEST(Options, CertDaysTakesThresholds) {
+  const auto p = parse({"-H", "h", "-S", "-w", "cert_days=30:", "-c", "cert_days=14:"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_EQ(cert_days_range(p.config, false)->text, "30:");
+  EXPECT_EQ(cert_days_range(p.config, true)->text, "14:");
+  // -D is the same ranges.
+  const auto d = parse({"-H", "h", "-S", "-D", "30,14"});
+  EXPECT_EQ(cert_days_range(d.config, false)->text, "30:");
+  EXPECT_EQ(cert_days_range(d.config, true)->text, "14:");
+  EXPECT_FALSE(cert_days_range(parse({"-H", "h", "-S", "-D", "30"}).config, true).has_value());
+  EXPECT_EQ(error_of({"-H", "h", "-S", "-D", "30", "-w", "cert_days=20:"}),
+            "-D and -w/-c cert_days=... exclude each other");
+  EXPECT_EQ(error_of({"-H", "h", "-c", "cert_days=14:"}), "cert_days thresholds need -S or -s");
+}
+
+// The HELO name's lookup changes the state by default only when the admin chose the name.
+TEST(Options, HeloDnsRatesOnlyAChosenName) {
+  EXPECT_EQ(parse({"-H", "h"}).config.helo_dns, HeloDnsMode::Report);
+  EXPECT_EQ(parse({"-H", "h", "-F", "me.example.org"}).config.helo_dns, HeloDnsMode::Warning);
+  EXPECT_EQ(parse({"-H", "h", "-F", "me.example.org", "--helo-dns", "critical"}).config.helo_dns,
+            HeloDnsMode::Critical);
+  EXPECT_EQ(parse({"-H", "h", "--helo-dns", "warning"}).config.helo_dns, HeloDnsMode::Warning);
+}
+
 TEST(Options, TlsAndAuthBadInputs) {
   unsetenv("SMTP_AUTHPASS");
   EXPECT_EQ(error_of({"-H", "h", "-S", "-s"}), "-S and -s exclude each other");
   EXPECT_EQ(error_of({"-H", "h", "--sni", "x"}), "--sni needs -S or -s");
-  EXPECT_EQ(error_of({"-H", "h", "-D", "30"}), "--certificate needs -S or -s");
   EXPECT_EQ(error_of({"-H", "h", "--no-verify"}), "--no-verify needs -S or -s");
   EXPECT_EQ(error_of({"-H", "h", "-S", "--sni", "192.0.2.1"}),
             "--sni must be a host name, not an address");

@@ -173,7 +173,7 @@ TEST(Report, PerfdataIsStructured) {
   EXPECT_EQ(days.unit, PerfUnit::Days);
   EXPECT_EQ(days.min, std::nullopt);
   EXPECT_EQ(format_perfdata(report.perfdata),
-            "time=0.142000s;5;;0 banner=0.005000s;;@0:0.001;0 cert_days=-5;30;7");
+            "time=0.142000s;5;;0 banner=0.005000s;;@0:0.001;0 cert_days=-5;30:;7:");
 }
 
 TEST(Report, ProblemsAreRatedWorstFirstAndSanitised) {
@@ -243,8 +243,8 @@ TEST(Report, PartsPrefixTheirLabelsAndKeepThePhasesThresholds) {
   r.tally = "3/3 addresses OK";
   r.facts = {r.tally};
   EXPECT_EQ(format_perfdata(make_report(r, c).perfdata),
-            "time=0.500000s;;;0 resolve=0.001000s;;;0 cert_days=20;30; "
-            "192.0.2.1_banner=0.100000s;0.15;;0 192.0.2.1_cert_days=20;30; "
+            "time=0.500000s;;;0 resolve=0.001000s;;;0 cert_days=20;30:; "
+            "192.0.2.1_banner=0.100000s;0.15;;0 192.0.2.1_cert_days=20;30:; "
             "2001_db8__1_banner=0.200000s;0.15;;0 mx1.example.org_mx=0.001000s;;;0 "
             "mx1.example.org_192.0.2.2_quit=0.003000s;;;0");
   EXPECT_EQ(make_report(r, c).summary, "mail.example.org:25 3/3 addresses OK, 0.5 s");

@@ -106,6 +106,7 @@ class Context {
   bool expiry_reported = false;                ///< verification already said "expired"
   std::vector<net::DaneRecord> dane;           ///< --dane: the TLSA records found
   std::string helo_name;                       ///< decided before connecting
+  net::Clock::duration helo_wait{};            ///< spent deciding it (our canonical name)
   std::optional<dns::HeloLookup> helo_lookup;  ///< uses the resolver's channel
   std::optional<dns::ReverseLookup> reverse_lookup;
 };

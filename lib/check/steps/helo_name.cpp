@@ -58,27 +58,50 @@ void report_reverse_dns(Context& ctx) {
                                                             : " (does not resolve back)")));
 }
 
-// The finding for a finished lookup of `name`, compared with our address `local`.
+// A finding about the HELO name: a problem (rated by --helo-dns; only reported by default when
+// the name is the machine's own) and the JSON's dns.helo_finding.
+void helo_problem(Context& ctx, std::string text) {
+  ctx.result.helo_finding = text;
+  if (ctx.config.helo_dns == HeloDnsMode::Report) {
+    ctx.rec.log("* " + text +
+                " (not rated: the machine's own name; rate it with -F or --helo-dns)");
+  }
+  ctx.rec.problem(ProblemKind::HeloDns, std::move(text));
+}
+
+// The finding for a finished lookup of `name`, compared with our address `local`: only the
+// addresses of the family the connection used can be ours.
 void rate_helo_answer(Context& ctx, const std::string& name, const std::string& local,
                       const dns::HeloAnswer& a) {
+  const bool v6 = local.find(':') != std::string::npos;
   std::string list;
-  for (const auto& address : a.addresses) list += (list.empty() ? "" : ", ") + address;
+  std::string same_family;
+  for (const auto& address : a.addresses) {
+    list += (list.empty() ? "" : ", ") + address;
+    if ((address.find(':') != std::string::npos) == v6) {
+      same_family += (same_family.empty() ? "" : ", ") + address;
+    }
+  }
   ctx.rec.log("* HELO name " + name + ": " + (a.status == dns::Status::Ok ? list : a.error));
   switch (a.status) {
     case dns::Status::Ok:
-      if (std::find(a.addresses.begin(), a.addresses.end(), local) == a.addresses.end()) {
-        ctx.rec.problem(ProblemKind::HeloDns, "HELO name " + name + " resolves to " + list +
-                                                  " - not to our address " + local);
+      if (std::find(a.addresses.begin(), a.addresses.end(), local) != a.addresses.end()) return;
+      if (same_family.empty()) {
+        helo_problem(ctx, "HELO name " + name + " has no " + (v6 ? "AAAA" : "A") +
+                              " record - our address is " + local + " (it has " + list + ")");
+      } else {
+        helo_problem(ctx, "HELO name " + name + " resolves to " + same_family +
+                              " - not to our address " + local);
       }
       return;
     case dns::Status::NxDomain:
-      ctx.rec.problem(ProblemKind::HeloDns, "HELO name " + name + " does not resolve (NXDOMAIN)");
+      helo_problem(ctx, "HELO name " + name + " does not resolve (NXDOMAIN)");
       return;
     case dns::Status::NoData:
-      ctx.rec.problem(ProblemKind::HeloDns, "HELO name " + name + " has no address records");
+      helo_problem(ctx, "HELO name " + name + " has no address records");
       return;
     default:
-      ctx.rec.problem(ProblemKind::HeloDns, "HELO name " + name + ": " + a.error);
+      helo_problem(ctx, "HELO name " + name + ": " + a.error);
       return;
   }
 }
@@ -88,7 +111,11 @@ void rate_helo_answer(Context& ctx, const std::string& name, const std::string& 
 // The HELO name is decided first, so its DNS lookup can run alongside connect and banner.
 Next start_helo_lookup(Context& ctx) {
   ctx.helo_name = ctx.config.helo_name;
-  if (ctx.helo_name.empty()) ctx.helo_name = machine_fqdn(ctx);
+  if (ctx.helo_name.empty()) {
+    const auto t0 = net::Clock::now();
+    ctx.helo_name = machine_fqdn(ctx);
+    ctx.helo_wait = net::Clock::now() - t0;
+  }
   if (ctx.config.helo_dns == HeloDnsMode::Ignore || ctx.helo_name.empty() ||
       smtp::address_literal(ctx.helo_name)) {
     return Next::Continue;
@@ -102,18 +129,16 @@ void check_helo_name(Context& ctx) {
   if (ctx.config.helo_dns == HeloDnsMode::Ignore || ctx.result.local_address.empty()) return;
   const std::string local = ctx.local.address();
   const std::string name = ctx.helo_name.empty() ? ctx.local_literal() : ctx.helo_name;
+  ctx.result.helo_name = name;
   if (const auto literal = smtp::address_literal(name)) {
-    if (*literal != local) {
-      ctx.rec.problem(ProblemKind::HeloDns, "HELO " + name + " is not our address " + local);
-    }
+    if (*literal != local) helo_problem(ctx, "HELO " + name + " is not our address " + local);
     return;
   }
   if (!ctx.helo_lookup) return;
   if (!ctx.helo_lookup->finish(ctx.deadline)) {
     // Only worth saying if the check itself did not already time out.
-    if (!ctx.rec.has_problem(ProblemKind::Timeout)) {
-      ctx.rec.problem(ProblemKind::HeloDns, "HELO name " + name + ": DNS timeout");
-    }
+    if (!ctx.rec.has_problem(ProblemKind::Timeout))
+      helo_problem(ctx, "HELO name " + name + ": DNS timeout");
     return;
   }
   report_reverse_dns(ctx);

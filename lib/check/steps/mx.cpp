@@ -75,7 +75,9 @@ bool unreachable(const CheckResult& r) {
 // The most preferred host; among equal preferences the next one when one cannot be reached.
 CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head) {
   CheckResult r;
+  double helo_wait = 0;  // of the hosts that could not be reached
   for (std::size_t i = 0; i < plan.preferred; ++i) {
+    helo_wait += r.helo_wait_seconds;
     r = check_host(ctx.config, plan.hosts[i], ctx.start, ctx.deadline);
     if (!unreachable(r) || i + 1 == plan.preferred || ctx.deadline.expired()) break;
     if (ctx.rec.logging()) {
@@ -86,14 +88,15 @@ CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head) 
   }
   r.transcript.insert(r.transcript.begin(), head.transcript.begin(), head.transcript.end());
   r.timings.insert(r.timings.begin(), head.timings.begin(), head.timings.end());
+  r.helo_wait_seconds += helo_wait;
   return r;
 }
 
 // --mx-all: every host, each a part; the worst state wins.
 void check_all(Context& ctx, const MxPlan& plan, CheckResult& out) {
   for (const auto& host : plan.hosts) {
-    add_part(out, check_host(ctx.config, host, ctx.start, ctx.deadline), Part::Kind::MxHost, host,
-             ctx.config);
+    add_part(out, check_host(ctx.config, host, net::Clock::now(), ctx.deadline), Part::Kind::MxHost,
+             host, ctx.config);
   }
   out.tally = tally(out, "MX hosts");
   out.facts.push_back(out.tally);
@@ -127,7 +130,7 @@ CheckResult check_mx(const Config& config) {
     out.facts.push_back("first " + std::to_string(plan->hosts.size()) + " of " +
                         std::to_string(plan->found) + " MX hosts checked");
   }
-  out.total_seconds = seconds_between(start, net::Clock::now());
+  out.total_seconds = seconds_between(start, net::Clock::now()) - out.helo_wait_seconds;
   return out;
 }
 

@@ -15,6 +15,7 @@ State add_part(CheckResult& whole, CheckResult sub, Part::Kind kind, std::string
     whole.problems.push_back(p);
     part.problems.push_back({std::move(p), rated.state});
   }
+  whole.helo_wait_seconds += sub.helo_wait_seconds;
   if (sub.cert_days && (!whole.cert_days || *sub.cert_days < *whole.cert_days)) {
     whole.cert_days = sub.cert_days;
   }

@@ -60,6 +60,29 @@ void connection_facts(Context& ctx, const smtp::Session& session) {
   if (session.used_helo()) facts.push_back("EHLO not supported, HELO used");
 }
 
+// How the mail log knows the test message: Postfix's "queued as 53F96A727F9" (Exim's "id=…",
+// Sendmail's "… Message accepted for delivery": the reply text) from the reply to the end of
+// the message, the last reply of the data phase.
+std::string queue_id(Context& ctx) {
+  const auto& exchanges = ctx.rec.exchanges();
+  const auto it = std::find_if(exchanges.rbegin(), exchanges.rend(), [](const Exchange& x) {
+    return x.phase == smtp::phase_name(smtp::Phase::Data) && x.code / 100 == 2;
+  });
+  if (it == exchanges.rend() || it->lines.empty()) return "";
+  const std::string& text = it->lines.front();
+  static constexpr std::string_view kQueued = "queued as ";
+  if (const auto at = text.find(kQueued); at != std::string::npos) {
+    const auto begin = at + kQueued.size();
+    auto end = begin;
+    const auto id_char = [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    };
+    while (end < text.size() && id_char(text[end])) ++end;
+    if (end > begin) return "queued as " + text.substr(begin, end - begin);
+  }
+  return text;
+}
+
 // Recipients as expected, the message, the -R pairs.
 void transaction_facts(Context& ctx, const smtp::Session& session, int matched) {
   const auto& config = ctx.config;
@@ -75,7 +98,11 @@ void transaction_facts(Context& ctx, const smtp::Session& session, int matched) 
   if (!config.reject_rcpts.empty()) {
     facts.push_back(std::to_string(refused) + " rcpt rejected as expected");
   }
-  if (session.message_accepted()) facts.push_back("message accepted");
+  if (session.message_accepted()) {
+    ctx.result.queue_id = queue_id(ctx);
+    facts.push_back("message accepted" +
+                    (ctx.result.queue_id.empty() ? "" : ", " + ctx.result.queue_id));
+  }
   if (!config.responses.empty()) {
     facts.push_back(std::to_string(matched) + "/" + std::to_string(config.responses.size()) +
                     " -R matched");
@@ -102,15 +129,20 @@ void certificate_days(Context& ctx) {
     if (ctx.expiry_reported) return;  // verification already said "certificate has expired"
     ctx.rec.problem(ProblemKind::CertExpired,
                     "certificate expired " + std::to_string(-days) + " d ago");
-  } else if (config.cert_critical_days && days < *config.cert_critical_days) {
-    ctx.rec.problem(ProblemKind::CertCritical,
-                    "certificate expires in " + std::to_string(days) + " d (critical " +
-                        std::to_string(*config.cert_critical_days) + ")");
-  } else if (config.cert_warning_days && days < *config.cert_warning_days) {
-    ctx.rec.problem(ProblemKind::CertWarning, "certificate expires in " + std::to_string(days) +
-                                                  " d (warning " +
-                                                  std::to_string(*config.cert_warning_days) + ")");
+    return;
   }
+  // The words keep -D's plain number ("critical 14"), else the range.
+  const auto rate = [&](bool critical) {
+    const auto range = cert_days_range(config, critical);
+    if (!range || !range->alerts(static_cast<double>(days))) return false;
+    const auto& d = critical ? config.cert_critical_days : config.cert_warning_days;
+    ctx.rec.problem(critical ? ProblemKind::CertCritical : ProblemKind::CertWarning,
+                    "certificate expires in " + std::to_string(days) + " d (" +
+                        (critical ? "critical " : "warning ") +
+                        (d ? std::to_string(*d) : range->text) + ")");
+    return true;
+  };
+  if (!rate(true)) rate(false);
 }
 
 }  // namespace smtpverify::check
