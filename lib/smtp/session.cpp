@@ -23,10 +23,12 @@ struct StepInfo {
   std::string_view name;
   std::string_view waiting_for;
 };
-constexpr std::array<StepInfo, 15> kSteps = {{
+constexpr std::array<StepInfo, 17> kSteps = {{
     {"banner", "banner"},
     {"ehlo", "reply to EHLO"},
     {"helo", "reply to HELO"},
+    {"plaintext-mail", "reply to MAIL FROM before STARTTLS"},
+    {"plaintext-rset", "reply to RSET before STARTTLS"},
     {"starttls", "reply to STARTTLS"},
     {"tls-handshake", "TLS handshake"},
     {"auth", "reply to AUTH"},
@@ -221,6 +223,10 @@ void Session::on_reply(const Reply& reply) {
       return on_ehlo(reply);
     case Step::Helo:
       return on_helo(reply);
+    case Step::PlaintextMail:
+      return on_plaintext_mail(reply);
+    case Step::PlaintextRset:
+      return on_plaintext_rset(reply);
     case Step::Starttls:
       return on_starttls(reply);
     case Step::Auth:
@@ -288,6 +294,38 @@ void Session::on_helo(const Reply& reply) {
     return;
   }
   add(FindingKind::HeloRejected, last_command_, reply);
+  quit();
+}
+
+// --plaintext-refused. RFC 3207 §4: a server that requires TLS answers every command but
+// NOOP, EHLO, STARTTLS and QUIT before it with "530 5.7.0 Must issue a STARTTLS command
+// first". Any 5xx keeps that promise; a 4xx promises nothing (a temporary refusal may be
+// greylisting or a rate limit); anything else let a transaction start in plaintext, which RSET
+// ends before STARTTLS (Postfix, for one, refuses STARTTLS inside a transaction).
+void Session::on_plaintext_mail(const Reply& reply) {
+  plaintext_reply_ = reply;
+  const int klass = reply.klass();
+  if (klass == 5) {
+    note("MAIL refused before TLS, as required");
+    start_starttls();
+    return;
+  }
+  if (klass == 4) {
+    add(FindingKind::PlaintextMailDeferred, last_command_, reply);
+    start_starttls();
+    return;
+  }
+  add(FindingKind::PlaintextMailAccepted, last_command_, reply);
+  send(Step::PlaintextRset, Phase::Plaintext, "RSET");
+}
+
+void Session::on_plaintext_rset(const Reply& reply) {
+  if (reply.klass() == 2) {
+    start_starttls();
+    return;
+  }
+  // A transaction may still be open: STARTTLS now would be refused or, worse, carry it over.
+  add(FindingKind::PlaintextRsetFailed, last_command_, reply);
   quit();
 }
 
@@ -411,13 +449,11 @@ void Session::after_ehlo(const Reply& reply) {
   greeting_ = reply;
   capabilities_ = Capabilities::from_ehlo(reply);
   if (plan_.starttls && !tls_active_) {
-    if (!capabilities_.has("STARTTLS")) {
-      add(FindingKind::StarttlsNotOffered, "STARTTLS", {});
-      quit();
-      return;
+    if (plan_.plaintext_probe) {
+      probe_plaintext();
+    } else {
+      start_starttls();
     }
-    send(Step::Starttls, Phase::Starttls, "STARTTLS");
-    events_.emplace_back(TlsWanted{});
     return;
   }
   if (plan_.auth) {
@@ -425,6 +461,29 @@ void Session::after_ehlo(const Reply& reply) {
     return;
   }
   after_greeting();
+}
+
+// --plaintext-refused, after the EHLO before TLS: AUTH must not be offered there (RFC 3207 §4,
+// RFC 4954 §4: a password in plaintext), and MAIL must be refused. The probe runs whether or
+// not STARTTLS is offered: both findings are true on their own.
+void Session::probe_plaintext() {
+  // "AUTH=PLAIN LOGIN" is the pre-RFC 2554 spelling some servers add for old clients.
+  if (capabilities_.has("AUTH")) {
+    add(FindingKind::PlaintextAuthOffered, {}, {}, capabilities_.params("AUTH"));
+  } else if (const auto old = capabilities_.keyword_starting("AUTH=")) {
+    add(FindingKind::PlaintextAuthOffered, {}, {}, old->substr(5));
+  }
+  send(Step::PlaintextMail, Phase::Plaintext, "MAIL FROM:<" + *plan_.plaintext_probe + ">");
+}
+
+void Session::start_starttls() {
+  if (!capabilities_.has("STARTTLS")) {
+    add(FindingKind::StarttlsNotOffered, "STARTTLS", {});
+    quit();
+    return;
+  }
+  send(Step::Starttls, Phase::Starttls, "STARTTLS");
+  events_.emplace_back(TlsWanted{});
 }
 
 void Session::start_auth() {
@@ -467,7 +526,10 @@ void Session::next_recipient() {
     send(Step::Rcpt, Phase::Rcpt, "RCPT TO:<" + address + ">");
     return;
   }
-  if (!findings_.empty()) {  // any recipient not as expected: no message, no commands
+  // Any recipient not as expected: no message, no commands. (Findings of other phases that
+  // let the dialogue go on, those of --plaintext-refused, do not stop the transaction.)
+  if (std::any_of(findings_.begin(), findings_.end(),
+                  [](const Finding& f) { return f.phase == Phase::Rcpt; })) {
     quit();
     return;
   }
