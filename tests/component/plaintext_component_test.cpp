@@ -192,7 +192,8 @@ TEST(PlaintextRefused, AppliesToEveryMxHost) {
   EXPECT_EQ(server.error(), "");
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(summary(c),
-            "SMTP CRITICAL - near.smtpverify.test[127.0.0.1]:" + std::to_string(server.port()) +
+            "SMTP CRITICAL - 0/1 MX hosts OK - near.smtpverify.test[127.0.0.1]:" +
+                std::to_string(server.port()) +
                 " accepts mail without TLS: MAIL FROM:<> before STARTTLS answered 250 2.1.0 Ok");
   EXPECT_NE(c.line.find(" near.smtpverify.test_plaintext=Ts;;;0 "), std::string::npos) << c.line;
 }
