@@ -62,17 +62,18 @@ struct Config {
   std::optional<std::string> bind;                     ///< -b: local IP literal, no brackets
   bool starttls = false;                               ///< -S (or -D alone)
   bool starttls_implied = false;                       ///< -D without -S/-s, as check_smtp
-  bool implicit_tls = false;                           ///< -s/--ssl/--tls
-  std::optional<std::string> sni;                      ///< --sni
-  bool no_verify = false;                              ///< --no-verify
-  std::optional<std::string> ca_file;                  ///< --ca-file
-  std::optional<std::string> ca_path;                  ///< --ca-path
-  std::optional<std::string> verify_name;              ///< --verify-name
-  std::optional<long long> cert_warning_days;          ///< -D W
-  std::optional<long long> cert_critical_days;         ///< -D W,C
-  net::TlsVersion tls_min = net::TlsVersion::Tls12;    ///< --tls-min
-  std::optional<AuthMechanism> auth_mechanism;         ///< -A
-  std::string auth_user;                               ///< -U
+  bool plaintext_refused = false;      ///< --plaintext-refused: MAIL refused, no AUTH before TLS
+  bool implicit_tls = false;           ///< -s/--ssl/--tls
+  std::optional<std::string> sni;      ///< --sni
+  bool no_verify = false;              ///< --no-verify
+  std::optional<std::string> ca_file;  ///< --ca-file
+  std::optional<std::string> ca_path;  ///< --ca-path
+  std::optional<std::string> verify_name;            ///< --verify-name
+  std::optional<long long> cert_warning_days;        ///< -D W
+  std::optional<long long> cert_critical_days;       ///< -D W,C
+  net::TlsVersion tls_min = net::TlsVersion::Tls12;  ///< --tls-min
+  std::optional<AuthMechanism> auth_mechanism;       ///< -A
+  std::string auth_user;                             ///< -U
   std::string auth_password;      ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
   bool auth_plaintext = false;    ///< --auth-plaintext
   bool json = false;              ///< --output json

@@ -101,6 +101,11 @@ Connection:
 TLS (verification is on by default):
   -S, --starttls          require STARTTLS (CRITICAL if not offered, refused, or
                           if any byte follows its 220: response injection)
+  --plaintext-refused     with -S: the server must keep its TLS-only promise
+                          (RFC 3207): before STARTTLS, MAIL FROM (the -f sender,
+                          else <>) must be refused with 5xx and the EHLO must
+                          not list AUTH. Accepted: CRITICAL (then RSET); AUTH
+                          offered: CRITICAL; 4xx: WARNING. Perfdata plaintext
   -s, --ssl, --tls        implicit TLS from the first byte (SMTPS, port 465)
   --ca-file FILE          trust anchors (PEM) instead of the system store
   --ca-path DIR           a hashed directory of trust anchors
@@ -177,11 +182,13 @@ Thresholds and output:
 States:
   OK        everything as expected, times inside thresholds
   WARNING   a time in the -w range; 4xx to MAIL/RCPT/DATA (greylisting, rate
-            limits); a --reject-rcpt answered 4xx; QUIT not answered 221
+            limits); a --reject-rcpt answered 4xx; QUIT not answered 221;
+            --plaintext-refused: MAIL before STARTTLS answered 4xx
   CRITICAL  no address / no connection; greeting not 220 or without -e TEXT;
             EHLO and HELO rejected; 5xx to MAIL/RCPT/DATA; a --reject-rcpt
             accepted; 421 at any point; a -R mismatch; malformed, over-long
-            or unsolicited replies; a time in the -c range; timeout
+            or unsolicited replies; a time in the -c range; timeout;
+            --plaintext-refused: mail accepted or AUTH offered before STARTTLS
   UNKNOWN   bad options, unreadable or non-regular files, names and addresses
             beyond the limits of RFC 1035/5321 (label 63 octets, name 253,
             local part 64, path 256, -F 255), internal errors, -h, -V.

@@ -157,6 +157,12 @@ Checked<> parse_tls(const GivenOptions& vm, Config& c) {
   c.starttls_implied = vm.given("certificate") && !c.starttls && !c.implicit_tls;
   c.starttls = c.starttls || c.starttls_implied;
   const bool tls = c.starttls || c.implicit_tls;
+  // Only STARTTLS has a plaintext part to probe: with -s the first byte is TLS already.
+  c.plaintext_refused = vm.flag("plaintext-refused");
+  if (c.plaintext_refused && c.implicit_tls) {
+    return bad("--plaintext-refused needs -S: with -s nothing is sent before TLS");
+  }
+  if (c.plaintext_refused && !c.starttls) return bad("--plaintext-refused needs -S");
   for (const char* name : {"sni", "ca-file", "ca-path", "verify-name", "certificate", "tls-min"}) {
     if (vm.given(name) && !tls) return bad(std::string("--") + name + " needs -S or -s");
   }

@@ -45,6 +45,7 @@ constexpr OptionSpec kOptions[] = {
     {"proxy,r", Kind::ValueOrV1},
     {"bind,b", Kind::Value},
     {"starttls,S", Kind::Switch},
+    {"plaintext-refused", Kind::Switch},
     {"ssl,s", Kind::Switch},
     {"tls", Kind::Switch},
     {"sni", Kind::Value},

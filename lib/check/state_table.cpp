@@ -18,6 +18,7 @@ State state_of_finding(FindingKind kind, const Config& config) {
     case FindingKind::RcptTempFailed:
     case FindingKind::DataTempFailed:
     case FindingKind::ProbeTempFailed:
+    case FindingKind::PlaintextMailDeferred:  // a 4xx keeps no promise, breaks none either
       return State::Warning;
     case FindingKind::QuitFailed:
       return config.ignore_quit_failure ? State::Ok : State::Warning;
@@ -38,6 +39,9 @@ State state_of_finding(FindingKind kind, const Config& config) {
     case FindingKind::StarttlsInjection:
     case FindingKind::AuthNotOffered:
     case FindingKind::AuthRejected:
+    case FindingKind::PlaintextAuthOffered:
+    case FindingKind::PlaintextMailAccepted:
+    case FindingKind::PlaintextRsetFailed:
       return State::Critical;
   }
   return State::Critical;
@@ -85,7 +89,10 @@ State state_of(const Problem& problem, const Config& config) {
 }
 
 std::string describe(const smtp::Finding& f) {
-  const std::string cmd = sanitize(f.command);
+  // Every command of --plaintext-refused's probe is named as such: "MAIL FROM:<> before
+  // STARTTLS" is not the MAIL of the transaction.
+  const bool probe = f.phase == smtp::Phase::Plaintext && !f.command.empty();
+  const std::string cmd = sanitize(f.command) + (probe ? " before STARTTLS" : "");
   switch (f.kind) {
     case FindingKind::BannerRejected:
       return "greeting not 220: " + reply_text(f.reply);
@@ -137,6 +144,14 @@ std::string describe(const smtp::Finding& f) {
              (f.detail.empty() ? std::string(" (no AUTH in EHLO)")
                                : " (offered: " + sanitize(f.detail) + ")");
     case FindingKind::AuthRejected:
+      return cmd + " rejected: " + reply_text(f.reply);
+    case FindingKind::PlaintextAuthOffered:
+      return "offers AUTH without TLS: AUTH" + (f.detail.empty() ? "" : " " + sanitize(f.detail));
+    case FindingKind::PlaintextMailAccepted:
+      return "accepts mail without TLS: " + cmd + " answered " + reply_text(f.reply);
+    case FindingKind::PlaintextMailDeferred:
+      return cmd + " deferred, expected a refusal: " + reply_text(f.reply);
+    case FindingKind::PlaintextRsetFailed:
       return cmd + " rejected: " + reply_text(f.reply);
   }
   return "unexpected finding";

@@ -30,4 +30,12 @@ std::string Capabilities::params(std::string_view keyword) const {
   return it == keywords_.end() ? std::string() : it->second;
 }
 
+std::optional<std::string> Capabilities::keyword_starting(std::string_view prefix) const {
+  for (const auto& [keyword, params] : keywords_) {
+    if (keyword.compare(0, prefix.size(), prefix) != 0) continue;
+    return params.empty() ? keyword : keyword + " " + params;
+  }
+  return std::nullopt;
+}
+
 }  // namespace smtpverify::smtp

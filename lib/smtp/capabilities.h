@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,9 @@ class Capabilities {
   [[nodiscard]] bool has(std::string_view keyword) const;
   /// The parameters after the keyword ("" if none or not announced).
   [[nodiscard]] std::string params(std::string_view keyword) const;
+  /// The first announced keyword (upper case) that starts with `prefix` (upper case) and its
+  /// parameters, space-separated: "AUTH=PLAIN LOGIN" for "AUTH=".
+  [[nodiscard]] std::optional<std::string> keyword_starting(std::string_view prefix) const;
   [[nodiscard]] bool empty() const { return keywords_.empty(); }
 
  private:

@@ -19,6 +19,7 @@ enum class Phase {
   Tls,
   Banner,
   Ehlo,
+  Plaintext,
   Starttls,
   Auth,
   Mail,
@@ -39,13 +40,14 @@ struct PhaseInfo {
 };
 
 /// Every printable phase, in the order perfdata prints them.
-inline constexpr std::array<PhaseInfo, 14> kPhases = {{
+inline constexpr std::array<PhaseInfo, 15> kPhases = {{
     {Phase::Mx, "mx", true, false},
     {Phase::Resolve, "resolve", true, true},
     {Phase::Connect, "connect", true, true},
     {Phase::Tls, "tls", true, true},
     {Phase::Banner, "banner", true, true},
     {Phase::Ehlo, "ehlo", true, true},
+    {Phase::Plaintext, "plaintext", true, true},  // --plaintext-refused: MAIL (+ RSET) before TLS
     {Phase::Starttls, "starttls", true, true},
     {Phase::Auth, "auth", true, true},
     {Phase::Mail, "mail", true, true},

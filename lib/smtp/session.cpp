@@ -23,10 +23,12 @@ struct StepInfo {
   std::string_view name;
   std::string_view waiting_for;
 };
-constexpr std::array<StepInfo, 15> kSteps = {{
+constexpr std::array<StepInfo, 17> kSteps = {{
     {"banner", "banner"},
     {"ehlo", "reply to EHLO"},
     {"helo", "reply to HELO"},
+    {"plaintext-mail", "reply to MAIL FROM before STARTTLS"},
+    {"plaintext-rset", "reply to RSET before STARTTLS"},
     {"starttls", "reply to STARTTLS"},
     {"tls-handshake", "TLS handshake"},
     {"auth", "reply to AUTH"},
@@ -186,26 +188,6 @@ void Session::receive_eof() {
   abort();
 }
 
-void Session::tls_established() {
-  if (step_ != Step::TlsHandshake) return;
-  tls_active_ = true;
-  // RFC 3207 §4.2: discard all knowledge obtained from the server in plaintext.
-  capabilities_ = Capabilities{};
-  greeting_.reset();
-  note("TLS established; capabilities from before TLS discarded");
-  send(Step::Ehlo, Phase::Ehlo, (plan_.lmtp ? "LHLO " : "EHLO ") + plan_.helo_name);
-}
-
-void Session::tls_failed() {
-  if (step_ == Step::TlsHandshake) abort();
-}
-
-void Session::tls_untrusted() {
-  if (step_ != Step::TlsHandshake) return;
-  tls_active_ = true;
-  quit();  // nothing secret, and no "lost connection" in the server's log
-}
-
 void Session::on_reply(const Reply& reply) {
   // RFC 5321 §3.8: 421 may be sent in reply to any command; the server is closing.
   if (reply.code == 421 && step_ != Step::Quit) {
@@ -221,6 +203,10 @@ void Session::on_reply(const Reply& reply) {
       return on_ehlo(reply);
     case Step::Helo:
       return on_helo(reply);
+    case Step::PlaintextMail:
+      return on_plaintext_mail(reply);
+    case Step::PlaintextRset:
+      return on_plaintext_rset(reply);
     case Step::Starttls:
       return on_starttls(reply);
     case Step::Auth:
@@ -288,15 +274,6 @@ void Session::on_helo(const Reply& reply) {
     return;
   }
   add(FindingKind::HeloRejected, last_command_, reply);
-  quit();
-}
-
-void Session::on_starttls(const Reply& reply) {
-  if (reply.code == 220) {
-    transition(Step::TlsHandshake, Phase::Starttls);  // the driver takes over: Want::StartTls
-    return;
-  }
-  add(FindingKind::StarttlsRefused, last_command_, reply);
   quit();
 }
 
@@ -411,13 +388,11 @@ void Session::after_ehlo(const Reply& reply) {
   greeting_ = reply;
   capabilities_ = Capabilities::from_ehlo(reply);
   if (plan_.starttls && !tls_active_) {
-    if (!capabilities_.has("STARTTLS")) {
-      add(FindingKind::StarttlsNotOffered, "STARTTLS", {});
-      quit();
-      return;
+    if (plan_.plaintext_probe) {
+      probe_plaintext();
+    } else {
+      start_starttls();
     }
-    send(Step::Starttls, Phase::Starttls, "STARTTLS");
-    events_.emplace_back(TlsWanted{});
     return;
   }
   if (plan_.auth) {
@@ -467,7 +442,10 @@ void Session::next_recipient() {
     send(Step::Rcpt, Phase::Rcpt, "RCPT TO:<" + address + ">");
     return;
   }
-  if (!findings_.empty()) {  // any recipient not as expected: no message, no commands
+  // Any recipient not as expected: no message, no commands. (Findings of other phases that
+  // let the dialogue go on, those of --plaintext-refused, do not stop the transaction.)
+  if (std::any_of(findings_.begin(), findings_.end(),
+                  [](const Finding& f) { return f.phase == Phase::Rcpt; })) {
     quit();
     return;
   }

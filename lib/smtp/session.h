@@ -40,6 +40,11 @@ enum class FindingKind {
   StarttlsInjection,   ///< bytes after the 220 to STARTTLS, before the handshake
   AuthNotOffered,      ///< -A, but the (post-TLS) EHLO does not offer the mechanism
   AuthRejected,        ///< -A, but AUTH was not answered 235
+  // --plaintext-refused: what the server does before STARTTLS (RFC 3207 §4).
+  PlaintextAuthOffered,   ///< the EHLO before TLS lists AUTH
+  PlaintextMailAccepted,  ///< MAIL before STARTTLS not refused (2xx, or no 4xx/5xx at all)
+  PlaintextMailDeferred,  ///< MAIL before STARTTLS answered 4xx: no promise either way
+  PlaintextRsetFailed,    ///< the RSET after an accepted plaintext MAIL not answered 2xx
 };
 
 /// One finding with the command and reply it concerns.
@@ -86,6 +91,9 @@ struct Plan {
   bool starttls = false;               ///< -S: STARTTLS is required before anything else
   bool tls_active = false;             ///< implicit TLS: the connection is encrypted already
   std::optional<AuthPlan> auth;        ///< -A: AUTH after EHLO (and after TLS), before MAIL
+  /// --plaintext-refused (with starttls): before STARTTLS, MAIL FROM:<this> must be refused
+  /// with 5xx and the EHLO must not list AUTH. Without brackets, "" = the null sender.
+  std::optional<std::string> plaintext_probe;
 };
 
 /// The reply (if any) to one recipient.
@@ -179,6 +187,8 @@ class Session {
   [[nodiscard]] bool used_helo() const { return used_helo_; }
   [[nodiscard]] const Capabilities& capabilities() const { return capabilities_; }
   [[nodiscard]] const std::optional<Reply>& mail_reply() const { return mail_reply_; }
+  /// --plaintext-refused: the reply to MAIL FROM before STARTTLS.
+  [[nodiscard]] const std::optional<Reply>& plaintext_reply() const { return plaintext_reply_; }
   [[nodiscard]] const std::vector<RecipientResult>& recipients() const { return recipients_; }
   [[nodiscard]] bool message_accepted() const { return message_accepted_; }
   [[nodiscard]] const std::vector<CommandResult>& commands() const { return commands_; }
@@ -189,6 +199,8 @@ class Session {
     Banner,
     Ehlo,
     Helo,
+    PlaintextMail,
+    PlaintextRset,
     Starttls,
     TlsHandshake,
     Auth,
@@ -217,6 +229,8 @@ class Session {
   void on_banner(const Reply& reply);
   void on_ehlo(const Reply& reply);
   void on_helo(const Reply& reply);
+  void on_plaintext_mail(const Reply& reply);
+  void on_plaintext_rset(const Reply& reply);
   void on_starttls(const Reply& reply);
   void on_auth(const Reply& reply);
   void on_auth_login_user(const Reply& reply);
@@ -233,6 +247,8 @@ class Session {
   void send(Step step, Phase phase, std::string line);
   void send_secret(Step step, Phase phase, const std::string& line, std::string shown);
   void after_ehlo(const Reply& reply);
+  void probe_plaintext();
+  void start_starttls();
   void start_auth();
   void after_greeting();
   void next_recipient();
@@ -259,6 +275,7 @@ class Session {
   bool used_helo_ = false;
   Capabilities capabilities_;
   std::optional<Reply> mail_reply_;
+  std::optional<Reply> plaintext_reply_;
   std::vector<RecipientResult> recipients_;
   std::size_t next_rcpt_ = 0;
   std::size_t data_replies_due_ = 0;

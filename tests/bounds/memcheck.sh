@@ -6,7 +6,7 @@
 # Usage: bash tests/bounds/memcheck.sh PLUGIN [FAKE_SERVER]
 #   FAKE_SERVER  the bounds_fake_server binary (default: tests/bounds/ of PLUGIN's build tree)
 # The Postfix cases need root and /usr/sbin/postfix (tests/integration/postfix.sh install); the
-# instance gets its own folder and ports 15025-15029 and 15465, so it never meets the
+# instance gets its own folder and ports 15025-15030 and 15465, so it never meets the
 # integration tier's instance. Without Postfix those cases are reported as skipped.
 # Exit status: 0 all passed, 1 any failed, 2 usage, 77 valgrind is not installed (CTest: skip).
 set -uo pipefail
@@ -149,7 +149,7 @@ if [[ $(id -u) != 0 || ! -x /usr/sbin/postfix ]]; then
 else
   postfix_dir=$(mktemp -d /tmp/smtpverify-memcheck-postfix.XXXXXX)
   if POSTFIX_PORT=15025 POSTFIX_PROXY_PORT=15027 POSTFIX_SMTPS_PORT=15465 POSTFIX_NOTLS_PORT=15026 \
-    POSTFIX_EXPIRED_PORT=15028 POSTFIX_SOON_PORT=15029 \
+    POSTFIX_EXPIRED_PORT=15028 POSTFIX_SOON_PORT=15029 POSTFIX_TLSONLY_PORT=15030 \
     bash "$here/../integration/postfix.sh" start "$postfix_dir" >"$work/postfix.log" 2>&1; then
     # shellcheck source=/dev/null
     source "$postfix_dir/env"

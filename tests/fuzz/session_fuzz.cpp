@@ -5,7 +5,8 @@
 // plain server transcript); without bit 7 no read goes past a line end, with it reads cross
 // lines (mode 0x80: everything at once, replies pipelined). TLS outcome & 3: 0 the handshake
 // succeeds, 1 it succeeds with an untrusted certificate (then only QUIT may go out), 2 it fails,
-// 3 the next bytes arrive before the handshake (a response injection).
+// 3 the next bytes arrive before the handshake (a response injection); bit 2 of that byte adds
+// the --plaintext-refused probe (MAIL, and RSET if accepted, before STARTTLS) to a STARTTLS plan.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -38,7 +39,7 @@ bool leaks(const Reply& reply) {
                      [](const std::string& line) { return leaks(line); });
 }
 
-Plan make_plan(std::uint8_t flags) {
+Plan make_plan(std::uint8_t flags, bool probe_plaintext) {
   Plan p;
   p.helo_name = "probe.smtpverify.test";
   p.lmtp = (flags & 0x02) != 0;
@@ -52,6 +53,7 @@ Plan make_plan(std::uint8_t flags) {
   }
   if ((flags & 0x40) == 0) p.payload = to_data_payload("Subject: fuzz\n\n.dot-stuffed\nbody\n");
   p.starttls = (flags & 0x80) == 0;
+  if (p.starttls && probe_plaintext) p.plaintext_probe = p.mail_from.value_or("");
   p.recipients = {{"a@smtpverify.test", false},
                   {"b@smtpverify.test", false},
                   {"nosuchuser@smtpverify.test", true}};
@@ -85,7 +87,7 @@ std::size_t check_events(Session& s, bool secrets) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 3) return 0;
-  const Plan plan = make_plan(data[0]);
+  const Plan plan = make_plan(data[0], (data[2] & 4) != 0);
   const bool across_lines = (data[1] & 0x80) != 0;
   const std::size_t max_read = data[1] & 0x7f;
   const std::uint8_t tls = data[2] & 3;
@@ -145,7 +147,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Issue 14 #8: an event for every write, and none for what an abort discarded.
   FUZZ_CHECK(sent_events == writes);
   FUZZ_CHECK(s.phase() == Phase::Done && s.take_output().empty());
-  FUZZ_CHECK(s.findings().size() <= plan.recipients.size() + 3);
+  // --plaintext-refused adds at most three: AUTH offered, MAIL accepted, RSET refused.
+  FUZZ_CHECK(s.findings().size() <= plan.recipients.size() + 3 + (plan.plaintext_probe ? 3 : 0));
   // Once done, nothing the server does changes anything.
   const std::size_t findings = s.findings().size();
   s.receive("250 ok\r\n");

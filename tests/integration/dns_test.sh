@@ -144,6 +144,8 @@ phase_args() {
     resolve) args=(-H "$MX_HOST" -p "$port" -F "$HELO_OK" "${dns[@]}" --helo-dns ignore) ;;
     tls) args=(-H 127.0.0.1 -p "$POSTFIX_SMTPS_PORT" -F "$HELO_OK" "${dns[@]}" --helo-dns ignore -s "${ca[@]}") ;;
     starttls) args=("${plain[@]}" -S "${ca[@]}") ;;
+    plaintext) args=(-H 127.0.0.1 -p "$POSTFIX_TLSONLY_PORT" -F "$HELO_OK" "${dns[@]}" --helo-dns ignore
+                     -S "${ca[@]}" --plaintext-refused) ;;
     auth) args=("${plain[@]}" -S "${ca[@]}" -A PLAIN -U "$POSTFIX_AUTH_USER"
                 --authpass-file "$POSTFIX_AUTHPASS_FILE") ;;
     mail | rcpt | data) args=("${plain[@]}" -f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT" --data) ;;
@@ -152,7 +154,7 @@ phase_args() {
     *) args=("${plain[@]}") ;;
   esac
 }
-for label in mx resolve connect tls banner ehlo starttls auth mail rcpt data commands quit helo_dns; do
+for label in mx resolve connect tls banner ehlo plaintext starttls auth mail rcpt data commands quit helo_dns; do
   phase_args "$label"
   check "-c $label=@0:1000 makes the $label phase CRITICAL" 2 \
     "SMTP CRITICAL - .*$label [0-9.]+ s \\(critical @0:1000\\).* \\| (.* )?$label=[0-9]+\\.[0-9]{6}s;;@0:1000;0( .*)?" \

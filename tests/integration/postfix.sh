@@ -32,6 +32,9 @@
 #   10027  PROXY protocol: never speaks (see below)
 #   10028  STARTTLS with a certificate that expired 30 days ago
 #   10029  STARTTLS with a certificate that expires in 20 days
+#   10030  TLS only (smtpd_tls_security_level=encrypt, smtpd_tls_auth_only=yes):
+#          offers STARTTLS, answers MAIL before it "530 5.7.0 Must issue a
+#          STARTTLS command first" and AUTH only inside TLS (submission style)
 #
 # Environment overrides for "start":
 #   POSTFIX_PORT=10025          plain SMTP listener (with STARTTLS)
@@ -39,6 +42,7 @@
 #   POSTFIX_NOTLS_PORT=10026    listener without TLS
 #   POSTFIX_EXPIRED_PORT=10028  STARTTLS listener, expired certificate
 #   POSTFIX_SOON_PORT=10029     STARTTLS listener, certificate expiring soon
+#   POSTFIX_TLSONLY_PORT=10030  STARTTLS listener that refuses everything before TLS
 #   POSTFIX_PROXY_PORT=10027    smtpd behind "haproxy" PROXY protocol: it waits
 #                               silently for a PROXY header ("never speaks")
 #   POSTFIX_PROXY_TIMEOUT=30s   how long that listener waits before hanging up
@@ -203,6 +207,12 @@ write_master_cf() {
 			"smtpd_tls_chain_files=$pki/expired-chain.pem"
 		smtpd_listener soon "$SOON_PORT" \
 			"smtpd_tls_chain_files=$pki/soon-chain.pem"
+		# A TLS-only promise (RFC 3207 §4), as on a submission port: no mail and no
+		# AUTH before STARTTLS (auth_only is main.cf's too; said here so the
+		# listener keeps its promise whatever main.cf says).
+		smtpd_listener tlsonly "$TLSONLY_PORT" \
+			smtpd_tls_security_level=encrypt \
+			smtpd_tls_auth_only=yes
 	} >"$dir/etc/master.cf"
 }
 
@@ -482,6 +492,7 @@ write_env() {
 			POSTFIX_NOTLS_PORT "$NOTLS_PORT" \
 			POSTFIX_EXPIRED_PORT "$EXPIRED_PORT" \
 			POSTFIX_SOON_PORT "$SOON_PORT" \
+			POSTFIX_TLSONLY_PORT "$TLSONLY_PORT" \
 			POSTFIX_ADDRS "$addrs" \
 			POSTFIX_IPV6 "$IPV6" \
 			POSTFIX_HOSTNAME "$MY_HOSTNAME" \
@@ -511,8 +522,10 @@ cmd_start() {
 	NOTLS_PORT=${POSTFIX_NOTLS_PORT:-10026}
 	EXPIRED_PORT=${POSTFIX_EXPIRED_PORT:-10028}
 	SOON_PORT=${POSTFIX_SOON_PORT:-10029}
+	TLSONLY_PORT=${POSTFIX_TLSONLY_PORT:-10030}
 	PROXY_TIMEOUT=${POSTFIX_PROXY_TIMEOUT:-30s}
-	local -a ports=("$PORT" "$PROXY_PORT" "$SMTPS_PORT" "$NOTLS_PORT" "$EXPIRED_PORT" "$SOON_PORT")
+	local -a ports=("$PORT" "$PROXY_PORT" "$SMTPS_PORT" "$NOTLS_PORT" "$EXPIRED_PORT" "$SOON_PORT"
+		"$TLSONLY_PORT")
 	local port
 	for port in "${ports[@]}"; do
 		if [[ ! $port =~ ^[1-9][0-9]{0,4}$ ]] || ((port < 1 || port > 65535)); then
@@ -580,7 +593,8 @@ cmd_start() {
 	write_env "$dir"
 	log "instance in $dir is up (${LISTEN_ADDRS[*]}): SMTP+STARTTLS on port $PORT," \
 		"implicit TLS on $SMTPS_PORT, no TLS on $NOTLS_PORT, PROXY on $PROXY_PORT," \
-		"expired certificate on $EXPIRED_PORT, expiring certificate on $SOON_PORT"
+		"expired certificate on $EXPIRED_PORT, expiring certificate on $SOON_PORT," \
+		"TLS only on $TLSONLY_PORT"
 }
 
 # ------------------------------------------------------------------- stop

@@ -98,4 +98,30 @@ check "-A without TLS and without --auth-plaintext is UNKNOWN, nothing sent" 3 \
   "SMTP UNKNOWN - -A without -S or -s would send the password in plaintext \\(--auth-plaintext\\)" \
   -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -A PLAIN -U "$POSTFIX_AUTH_USER" -P x
 
+# --plaintext-refused (issue 17): the TLS-only listener keeps its promise, the normal one does not.
+from=(-f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT")
+check "--plaintext-refused on the TLS-only listener is OK (530 before STARTTLS)" 0 \
+  "SMTP OK - $(ep 127.0.0.1 "$POSTFIX_TLSONLY_PORT") $banner, plaintext refused, $tls13, cert (89|90) d, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t plaintext=$t starttls=$t mail=$t rcpt=$t quit=$t $days" \
+  -- -H 127.0.0.1 -p "$POSTFIX_TLSONLY_PORT" "${common[@]}" -S "${ca[@]}" --plaintext-refused "${from[@]}" -v
+expect "the transcript shows the probe refused" \
+  grep -qzF $'C: MAIL FROM:<monitor@smtpverify.test>\nS: 530 5.7.0 Must issue a STARTTLS command first\n* MAIL refused before TLS, as required\nC: STARTTLS\n' <<<"$out"
+
+check "--plaintext-refused on the normal STARTTLS listener is CRITICAL (MAIL accepted, then RSET)" 2 \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_PORT") accepts mail without TLS: MAIL FROM:<monitor@smtpverify\.test> before STARTTLS answered 250 2\.1\.0 Ok \| time=$t connect=$t banner=$t ehlo=$t plaintext=$t starttls=$t mail=$t rcpt=$t quit=$t $days" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" --plaintext-refused "${from[@]}" -v
+expect "RSET before STARTTLS, and the transaction after TLS as usual" \
+  grep -qzF $'S: 250 2.1.0 Ok\nC: RSET\nS: 250 2.0.0 Ok\nC: STARTTLS\n' <<<"$out"
+
+check "--plaintext-refused with the null sender and AUTH PLAIN after STARTTLS on the TLS-only listener" 0 \
+  "SMTP OK - $(ep ::1 "$POSTFIX_TLSONLY_PORT") $banner, plaintext refused, $tls13, cert (89|90) d, $total \| time=$t connect=$t banner=$t ehlo=$t plaintext=$t starttls=$t auth=$t quit=$t $days" \
+  -- -H ::1 -p "$POSTFIX_TLSONLY_PORT" "${common[@]}" -S "${ca[@]}" --plaintext-refused \
+     -A PLAIN -U "$POSTFIX_AUTH_USER" --authpass-file "$POSTFIX_AUTHPASS_FILE" -v
+expect "the probe used the null sender, AUTH went out after TLS" \
+  grep -qzF $'C: MAIL FROM:<>\nS: 530 5.7.0 Must issue a STARTTLS command first\n' <<<"$out"
+expect "AUTH succeeded inside TLS" grep -qx 'S: 235 2\.7\.0 Authentication successful' <<<"$out"
+
+check "--plaintext-refused with -s is UNKNOWN, nothing sent" 3 \
+  "SMTP UNKNOWN - --plaintext-refused needs -S: with -s nothing is sent before TLS" \
+  -- -H 127.0.0.1 -p "$POSTFIX_SMTPS_PORT" "${common[@]}" -s --plaintext-refused
+
 finish

@@ -6,7 +6,7 @@
 #    Nagios command definitions as a conffile, the Icinga 2 CheckCommand as an example only),
 #    linked dynamically against Debian's OpenSSL (the TLS module), c-ares and Boost;
 #  - the INSTALLED plugin answers -V (exit 3) and checks a private Postfix
-#    (tests/integration/postfix.sh on ports 14025-14029 and 14465, or the next free ones):
+#    (tests/integration/postfix.sh on ports 14025-14030 and 14465, or the next free ones):
 #    plain, and STARTTLS with a recipient, as the nagios user; `man -w` finds the page;
 #  - apt-get purge removes everything again (KEEP_PACKAGE=1 leaves it installed, e.g. for
 #    tests/packaging/icinga_test.sh);

@@ -15,8 +15,8 @@
 #       - "smtp-full": implicit TLS, AUTH with smtp_verify_authpass_file, probes, DATA,
 #         -C/-R pairs, thresholds: state 0;
 #       - "smtp-proxy": PROXY v2 over IPv6 (if ::1 works) with STARTTLS: state 0;
-#       - "smtp-mx": --mx/--mx-all/--each-address/--dane with DNS sent nowhere (127.0.0.1:9): the command
-#         line (no -H) and CRITICAL;
+#       - "smtp-mx": --mx/--mx-all/--each-address/--dane/--plaintext-refused with DNS sent
+#         nowhere (127.0.0.1:9): the command line (no -H) and CRITICAL;
 #       - "smtp-argmap": the remaining variables (LMTP, --data-file, --auth-plaintext): only
 #         the command line is asserted;
 #     and the Icinga log has no "Ignoring invalid perfdata".
@@ -208,6 +208,7 @@ object Service "smtp-mx" {
   vars.smtp_verify_mx_all = true
   vars.smtp_verify_each_address = true
   vars.smtp_verify_starttls = true
+  vars.smtp_verify_plaintext_refused = true
   vars.smtp_verify_dane = true
   vars.smtp_verify_dane_insecure = true
   vars.smtp_verify_dns_server = "127.0.0.1:9"
@@ -458,8 +459,8 @@ else
     --no-verify --ca-path=/etc/ssl/certs --fqdn="$FQDN" --helo-dns=ignore
 fi
 
-check_command smtp-mx --mx=smtpverify.test --mx-all --each-address --starttls --dane --dane-insecure \
-  --dns-server=127.0.0.1:9 --timeout=3 --fqdn="$FQDN" --helo-dns=ignore
+check_command smtp-mx --mx=smtpverify.test --mx-all --each-address --starttls --plaintext-refused \
+  --dane --dane-insecure --dns-server=127.0.0.1:9 --timeout=3 --fqdn="$FQDN" --helo-dns=ignore
 mx_output=$(cr smtp-mx '.output')
 expect_eq "smtp-mx: a plugin result, CRITICAL without DNS (${mx_output%%$'\n'*})" \
   "$(cr smtp-mx '.exit_status')" 2

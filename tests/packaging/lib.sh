@@ -14,7 +14,8 @@ free_port() {
 }
 
 # postfix_ports BASE: set the POSTFIX_*_PORT variables of tests/integration/postfix.sh to
-# BASE+25 (STARTTLS), +26 (no TLS), +27 (PROXY), +28 (expired), +29 (expiring soon) and +465
+# BASE+25 (STARTTLS), +26 (no TLS), +27 (PROXY), +28 (expired), +29 (expiring soon), +30 (TLS
+# only) and +465
 # (implicit TLS), each moved up to the next free port if something else listens there
 # (other test suites run Postfix instances too).
 postfix_ports() {
@@ -25,9 +26,10 @@ postfix_ports() {
   POSTFIX_PROXY_PORT=$(free_port $((next + 1)))
   POSTFIX_EXPIRED_PORT=$(free_port $((POSTFIX_PROXY_PORT + 1)))
   POSTFIX_SOON_PORT=$(free_port $((POSTFIX_EXPIRED_PORT + 1)))
+  POSTFIX_TLSONLY_PORT=$(free_port $((POSTFIX_SOON_PORT + 1)))
   POSTFIX_SMTPS_PORT=$(free_port $((base + 465)))
   export POSTFIX_PORT POSTFIX_NOTLS_PORT POSTFIX_PROXY_PORT POSTFIX_EXPIRED_PORT \
-    POSTFIX_SOON_PORT POSTFIX_SMTPS_PORT
+    POSTFIX_SOON_PORT POSTFIX_TLSONLY_PORT POSTFIX_SMTPS_PORT
 }
 
 # start_postfix DIR BASE: a private Postfix in DIR on the ports of postfix_ports BASE, its

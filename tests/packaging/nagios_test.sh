@@ -186,7 +186,8 @@ if timeout "$(left)" nagios4 -v "$n/nagios.cfg" >"$tmp/verify.log" 2>&1; then
 else
   fail "nagios4 -v accepts the configuration" "$(grep -iE 'error|warning' "$tmp/verify.log" | head)"
 fi
-for cmd in check_smtp_verify check_smtp_verify_rcpt check_smtp_verify_starttls; do
+for cmd in check_smtp_verify check_smtp_verify_rcpt check_smtp_verify_starttls \
+  check_smtp_verify_submission; do
   expect "the shipped cfg defines $cmd" grep -qE "^[[:space:]]*command_name[[:space:]]+$cmd\$" contrib/nagios/smtp_verify.cfg
 done
 

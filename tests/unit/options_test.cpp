@@ -137,12 +137,12 @@ TEST(Options, HelpNamesEveryPhaseOfTheRegistry) {
     const bool space = ch == ' ' || ch == '\n';
     if (!space || (!help.empty() && help.back() != ' ')) help += space ? ' ' : ch;
   }
-  EXPECT_NE(help.find("Phases: mx, resolve, connect, tls, banner, ehlo, starttls, auth, mail, "
-                      "rcpt, data, commands, quit, helo_dns. Critical"),
+  EXPECT_NE(help.find("Phases: mx, resolve, connect, tls, banner, ehlo, plaintext, starttls, "
+                      "auth, mail, rcpt, data, commands, quit, helo_dns. Critical"),
             std::string::npos)
       << help;
-  EXPECT_NE(help.find("Perfdata: time (total), then mx resolve connect tls banner ehlo starttls "
-                      "auth mail rcpt data commands quit helo_dns for the phases"),
+  EXPECT_NE(help.find("Perfdata: time (total), then mx resolve connect tls banner ehlo plaintext "
+                      "starttls auth mail rcpt data commands quit helo_dns for the phases"),
             std::string::npos);
   EXPECT_NE(help.find("Phases: " + smtp::threshold_phase_names(", ") + ". "), std::string::npos);
 }
@@ -165,7 +165,7 @@ TEST(Options, EveryBadInputIsOneExactLine) {
   EXPECT_EQ(error_of({"-H", "h", "-c", "abc"}), "-c: 'abc' is not a range");
   EXPECT_EQ(error_of({"-H", "h", "-w", "helo=1"}),
             "-w: unknown label 'helo' (labels: time mx resolve connect tls banner ehlo "
-            "starttls auth mail rcpt data commands quit helo_dns cert_days)");
+            "plaintext starttls auth mail rcpt data commands quit helo_dns cert_days)");
   EXPECT_EQ(error_of({"-H", "h", "-w", "1", "-w", "2"}), "-w given twice for time");
   EXPECT_EQ(error_of({"-H", "h", "-t", "0"}),
             "-t '0': seconds must be a number above 0 and at most 86400");
@@ -465,6 +465,21 @@ TEST(Options, Dane) {
             "--dane and --no-verify exclude each other");
   EXPECT_EQ(error_of({"-H", "192.0.2.1", "-S", "--dane"}),
             "--dane needs -H to be a host name (the TLSA owner), not an address");
+}
+
+// Issue 17: only STARTTLS has a plaintext part for --plaintext-refused to probe.
+TEST(Options, PlaintextRefused) {
+  const auto p = parse({"-H", "h", "-S", "--plaintext-refused"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_TRUE(p.config.plaintext_refused);
+  EXPECT_FALSE(parse({"-H", "h", "-S"}).config.plaintext_refused);
+  EXPECT_EQ(error_of({"-H", "h", "--plaintext-refused"}), "--plaintext-refused needs -S");
+  EXPECT_EQ(error_of({"-H", "h", "-s", "--plaintext-refused"}),
+            "--plaintext-refused needs -S: with -s nothing is sent before TLS");
+  const auto mx = parse({"--mx", "example.org", "--mx-all", "-S", "--plaintext-refused", "-r", "-f",
+                         "m@example.org"});
+  ASSERT_EQ(mx.action, ParsedOptions::Action::Run) << mx.text;
+  EXPECT_TRUE(mx.config.plaintext_refused);
 }
 
 TEST(Options, OutputFormat) {

@@ -821,3 +821,200 @@ TEST(SessionAuth, OfferedOnlyBeforeTlsDoesNotCount) {
 
 }  // namespace
 }  // namespace smtpverify::smtp
+
+// --plaintext-refused: before STARTTLS, MAIL must be refused with 5xx and AUTH not offered.
+namespace smtpverify::smtp {
+namespace {
+
+Plan probe_plan() {
+  Plan p;
+  p.helo_name = "probe.example.org";
+  p.starttls = true;
+  p.mail_from = "m@example.org";
+  p.recipients = {{"r@example.org", false}};
+  p.payload = "Subject: x\r\n\r\nbody\r\n";
+  p.plaintext_probe = "m@example.org";
+  return p;
+}
+
+const std::string kEhloTls = "250-mx\r\n250 STARTTLS\r\n";
+
+TEST(SessionPlaintext, RefusedWithFiveHundredThenStarttls) {
+  const auto out = run_every_split(
+      probe_plan(),
+      {
+          {"", "220 mx ESMTP\r\n"},
+          {"EHLO probe.example.org\r\n", kEhloTls},
+          {"MAIL FROM:<m@example.org>\r\n", "530 5.7.0 Must issue a STARTTLS command first\r\n"},
+          {"STARTTLS\r\n", "454 4.7.0 TLS not available\r\n"},
+          {"QUIT\r\n", "221 bye\r\n"},
+      });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::StarttlsRefused}));
+}
+
+TEST(SessionPlaintext, EventsNameTheProbeAndItsPhase) {
+  Session s(probe_plan());
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  (void)s.take_events();
+  s.receive(kEhloTls);
+  EXPECT_EQ(s.phase(), Phase::Plaintext);
+  EXPECT_EQ(s.waiting_for(), "reply to MAIL FROM before STARTTLS");
+  EXPECT_EQ(s.take_output(), "MAIL FROM:<m@example.org>\r\n");
+  s.receive("530 5.7.0 Must issue a STARTTLS command first\r\n");
+  EXPECT_EQ(s.take_output(), "STARTTLS\r\n");
+  EXPECT_EQ(describe(s.take_events(), true),
+            (std::vector<std::string>{
+                "S: 250-mx", "S: 250 STARTTLS", "~ ehlo>plaintext-mail", "> plaintext",
+                "C: MAIL FROM:<m@example.org>", "S: 530 5.7.0 Must issue a STARTTLS command first",
+                "* MAIL refused before TLS, as required", "~ plaintext-mail>starttls", "> starttls",
+                "C: STARTTLS", "tls wanted"}));
+  EXPECT_EQ(s.plaintext_reply()->code, 530);
+  EXPECT_TRUE(s.findings().empty());
+}
+
+// Accepted: CRITICAL finding, RSET, STARTTLS, and after TLS the whole transaction as usual
+// (a finding of the probe does not stop the message).
+TEST(SessionPlaintext, AcceptedIsResetThenTheCheckGoesOn) {
+  Session s(probe_plan());
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive(kEhloTls);
+  EXPECT_EQ(s.take_output(), "MAIL FROM:<m@example.org>\r\n");
+  s.receive("250 2.1.0 Ok\r\n");
+  EXPECT_EQ(s.take_output(), "RSET\r\n");
+  EXPECT_EQ(s.phase(), Phase::Plaintext);
+  EXPECT_EQ(s.waiting_for(), "reply to RSET before STARTTLS");
+  s.receive("250 2.0.0 Ok\r\n");
+  EXPECT_EQ(s.take_output(), "STARTTLS\r\n");
+  s.receive("220 go\r\n");
+  s.tls_established();
+  EXPECT_EQ(s.take_output(), "EHLO probe.example.org\r\n");
+  for (const auto& [reply, next] : std::vector<std::pair<std::string, std::string>>{
+           {"250 mx\r\n", "MAIL FROM:<m@example.org>\r\n"},
+           {"250 ok\r\n", "RCPT TO:<r@example.org>\r\n"},
+           {"250 ok\r\n", "DATA\r\n"},
+           {"354 go\r\n", "Subject: x\r\n\r\nbody\r\n.\r\n"},
+           {"250 queued\r\n", "QUIT\r\n"}}) {
+    s.receive(reply);
+    EXPECT_EQ(s.take_output(), next) << reply;
+  }
+  s.receive("221 bye\r\n");
+  EXPECT_EQ(s.want(), Want::Done);
+  EXPECT_TRUE(s.message_accepted());
+  ASSERT_EQ(s.findings().size(), 1u);
+  const Finding& f = s.findings()[0];
+  EXPECT_EQ(f.kind, FindingKind::PlaintextMailAccepted);
+  EXPECT_EQ(f.phase, Phase::Plaintext);
+  EXPECT_EQ(f.command, "MAIL FROM:<m@example.org>");
+  EXPECT_EQ(f.reply.first_line(), "250 2.1.0 Ok");
+}
+
+TEST(SessionPlaintext, DeferredIsAFindingAndStarttlsFollows) {
+  const auto out = run_every_split(probe_plan(),
+                                   {
+                                       {"", "220 mx\r\n"},
+                                       {"EHLO probe.example.org\r\n", kEhloTls},
+                                       {"MAIL FROM:<m@example.org>\r\n", "451 4.3.0 try later\r\n"},
+                                       {"STARTTLS\r\n", "502 no\r\n"},
+                                       {"QUIT\r\n", "221 bye\r\n"},
+                                   });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::PlaintextMailDeferred,
+                                                    FindingKind::StarttlsRefused}));
+}
+
+// AUTH before TLS and an accepted MAIL: both are reported, once each; the null sender without -f.
+TEST(SessionPlaintext, AuthOfferedAndMailAcceptedAreBothReported) {
+  for (const std::string auth : {"250-AUTH PLAIN LOGIN\r\n", "250-AUTH=PLAIN LOGIN\r\n"}) {
+    Plan p = basic_plan();
+    p.starttls = true;
+    p.plaintext_probe = "";
+    const auto out = run_every_split(
+        p, {
+               {"", "220 mx\r\n"},
+               {"EHLO probe.example.org\r\n", "250-mx\r\n" + auth + "250 STARTTLS\r\n"},
+               {"MAIL FROM:<>\r\n", "250 2.1.0 Ok\r\n"},
+               {"RSET\r\n", "250 2.0.0 Ok\r\n"},
+               {"STARTTLS\r\n", "454 4.7.0 no\r\n"},
+               {"QUIT\r\n", "221 bye\r\n"},
+           });
+    EXPECT_EQ(out.unexpected, "") << auth;
+    EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::PlaintextAuthOffered,
+                                                      FindingKind::PlaintextMailAccepted,
+                                                      FindingKind::StarttlsRefused}))
+        << auth;
+    Session s(p);
+    s.receive("220 mx\r\n");
+    (void)s.take_output();
+    s.receive("250-mx\r\n" + auth + "250 STARTTLS\r\n");
+    ASSERT_EQ(s.findings().size(), 1u);
+    EXPECT_EQ(s.findings()[0].detail, "PLAIN LOGIN") << auth;
+    EXPECT_EQ(s.findings()[0].command, "");
+  }
+}
+
+// Without the probe, AUTH before TLS is no finding (the server may have reasons).
+TEST(SessionPlaintext, NoProbeNoFinding) {
+  Plan p = probe_plan();
+  p.plaintext_probe.reset();
+  Session s(p);
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n");
+  EXPECT_EQ(s.take_output(), "STARTTLS\r\n");
+  EXPECT_TRUE(s.findings().empty());
+}
+
+TEST(SessionPlaintext, RsetRefusedQuits) {
+  const auto out =
+      run_every_split(probe_plan(), {
+                                        {"", "220 mx\r\n"},
+                                        {"EHLO probe.example.org\r\n", kEhloTls},
+                                        {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+                                        {"RSET\r\n", "502 5.5.1 no RSET\r\n"},
+                                        {"QUIT\r\n", "221 bye\r\n"},
+                                    });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::PlaintextMailAccepted,
+                                                    FindingKind::PlaintextRsetFailed}));
+}
+
+// The probe runs whether STARTTLS is offered or not: both findings are true.
+TEST(SessionPlaintext, ProbeBeforeTheStarttlsOfferIsChecked) {
+  const auto out = run(probe_plan(), {
+                                         {"", "220 mx\r\n"},
+                                         {"EHLO probe.example.org\r\n", "250 mx\r\n"},
+                                         {"MAIL FROM:<m@example.org>\r\n", "530 5.7.0 no\r\n"},
+                                         {"QUIT\r\n", "221 bye\r\n"},
+                                     });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::StarttlsNotOffered}));
+}
+
+TEST(SessionPlaintext, CloseOrFourTwentyOneOnTheProbe) {
+  Session s(probe_plan());
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive(kEhloTls);
+  (void)s.take_output();
+  s.receive_eof();
+  EXPECT_EQ(s.want(), Want::Done);
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].kind, FindingKind::ConnectionClosed);
+  EXPECT_EQ(s.findings()[0].phase, Phase::Plaintext);
+  EXPECT_EQ(s.findings()[0].command, "MAIL FROM:<m@example.org>");
+
+  const auto closing = run(probe_plan(), {
+                                             {"", "220 mx\r\n"},
+                                             {"EHLO probe.example.org\r\n", kEhloTls},
+                                             {"MAIL FROM:<m@example.org>\r\n", "421 4.7.0 bye\r\n"},
+                                         });
+  EXPECT_EQ(closing.findings, (std::vector<FindingKind>{FindingKind::ServiceClosing}));
+  EXPECT_EQ(closing.trailing, "");  // no QUIT after 421
+  EXPECT_EQ(closing.final_want, Want::Done);
+}
+
+}  // namespace
+}  // namespace smtpverify::smtp

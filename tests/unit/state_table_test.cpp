@@ -35,6 +35,10 @@ TEST(StateTable, DialogueFindings) {
       {FindingKind::StarttlsInjection, State::Critical},
       {FindingKind::AuthNotOffered, State::Critical},
       {FindingKind::AuthRejected, State::Critical},
+      {FindingKind::PlaintextAuthOffered, State::Critical},
+      {FindingKind::PlaintextMailAccepted, State::Critical},
+      {FindingKind::PlaintextMailDeferred, State::Warning},
+      {FindingKind::PlaintextRsetFailed, State::Critical},
   };
   for (const auto& [kind, state] : table) {
     EXPECT_EQ(smtp_state(kind), state) << static_cast<int>(kind);
@@ -150,6 +154,33 @@ TEST(StateTable, DescribeFindings) {
                       {},
                       "reply line longer than 4096 bytes"}),
             "over-long reply to EHLO p (reply line longer than 4096 bytes)");
+  // --plaintext-refused: the probe's commands are named as such.
+  EXPECT_EQ(describe({FindingKind::PlaintextMailAccepted,
+                      smtp::Phase::Plaintext,
+                      "MAIL FROM:<>",
+                      {250, {"2.1.0 Ok"}},
+                      ""}),
+            "accepts mail without TLS: MAIL FROM:<> before STARTTLS answered 250 2.1.0 Ok");
+  EXPECT_EQ(describe({FindingKind::PlaintextMailDeferred,
+                      smtp::Phase::Plaintext,
+                      "MAIL FROM:<m@x>",
+                      {451, {"4.3.0 later"}},
+                      ""}),
+            "MAIL FROM:<m@x> before STARTTLS deferred, expected a refusal: 451 4.3.0 later");
+  EXPECT_EQ(describe({FindingKind::PlaintextRsetFailed,
+                      smtp::Phase::Plaintext,
+                      "RSET",
+                      {502, {"5.5.1 no"}},
+                      ""}),
+            "RSET before STARTTLS rejected: 502 5.5.1 no");
+  EXPECT_EQ(describe({FindingKind::PlaintextAuthOffered, smtp::Phase::Ehlo, "", {}, "PLAIN|x"}),
+            "offers AUTH without TLS: AUTH PLAIN\\x7cx");
+  EXPECT_EQ(describe({FindingKind::ConnectionClosed,
+                      smtp::Phase::Plaintext,
+                      "MAIL FROM:<>",
+                      {},
+                      "connection closed"}),
+            "connection closed after MAIL FROM:<> before STARTTLS");
   // Server text is sanitised and bounded inside the description.
   const smtp::Reply evil{550, {"no | time=0s\r\nSMTP OK"}};
   EXPECT_EQ(describe({FindingKind::RcptRejected, smtp::Phase::Rcpt, "RCPT TO:<a@b>", evil, ""}),

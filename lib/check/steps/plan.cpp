@@ -65,6 +65,8 @@ smtp::Plan make_plan(const Config& config, const std::string& helo_name) {
   if (config.data) plan.payload = payload(config, helo_name);
   plan.commands = config.commands;
   plan.starttls = config.starttls;
+  // The probe's sender: -f's, else the null sender (a server that wants TLS refuses either).
+  if (config.plaintext_refused) plan.plaintext_probe = config.mail_from.value_or("");
   if (config.auth_mechanism) plan.auth = auth_plan(config);
   return plan;
 }

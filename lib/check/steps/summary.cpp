@@ -42,6 +42,10 @@ void connection_facts(Context& ctx, const smtp::Session& session) {
   if (config.proxy)
     facts.push_back(config.proxy == net::ProxyVersion::V1 ? "PROXY v1" : "PROXY v2");
   if (config.bind) facts.push_back("from " + ctx.local.address());
+  // --plaintext-refused kept its promise (any other outcome is a finding, and no OK line).
+  if (const auto& probe = session.plaintext_reply(); probe && probe->klass() == 5) {
+    facts.push_back("plaintext refused");
+  }
   const auto& tls = ctx.tls;
   if (!tls.version.empty()) {
     facts.push_back((config.starttls ? "STARTTLS " : "") + tls.version + " " + tls.cipher);
