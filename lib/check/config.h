@@ -29,6 +29,13 @@ int severity(State state);
 /// --helo-dns: what a HELO name that does not resolve to us is worth.
 enum class HeloDnsMode { Ignore, Warning, Critical };
 
+/// --output: what stdout carries.
+enum class OutputFormat {
+  Nagios,       ///< the status line (and the -v transcript)
+  Json,         ///< one JSON object
+  OpenMetrics,  ///< an OpenMetrics text exposition, for Prometheus and node_exporter
+};
+
 /// -A: the SASL mechanism.
 enum class AuthMechanism { Plain, Login };
 
@@ -72,13 +79,13 @@ struct Config {
   std::string auth_user;                               ///< -U
   std::string auth_password;      ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
   bool auth_plaintext = false;    ///< --auth-plaintext
-  bool json = false;              ///< --output json
   std::optional<std::string> mx;  ///< --mx DOMAIN instead of -H
   bool mx_all = false;            ///< --mx-all
   bool each_address = false;      ///< --each-address: every address of the host, in turn
   bool dane = false;              ///< --dane: TLSA records authenticate the certificate
   bool dane_insecure = false;     ///< --dane-insecure: accept TLSA answers without the AD bit
   HeloDnsMode helo_dns = HeloDnsMode::Warning;  ///< --helo-dns
+  OutputFormat output = OutputFormat::Nagios;   ///< --output
   int verbosity = 0;                            ///< -v count
 };
 
