@@ -38,8 +38,15 @@ int main(int argc, char** argv) {
     const CheckResult result = run_check(parsed.config);
     smtpverify::util::wipe(parsed.config.auth_password);  // one copy, held only while needed
     const Report report = make_report(result, parsed.config);
-    return emit(report.state,
-                parsed.config.json ? format_json(report, result) : format_nagios(report));
+    switch (parsed.config.output) {
+      case OutputFormat::Json:
+        return emit(report.state, format_json(report, result));
+      case OutputFormat::OpenMetrics:
+        return emit(report.state, format_openmetrics(report, result));
+      case OutputFormat::Nagios:
+        break;
+    }
+    return emit(report.state, format_nagios(report));
   } catch (const std::exception& e) {
     return emit(render_unknown(std::string("internal error: ") + e.what()));
   } catch (...) {

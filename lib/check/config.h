@@ -31,6 +31,13 @@ int severity(State state);
 /// the name then describes the monitoring host, not the mail server.
 enum class HeloDnsMode { Ignore, Report, Warning, Critical };
 
+/// --output: what stdout carries.
+enum class OutputFormat {
+  Nagios,       ///< the status line (and the -v transcript)
+  Json,         ///< one JSON object
+  OpenMetrics,  ///< an OpenMetrics text exposition, for Prometheus and node_exporter
+};
+
 /// -A: the SASL mechanism.
 enum class AuthMechanism { Plain, Login };
 
@@ -76,13 +83,13 @@ struct Config {
   std::string auth_user;                             ///< -U
   std::string auth_password;      ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
   bool auth_plaintext = false;    ///< --auth-plaintext
-  bool json = false;              ///< --output json
   std::optional<std::string> mx;  ///< --mx DOMAIN instead of -H
   bool mx_all = false;            ///< --mx-all
   bool each_address = false;      ///< --each-address: every address of the host, in turn
   bool dane = false;              ///< --dane: TLSA records authenticate the certificate
   bool dane_insecure = false;     ///< --dane-insecure: accept TLSA answers without the AD bit
   HeloDnsMode helo_dns = HeloDnsMode::Report;  ///< --helo-dns (-F alone: Warning)
+  OutputFormat output = OutputFormat::Nagios;  ///< --output
   int verbosity = 0;                           ///< -v count
 };
 

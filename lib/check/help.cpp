@@ -174,8 +174,14 @@ Thresholds and output:
          R"(  -v, --verbose           add the transcript (C:/S: lines) as long output;
                           -vv stamps each line with the elapsed time;
                           -vvv also logs each step of the dialogue
-  --output nagios|json    json: one JSON object instead of the status line
-                          (same exit code; schema in the README)
+  --output nagios|json|openmetrics
+                          json: one JSON object instead of the status line;
+                          openmetrics: an OpenMetrics text exposition (gauges
+                          smtp_verify_state, _up, _phase_seconds, _cert_days,
+                          _rcpt_as_expected, ... labelled by host and port)
+                          for Prometheus and node_exporter's textfile
+                          collector; not with -v. Same exit code; bad options
+                          still print the UNKNOWN line (README: schema, metrics)
   -h, --help              this help (exit 3)
   -V, --version           version (exit 3)
 

@@ -333,13 +333,18 @@ Checked<> parse_checks(const GivenOptions& vm, Config& c) {
   return {};
 }
 
-// --output.
+// --output (-v with openmetrics is refused in parse_options, which counts -v).
 Checked<> parse_output(const GivenOptions& vm, Config& c) {
   if (const auto output = vm.get("output")) {
-    if (*output != "nagios" && *output != "json") {
-      return bad("--output '" + *output + "' is not nagios or json");
+    if (*output == "nagios") {
+      c.output = OutputFormat::Nagios;
+    } else if (*output == "json") {
+      c.output = OutputFormat::Json;
+    } else if (*output == "openmetrics") {
+      c.output = OutputFormat::OpenMetrics;
+    } else {
+      return bad("--output '" + *output + "' is not nagios, json or openmetrics");
     }
-    c.json = *output == "json";
   }
   return {};
 }

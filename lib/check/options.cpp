@@ -260,6 +260,11 @@ ParsedOptions parse_options(int argc, const char* const* argv) {
   }
   auto config = build_config(vm);
   if (!config) return with(Action::Error, config.error().what);
+  // An exposition has no room for a transcript (OpenMetrics allows no comments): refused
+  // rather than dropped without a word.
+  if (verbosity > 0 && config->output == OutputFormat::OpenMetrics) {
+    return with(Action::Error, "-v cannot be combined with --output openmetrics");
+  }
   ParsedOptions out = with(Action::Run, "");
   out.config = std::move(*config);
   out.config.verbosity = verbosity;

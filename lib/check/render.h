@@ -60,6 +60,17 @@ std::string format_perfdata(const std::vector<PerfItem>& perfdata);
 /// schema). Never throws on the bytes of the result: every string is sanitised.
 std::string format_json(const Report& report, const CheckResult& result);
 
+/// --output openmetrics: an OpenMetrics 1.0 text exposition of the report and the result's facts
+/// (README: the metrics), ending "# EOF\n". Gauges only, so node_exporter's textfile collector
+/// (the Prometheus text format) reads it too. Label values are valid UTF-8 whatever the bytes.
+std::string format_openmetrics(const Report& report, const CheckResult& result);
+
+/// A label value as written between its quotes: valid UTF-8 is kept; a backslash, a double
+/// quote and a newline are escaped as OpenMetrics says (backslash-backslash, backslash-quote,
+/// backslash-n); every other control character (C0, DEL, C1) and every byte that is not part of
+/// valid UTF-8 becomes the text "\xNN" (its backslash escaped in turn), as in the status line.
+std::string openmetrics_label_value(std::string_view value);
+
 /// The complete stdout of a check that could not run, and its exit state.
 struct Output {
   State state = State::Unknown;

@@ -55,6 +55,13 @@ struct Exchange {
 
 struct Part;
 
+/// One --rcpt or --reject-rcpt and the reply it got.
+struct RecipientOutcome {
+  std::string address;         ///< as given, without angle brackets
+  bool expect_reject = false;  ///< --reject-rcpt
+  int code = 0;                ///< the reply code; 0 when it was never answered
+};
+
 /// Everything run_check observed; rendering and evaluation are pure functions of it.
 struct CheckResult {
   std::string endpoint;          ///< "name[addr]:port", "[addr]:port", or "name:port"
@@ -82,6 +89,11 @@ struct CheckResult {
   /// rated problems are already among `problems`; "2/3 MX hosts OK" heads the summary.
   std::vector<Part> parts;
   std::string tally;
+  /// Every --rcpt, then every --reject-rcpt, with its reply (code 0 until answered).
+  std::vector<RecipientOutcome> recipients;
+  // --mx, for the labels of --output openmetrics.
+  std::string mx_domain;         ///< --mx DOMAIN, or "" without --mx
+  bool mx_host_checked = false;  ///< --mx alone, the lookup answered: `host` is the host checked
 };
 
 /// A problem with the state the table gives it.

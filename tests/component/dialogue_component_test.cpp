@@ -288,13 +288,13 @@ std::vector<Step> auth_opening() {
 }
 
 // The check went CRITICAL with `summary` before the perfdata, and neither the output (-v) nor
-// the JSON shows a secret.
-void expect_scrubbed(const Checked& c, check::Config config, const std::string& summary) {
+// the JSON or the OpenMetrics exposition shows a secret.
+void expect_scrubbed(const Checked& c, const check::Config& config, const std::string& summary) {
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(c.line.substr(0, c.line.find(" |")), summary);
-  config.json = true;
-  for (const std::string& text :
-       {c.text, check::format_json(check::make_report(c.result, config), c.result)}) {
+  const check::Report report = check::make_report(c.result, config);
+  for (const std::string& text : {c.text, check::format_json(report, c.result),
+                                  check::format_openmetrics(report, c.result)}) {
     for (const char* secret : {"hunter2", "AHByb2JlAGh1bnRlcjI=", "aHVudGVyMg=="}) {
       EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in " << text;
     }

@@ -69,7 +69,7 @@ TEST(HeloDns, PtrIsAskedOnlyWhenShown) {
   for (const bool json : {false, true}) {
     FakeSmtpServer server(ok_script());
     auto config = helo_config(dns, server.port());
-    config.json = json;
+    config.output = json ? check::OutputFormat::Json : check::OutputFormat::Nagios;
     const auto c = check_with(config);
     EXPECT_TRUE(server.wait_done(3s));
     EXPECT_EQ(c.state, State::Ok) << c.text;
@@ -211,7 +211,7 @@ TEST(HeloDns, TheMachinesOwnNameIsReportedNotRated) {
   FakeSmtpServer server(ok_script());
   auto config = helo_config(dns, server.port(), check::HeloDnsMode::Report);
   config.verbosity = 1;
-  config.json = true;
+  config.output = check::OutputFormat::Json;
   const auto c = check_with(config);
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(c.state, State::Ok) << c.text;

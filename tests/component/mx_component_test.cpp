@@ -134,6 +134,40 @@ TEST(Mx, DnsServerThatNeverAnswersIsATimeout) {
 
 // Issue 14 #2: c-ares 1.18 hands on an MX exchange's spaces, '|' and '=' as they are, control
 // and 8-bit bytes as "\DDD"; lookup_mx keeps the name and says which are no host names.
+// --mx-all --output openmetrics: each host is a part, and the exposition labels its metrics
+// with mx_host. A hostile exchange name (q"\ x and an ESC, which
+// c-ares hands over as q\"\\ x\027) stays one label value, each backslash and quote escaped.
+TEST(Mx, AllHostsAreLabelledInTheExposition) {
+  FakeDnsServer dns;
+  const std::string hostile = "q\"\\ x\x1b.smtpverify.test";
+  dns.set(
+      kDomain, kDnsTypeMx,
+      records({mx_record(kDomain, 10, "near.smtpverify.test"), mx_record(kDomain, 20, hostile)}));
+  host_at(dns, "near.smtpverify.test", "127.0.0.1");
+  FakeSmtpServer server(ok_script());
+  auto config = mx_config(dns, server.port());
+  config.mx_all = true;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Critical) << c.text;
+  ASSERT_EQ(c.result.parts.size(), 2u);
+  const std::string text =
+      check::format_openmetrics(check::make_report(c.result, config), c.result);
+  const std::string d =
+      "{domain=\"mx.smtpverify.test\",port=\"" + std::to_string(server.port()) + "\"";
+  const std::string near = d + ",mx_host=\"near.smtpverify.test\"";
+  const std::string bad = d + R"(,mx_host="q\\\"\\\\ x\\027.smtpverify.test")";
+  for (const std::string& line :
+       {"\nsmtp_verify_state" + d + "} 2\n", "\nsmtp_verify_target_state" + near + "} 0\n",
+        "\nsmtp_verify_target_state" + bad + "} 2\n", "\nsmtp_verify_up" + near + "} 1\n",
+        "\nsmtp_verify_up" + bad + "} 0\n",
+        "\nsmtp_verify_phase_seconds" + near + ",phase=\"quit\"} "}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in\n" << text;
+  }
+  EXPECT_NE(text.find("\nsmtp_verify_phase_seconds" + d + ",phase=\"mx\"} "), std::string::npos)
+      << text;
+}
+
 TEST(Mx, ExchangesThatAreNoHostNamesAreFlagged) {
   FakeDnsServer dns;
   const std::string forged = "x OK - all fine | time=0s.smtpverify.test";

@@ -395,7 +395,7 @@ TEST(Auth, SecretNeverInJson) {
       auth_script("250-mx\r\n250 AUTH PLAIN\r\n",
                   {expect("AUTH PLAIN AHByb2JlAHMzY3JldA=="), send_raw("535 5.7.8 nope\r\n")}));
   auto config = auth_config(server.port(), check::AuthMechanism::Plain, 2);
-  config.json = true;
+  config.output = check::OutputFormat::Json;
   const auto result = check::run_check(config);
   EXPECT_TRUE(server.wait_done(3s));
   const check::Report report = check::make_report(result, config);

@@ -92,6 +92,12 @@ std::vector<std::string> perf_labels(const std::string& line) {
 
 std::string summary(const std::string& line) { return line.substr(0, line.find(" | ")); }
 
+// "0.1.0" from `PLUGIN -V`.
+std::string version_of(const std::string& plugin) {
+  const std::string line = run_binary(plugin, {"-V"}).first_line;
+  return line.substr(line.rfind(' ') + 1);
+}
+
 using Labels = std::vector<std::string>;
 
 std::vector<std::string> base(std::uint16_t port) {
@@ -216,6 +222,13 @@ TEST(Plugin, BadOptionsTouchNoServer) {
        "SMTP UNKNOWN - cannot read --data-file '/nope'"},
       {{"-H", "127.0.0.1", "-p", port, "-C", "NOOP\nQUIT"},
        "SMTP UNKNOWN - -C command is empty or contains a control character"},
+      // Whatever the output format, bad options are the one status line.
+      {{"-H", "127.0.0.1", "-p", port, "--output", "openmetrics", "-w", "5:1"},
+       "SMTP UNKNOWN - -w: range '5:1' has start > end"},
+      {{"-H", "127.0.0.1", "-p", port, "--output", "openmetrics", "-v"},
+       "SMTP UNKNOWN - -v cannot be combined with --output openmetrics"},
+      {{"-H", "127.0.0.1", "-p", port, "--output", "prometheus"},
+       "SMTP UNKNOWN - --output 'prometheus' is not nagios, json or openmetrics"},
   };
   for (const auto& [args, line] : cases) {
     const PluginRun r = run_plugin(args);
@@ -275,6 +288,76 @@ TEST(Plugin, JsonOutputCarriesTheSameFacts) {
   EXPECT_EQ(doc["phases"][2]["exchanges"][0]["lines"], nlohmann::json::array({"mx", "PIPELINING"}));
   EXPECT_EQ(perf_labels("x | " + doc["perfdata"].get<std::string>()),
             (Labels{"time", "connect", "banner", "ehlo", "mail", "rcpt", "quit"}));
+}
+
+// The exposition, times masked, with the status line's exit code: 550 to the one RCPT.
+TEST(Plugin, OpenMetricsOutputHasTheExitCodeAsItsState) {
+  FakeSmtpServer server(
+      {send("220 mx.smtpverify.test ESMTP Fake"), expect("EHLO probe.smtpverify.test"),
+       send("250 mx"), expect("MAIL FROM:<m@smtpverify.test>"), send("250 2.1.0 Ok"),
+       expect("RCPT TO:<nosuchuser@smtpverify.test>"), send("550 5.1.1 no such user"),
+       expect("QUIT"), send("221 2.0.0 Bye"), expect_close()});
+  const PluginRun r =
+      run_plugin(base(server.port()) + std::vector<std::string>{"-f", "m@smtpverify.test", "--rcpt",
+                                                                "nosuchuser@smtpverify.test",
+                                                                "--output", "openmetrics"});
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(r.exit_code, 2);
+  const std::string l = "{host=\"127.0.0.1\",port=\"" + std::to_string(server.port()) + "\"";
+  const std::string masked =
+      std::regex_replace(r.out, std::regex("\\} [0-9]+\\.[0-9]{6}\n"), "} T\n");
+  const std::string version = version_of(SMTPVERIFY_PLUGIN_PATH);
+  EXPECT_EQ(
+      masked,
+      "# TYPE smtp_verify_state gauge\n"
+      "# HELP smtp_verify_state The check's state, the same as its exit code: 0 OK, "
+      "1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
+      "smtp_verify_state" +
+          l +
+          "} 2\n"
+          "# TYPE smtp_verify_up gauge\n"
+          "# HELP smtp_verify_up 1 when a connection was made and the server greeted with "
+          "220, else 0.\n"
+          "smtp_verify_up" +
+          l +
+          "} 1\n"
+          "# TYPE smtp_verify_duration_seconds gauge\n"
+          "# UNIT smtp_verify_duration_seconds seconds\n"
+          "# HELP smtp_verify_duration_seconds The whole check, from start to end.\n"
+          "smtp_verify_duration_seconds" +
+          l +
+          "} T\n"
+          "# TYPE smtp_verify_phase_seconds gauge\n"
+          "# UNIT smtp_verify_phase_seconds seconds\n"
+          "# HELP smtp_verify_phase_seconds The time each phase took; phases that did not "
+          "complete are left out.\n" +
+          [&] {
+            std::string phases;
+            for (const char* p : {"connect", "banner", "ehlo", "mail", "rcpt", "quit"}) {
+              phases += "smtp_verify_phase_seconds" + l + ",phase=\"" + p + "\"} T\n";
+            }
+            return phases;
+          }() +
+          "# TYPE smtp_verify_rcpt_as_expected gauge\n"
+          "# HELP smtp_verify_rcpt_as_expected 1 when the recipient was answered as "
+          "expected (expect=accept: 2xx, expect=reject: 5xx), else 0.\n"
+          "smtp_verify_rcpt_as_expected" +
+          l +
+          ",rcpt=\"nosuchuser@smtpverify.test\",expect=\"accept\"} 0\n"
+          "# TYPE smtp_verify_rcpt_reply_code gauge\n"
+          "# HELP smtp_verify_rcpt_reply_code The code of the reply to RCPT TO, for "
+          "recipients that were answered.\n"
+          "smtp_verify_rcpt_reply_code" +
+          l +
+          ",rcpt=\"nosuchuser@smtpverify.test\",expect=\"accept\"} 550\n"
+          "# TYPE smtp_verify_version gauge\n"
+          "# HELP smtp_verify_version 1; the version label is the plugin's version.\n"
+          "smtp_verify_version" +
+          l + ",version=\"" + version +
+          "\"} 1\n"
+          "# EOF\n")
+      << r.out;
 }
 
 TEST(Plugin, HelpAndVersionExitUnknown) {

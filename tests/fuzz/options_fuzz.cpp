@@ -84,5 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (c.mail_from) FUZZ_CHECK(!has_control(*c.mail_from) && c.mail_from->size() <= 254);
   FUZZ_CHECK(c.helo_name.size() <= 255 && c.host.size() <= 254);
+  // An OpenMetrics exposition has no room for a transcript.
+  FUZZ_CHECK(c.output != smtpverify::check::OutputFormat::OpenMetrics || c.verbosity == 0);
   return 0;
 }

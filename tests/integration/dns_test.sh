@@ -98,6 +98,45 @@ check "--mx-all --each-address: every address of every MX host" 0 \
   "SMTP OK - $(q "$MX_ORDER") MX 2/2 MX hosts OK, $total \| time=$t mx=$t mx1\\.smtpverify\\.test_resolve=$t mx1\\.smtpverify\\.test_127\\.0\\.0\\.1_connect=$t .* $(q "$MX_HOST")_[_0-9.]+_quit=$t" \
   -- --mx "$MX_ORDER" --mx-all --each-address "${common[@]}"
 
+d="domain=\"$(q "$MX_ORDER")\",port=\"$port\""
+check_openmetrics "openmetrics: --mx-all labels each MX host" 0 \
+  -- --mx "$MX_ORDER" --mx-all "${common[@]}"
+has_sample "openmetrics --mx-all: the domain's state" "smtp_verify_state\\{$d\\} 0"
+has_sample "openmetrics --mx-all: the MX lookup is the domain's" \
+  "smtp_verify_phase_seconds\\{$d,phase=\"mx\"\\} [0-9.e-]+"
+for mx in mx1.smtpverify.test "$MX_HOST"; do
+  has_sample "openmetrics --mx-all: $mx OK" "smtp_verify_target_state\\{$d,mx_host=\"$(q "$mx")\"\\} 0"
+  has_sample "openmetrics --mx-all: $mx up" "smtp_verify_up\\{$d,mx_host=\"$(q "$mx")\"\\} 1"
+  has_sample "openmetrics --mx-all: $mx banner seconds" \
+    "smtp_verify_phase_seconds\\{$d,mx_host=\"$(q "$mx")\",phase=\"banner\"\\} [0-9.e-]+"
+done
+
+check_openmetrics "openmetrics: --mx labels the host checked" 0 -- --mx "$MX_ORDER" "${common[@]}"
+has_sample "openmetrics --mx: mx1 up" "smtp_verify_up\\{$d,mx_host=\"mx1\\.smtpverify\\.test\"\\} 1"
+
+check_openmetrics "openmetrics: --mx-all --each-address, addresses under their MX host" 0 \
+  -- --mx "$MX_ORDER" --mx-all --each-address "${common[@]}"
+has_sample "openmetrics --mx-all --each-address: mx1's 127.0.0.1 up" \
+  "smtp_verify_up\\{$d,mx_host=\"mx1\\.smtpverify\\.test\",address=\"127\\.0\\.0\\.1\"\\} 1"
+has_sample "openmetrics --mx-all --each-address: mx1 OK" \
+  "smtp_verify_target_state\\{$d,mx_host=\"mx1\\.smtpverify\\.test\"\\} 0"
+
+h="host=\"$(q "$HALF_DEAD")\",port=\"$port\""
+check_openmetrics "openmetrics: --each-address, one dead address is CRITICAL" 2 \
+  -- -H "$HALF_DEAD" --each-address "${common[@]}"
+has_sample "openmetrics --each-address: the name's resolve" \
+  "smtp_verify_phase_seconds\\{$h,phase=\"resolve\"\\} [0-9.e-]+"
+has_sample "openmetrics --each-address: 127.0.0.1 OK" \
+  "smtp_verify_target_state\\{$h,address=\"127\\.0\\.0\\.1\"\\} 0"
+has_sample "openmetrics --each-address: 127.0.0.1 up" "smtp_verify_up\\{$h,address=\"127\\.0\\.0\\.1\"\\} 1"
+has_sample "openmetrics --each-address: 127.0.0.3 CRITICAL" \
+  "smtp_verify_target_state\\{$h,address=\"127\\.0\\.0\\.3\"\\} 2"
+has_sample "openmetrics --each-address: 127.0.0.3 down" "smtp_verify_up\\{$h,address=\"127\\.0\\.0\\.3\"\\} 0"
+
+check_openmetrics "openmetrics: a dangling MX is CRITICAL" 2 -- --mx "$DANGLING" "${common[@]}"
+has_sample "openmetrics dangling MX: the host is down" \
+  "smtp_verify_up\\{domain=\"$(q "$DANGLING")\",port=\"$port\",mx_host=\"nx-host\\.smtpverify\\.test\"\\} 0"
+
 check "a null MX is CRITICAL" 2 "SMTP CRITICAL - $(q "$NULLMX") accepts no mail \\(null MX, RFC 7505\\) \| .*" \
   -- --mx "$NULLMX" "${common[@]}"
 

@@ -36,3 +36,38 @@ check() {
     pass "$name  ($first)"
   fi
 }
+
+# check_openmetrics NAME EXPECTED_EXIT -- ARGS...
+# Runs $plugin ARGS --output openmetrics: the exit code must be EXPECTED_EXIT, and the output
+# must pass openmetrics_check.py (Debian's strict OpenMetrics parser, the Prometheus text format
+# parser, smtp_verify_state equal to the exit code). Its samples, one per line
+# (NAME{label="value",...} VALUE), are left in $samples for has_sample.
+check_openmetrics() {
+  local name=$1 want_rc=$2
+  shift 3
+  local file rc checked parser_rc
+  file=$(mktemp)
+  "$plugin" "$@" --output openmetrics >"$file"
+  rc=$?
+  checked=$(/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/openmetrics_check.py" "$rc" <"$file" 2>&1)
+  parser_rc=$?
+  samples=""
+  if [[ $rc != "$want_rc" ]]; then
+    fail "$name" "exit $rc, expected $want_rc" "got: $(head -c 2000 "$file")"
+  elif ((parser_rc != 0)); then
+    fail "$name" "$checked" "got: $(head -c 2000 "$file")"
+  else
+    samples=$checked
+    pass "$name  (exit $rc, $(wc -l <<<"$samples") samples)"
+  fi
+  rm -f "$file"
+}
+
+# has_sample NAME REGEX: a line of $samples (left by check_openmetrics) matches REGEX whole.
+has_sample() {
+  if grep -Eqx -- "$2" <<<"$samples"; then
+    pass "$1"
+  else
+    fail "$1" "no sample matches ^$2\$ in:" "$samples"
+  fi
+}

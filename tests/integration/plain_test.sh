@@ -78,6 +78,43 @@ check "nothing listening is CRITICAL" 2 \
   "SMTP CRITICAL - cannot connect to \\[127\\.0\\.0\\.1\\]:$free_port: Connection refused \| time=$t connect=$t" \
   -- -H 127.0.0.1 -p "$free_port" "${common[@]}"
 
+# --output openmetrics: strict OpenMetrics, smtp_verify_state equal to the exit code.
+om="host=\"127\\.0\\.0\\.1\",port=\"$port\""
+sec='[0-9.e-]+'
+check_openmetrics "openmetrics: an OK transaction" 0 \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -f monitor@smtpverify.test \
+     --rcpt "$POSTFIX_LOCAL_RCPT" --reject-rcpt "$POSTFIX_FOREIGN_RCPT"
+has_sample "openmetrics OK: state 0" "smtp_verify_state\\{$om\\} 0"
+has_sample "openmetrics OK: up" "smtp_verify_up\\{$om\\} 1"
+has_sample "openmetrics OK: total seconds" "smtp_verify_duration_seconds\\{$om\\} $sec"
+for phase in connect banner ehlo mail rcpt quit; do
+  has_sample "openmetrics OK: $phase seconds" "smtp_verify_phase_seconds\\{$om,phase=\"$phase\"\\} $sec"
+done
+has_sample "openmetrics OK: the mailbox accepted" \
+  "smtp_verify_rcpt_as_expected\\{$om,rcpt=\"${POSTFIX_LOCAL_RCPT//./\\.}\",expect=\"accept\"\\} 1"
+has_sample "openmetrics OK: 250 to the mailbox" \
+  "smtp_verify_rcpt_reply_code\\{$om,rcpt=\"${POSTFIX_LOCAL_RCPT//./\\.}\",expect=\"accept\"\\} 250"
+has_sample "openmetrics OK: the foreign domain rejected as expected" \
+  "smtp_verify_rcpt_as_expected\\{$om,rcpt=\"${POSTFIX_FOREIGN_RCPT//./\\.}\",expect=\"reject\"\\} 1"
+has_sample "openmetrics OK: 554 to the foreign domain" \
+  "smtp_verify_rcpt_reply_code\\{$om,rcpt=\"${POSTFIX_FOREIGN_RCPT//./\\.}\",expect=\"reject\"\\} 554"
+has_sample "openmetrics OK: the version" "smtp_verify_version\\{$om,version=\"[0-9]+\\.[0-9]+\\.[0-9]+\"\\} 1"
+
+check_openmetrics "openmetrics: an unknown recipient is CRITICAL" 2 \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -f monitor@smtpverify.test --rcpt "$POSTFIX_UNKNOWN_RCPT"
+has_sample "openmetrics CRITICAL: state 2" "smtp_verify_state\\{$om\\} 2"
+has_sample "openmetrics CRITICAL: the server is up" "smtp_verify_up\\{$om\\} 1"
+has_sample "openmetrics CRITICAL: the recipient not as expected, 550" \
+  "smtp_verify_rcpt_reply_code\\{$om,rcpt=\"${POSTFIX_UNKNOWN_RCPT//./\\.}\",expect=\"accept\"\\} 550"
+
+check_openmetrics "openmetrics: nothing listening is CRITICAL" 2 \
+  -- -H 127.0.0.1 -p "$free_port" "${common[@]}"
+has_sample "openmetrics closed port: down" "smtp_verify_up\\{host=\"127\\.0\\.0\\.1\",port=\"$free_port\"\\} 0"
+
+check "openmetrics: bad options are still the one UNKNOWN line" 3 \
+  "SMTP UNKNOWN - -w: range '5:1' has start > end" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -w 5:1 --output openmetrics
+
 # The PROXY-protocol listener waits for a header we do not send: a server that never speaks.
 check "a silent listener with -t 2 is CRITICAL within 2.5 s naming the banner" 2 \
   "SMTP CRITICAL - timeout after 2 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_PROXY_PORT \| time=$t connect=$t" 2.5 \

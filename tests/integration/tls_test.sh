@@ -20,6 +20,18 @@ check "-S with --ca-file is OK, names TLSv1.3, starttls perfdata" 0 \
   "SMTP OK - $(ep 127.0.0.1 "$POSTFIX_PORT") $banner, $tls13, cert (89|90) d, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t starttls=$t mail=$t rcpt=$t quit=$t $days" \
   -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" -f monitor@smtpverify.test --rcpt "$POSTFIX_LOCAL_RCPT"
 
+om="host=\"127\\.0\\.0\\.1\",port=\"$POSTFIX_PORT\""
+check_openmetrics "openmetrics: -S carries the certificate's days" 0 \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}"
+has_sample "openmetrics -S: cert_days" "smtp_verify_cert_days\\{$om\\} (89|90)"
+has_sample "openmetrics -S: starttls seconds" \
+  "smtp_verify_phase_seconds\\{$om,phase=\"starttls\"\\} [0-9.e-]+"
+
+check_openmetrics "openmetrics: an expired certificate is CRITICAL" 2 \
+  -- -H 127.0.0.1 -p "$POSTFIX_EXPIRED_PORT" "${common[@]}" -S "${ca[@]}"
+has_sample "openmetrics expired: cert_days below 0" \
+  "smtp_verify_cert_days\\{host=\"127\\.0\\.0\\.1\",port=\"$POSTFIX_EXPIRED_PORT\"\\} -[0-9]+"
+
 check "the same over IPv6 with the name checked via --verify-name" 0 \
   "SMTP OK - $(ep ::1 "$POSTFIX_PORT") $banner, $tls13, cert (89|90) d, $total \| .*" \
   -- -H ::1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" --verify-name "$POSTFIX_TLS_NAME"

@@ -483,10 +483,16 @@ TEST(Options, PlaintextRefused) {
 }
 
 TEST(Options, OutputFormat) {
-  EXPECT_FALSE(parse({"-H", "h"}).config.json);
-  EXPECT_FALSE(parse({"-H", "h", "--output", "nagios"}).config.json);
-  EXPECT_TRUE(parse({"-H", "h", "--output", "json"}).config.json);
-  EXPECT_EQ(error_of({"-H", "h", "--output", "xml"}), "--output 'xml' is not nagios or json");
+  EXPECT_EQ(parse({"-H", "h"}).config.output, OutputFormat::Nagios);
+  EXPECT_EQ(parse({"-H", "h", "--output", "nagios"}).config.output, OutputFormat::Nagios);
+  EXPECT_EQ(parse({"-H", "h", "--output", "json"}).config.output, OutputFormat::Json);
+  EXPECT_EQ(parse({"-H", "h", "--output", "openmetrics"}).config.output, OutputFormat::OpenMetrics);
+  EXPECT_EQ(error_of({"-H", "h", "--output", "xml"}),
+            "--output 'xml' is not nagios, json or openmetrics");
+  // OpenMetrics allows no comment lines: a transcript has no place in the exposition.
+  EXPECT_EQ(error_of({"-H", "h", "--output", "openmetrics", "-v"}),
+            "-v cannot be combined with --output openmetrics");
+  EXPECT_EQ(parse({"-H", "h", "--output", "json", "-v"}).action, ParsedOptions::Action::Run);
 }
 
 TEST(Options, AbbreviatedLongOptionsAreNotGuessed) {

@@ -39,7 +39,8 @@ Next connected(Context& ctx, net::Fd fd, const net::Endpoint& address) {
   ctx.result.local_address = ctx.local.address();
   // The PTR of our address is reported (-v, JSON), never rated: asked only when shown.
   const auto& config = ctx.config;
-  if (config.helo_dns != HeloDnsMode::Ignore && (config.verbosity > 0 || config.json)) {
+  if (config.helo_dns != HeloDnsMode::Ignore &&
+      (config.verbosity > 0 || config.output == OutputFormat::Json)) {
     if (auto* r = ctx.resolver_if_made()) ctx.reverse_lookup.emplace(*r, ctx.local.address());
   }
   ctx.rec.log("* connected to " + address.to_string() + " from " + ctx.local.to_string());

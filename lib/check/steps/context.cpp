@@ -68,6 +68,9 @@ Context::Context(const Config& c, std::string target, net::Clock::time_point sta
   result.endpoint = host + ":" + std::to_string(config.port);
   result.host = host;
   result.port = config.port;
+  // In the order the Plan sends them; summarize_dialogue fills in the replies.
+  for (const auto& r : config.rcpts) result.recipients.push_back({r, false, 0});
+  for (const auto& r : config.reject_rcpts) result.recipients.push_back({r, true, 0});
 }
 
 dns::Resolver* Context::resolver() {

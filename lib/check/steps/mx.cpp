@@ -124,12 +124,16 @@ CheckResult check_mx(const Config& config) {
   }
   ctx.rec.finish(ctx.result);
   CheckResult out = std::move(ctx.result);
-  if (plan && !config.mx_all) out = check_preferred(ctx, *plan, std::move(out));
+  if (plan && !config.mx_all) {
+    out = check_preferred(ctx, *plan, std::move(out));
+    out.mx_host_checked = true;
+  }
   if (plan && config.mx_all) check_all(ctx, *plan, out);
   if (plan && plan->found > plan->hosts.size()) {
     out.facts.push_back("first " + std::to_string(plan->hosts.size()) + " of " +
                         std::to_string(plan->found) + " MX hosts checked");
   }
+  out.mx_domain = domain;
   out.total_seconds = seconds_between(start, net::Clock::now()) - out.helo_wait_seconds;
   return out;
 }

@@ -119,6 +119,12 @@ void summarize_dialogue(Context& ctx, const smtp::Session& session) {
   for (const auto& f : session.findings()) {
     ctx.rec.problem({ProblemKind::Smtp, f.kind, describe(f), false});
   }
+  auto& outcomes = ctx.result.recipients;
+  outcomes.clear();
+  for (const auto& r : session.recipients()) {
+    outcomes.push_back(
+        {r.recipient.address, r.recipient.expect_reject, r.reply ? r.reply->code : 0});
+  }
   const int matched = match_responses(ctx, session);
   connection_facts(ctx, session);
   transaction_facts(ctx, session, matched);
