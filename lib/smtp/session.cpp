@@ -172,7 +172,14 @@ void Session::receive(std::string_view bytes) {
   }
   if (!bytes.empty() && step_ != Step::Done) {
     unsend();  // the command queued in answer was never sent: the finding is the reply's
-    add(FindingKind::UnsolicitedData, answered, {});
+    // What arrived, when it is one whole reply, may say why (a 500 to a PROXY header).
+    Reply extra;
+    ReplyParser parser;
+    if (std::string_view rest = bytes; parser.feed(rest) == ReplyParser::Status::Complete) {
+      extra = parser.take();
+      scrub_(extra);
+    }
+    add(FindingKind::UnsolicitedData, answered, extra);
     abort();
   }
 }

@@ -38,6 +38,42 @@ TEST(Proxy, V1HeaderCarriesTheRealAddresses) {
   EXPECT_NE(c.text.find("\nC: " + header + "\n"), std::string::npos) << c.text;
 }
 
+// -r against a server that expects no PROXY header: it answers the header as a command right
+// after its greeting. The line says so instead of "unsolicited data".
+TEST(Proxy, HeaderRejectedIsNamed) {
+  // Both in one write, as they follow each other on the wire: no race with our EHLO.
+  FakeSmtpServer server(
+      {expect_prefix("PROXY TCP4 "),
+       send_raw("220 mx ESMTP Fake\r\n500 5.5.2 Error: command not recognized\r\n"),
+       expect_close()});
+  auto config = config_for(server.port());
+  config.proxy = net::ProxyVersion::V1;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Critical) << c.text;
+  EXPECT_EQ(c.line, "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                        " PROXY header rejected: 500 5.5.2 Error: command not recognized | "
+                        "time=Ts;;;0 connect=Ts;;;0 banner=Ts;;;0");
+}
+
+// The same when the 500 comes only after our EHLO went out: it is taken for EHLO's reply, and
+// EHLO's real reply then arrives unsolicited.
+TEST(Proxy, HeaderRejectedAfterOurEhloIsNamedToo) {
+  FakeSmtpServer server(
+      {send_raw("220 mx ESMTP Fake\r\n"), expect_prefix("PROXY TCP4 "), expect_prefix("EHLO "),
+       send_raw("500 5.5.2 Error: command not recognized\r\n250 mx\r\n"), expect_close()});
+  auto config = config_for(server.port());
+  config.proxy = net::ProxyVersion::V1;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Critical) << c.text;
+  EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
+            "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                " PROXY header rejected: 500 5.5.2 Error: command not recognized");
+}
+
 TEST(Proxy, V2HeaderBytes) {
   std::vector<Step> script = {expect_raw(28)};
   for (const auto& s : ok_script()) script.push_back(s);

@@ -356,6 +356,21 @@ TEST(ImplicitTls, ServerGoneWhileWeWriteIsNoSigpipe) {
       << c.line;
 }
 
+// -s against a plain SMTP port: OpenSSL reads "220 …" as a TLS record ("wrong version
+// number"); the line says what the server speaks.
+TEST(ImplicitTls, PlainPortGetsAHint) {
+  FakeSmtpServer server({send_raw("220 mx ESMTP Fake\r\n"), expect_close()});
+  auto config = config_for(server.port());
+  config.implicit_tls = true;
+  config.ca_file = pki().root_file();
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Critical) << c.text;
+  EXPECT_EQ(c.line, "SMTP CRITICAL - " + prefix(server) +
+                        "TLS handshake failed: wrong version number (the server speaks plain SMTP: "
+                        "try -S) | time=Ts;;;0 connect=Ts;;;0 tls=Ts;;;0");
+}
+
 TEST(ImplicitTls, HandshakeFirstThenGreeting) {
   FakeSmtpServer server(std::vector<Step>{start_tls(good_setup()),
                                           send_raw("220 mx ESMTP Fake\r\n"), expect(kEhlo),

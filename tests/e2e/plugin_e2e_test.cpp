@@ -172,7 +172,8 @@ TEST(Plugin, TimeoutHonouredAndNamed) {
   EXPECT_EQ(summary(r.first_line),
             "SMTP CRITICAL - timeout after 1 s waiting for banner from "
             "[127.0.0.1]:" +
-                std::to_string(server.port()));
+                std::to_string(server.port()) +
+                " (implicit TLS port? try -s; PROXY listener? try -r)");
   EXPECT_EQ(perf_labels(r.first_line), (Labels{"time", "connect"}));
   EXPECT_LT(r.elapsed, 1500ms);  // -t + 0.5 s: a functional bound, not a benchmark
   EXPECT_GE(r.elapsed, 1000ms);

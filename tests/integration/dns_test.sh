@@ -78,7 +78,7 @@ check "--mx: equal preference, the first does not resolve, the next is checked" 
   -- --mx "$MX_TIE" "${common[@]}"
 
 check "--mx-all checks every MX host" 0 \
-  "SMTP OK - $(q "$MX_ORDER") MX 2/2 MX hosts OK, $total \| time=$t mx=$t mx1\\.smtpverify\\.test_resolve=$t .* $(q "$MX_HOST")_quit=$t" \
+  "SMTP OK - $(q "$MX_ORDER") 2/2 MX hosts OK, mx1\\.smtpverify\\.test \\($banner\\), $(q "$MX_HOST") \\($banner\\), $total \| time=$t mx=$t mx1\\.smtpverify\\.test_resolve=$t .* $(q "$MX_HOST")_quit=$t" \
   -- --mx "$MX_ORDER" --mx-all "${common[@]}"
 
 # --each-address: the whole dialogue with every address, not the first that answers.
@@ -95,7 +95,7 @@ check "without --each-address the same name is OK (the first address answers)" 0
   "SMTP OK - $(q "$HALF_DEAD")\\[127\\.0\\.0\\.1\\]:$port $banner, $total \| .*" \
   -- -H "$HALF_DEAD" "${common[@]}"
 check "--mx-all --each-address: every address of every MX host" 0 \
-  "SMTP OK - $(q "$MX_ORDER") MX 2/2 MX hosts OK, $total \| time=$t mx=$t mx1\\.smtpverify\\.test_resolve=$t mx1\\.smtpverify\\.test_127\\.0\\.0\\.1_connect=$t .* $(q "$MX_HOST")_[_0-9.]+_quit=$t" \
+  "SMTP OK - $(q "$MX_ORDER") 2/2 MX hosts OK, mx1\\.smtpverify\\.test \\(1/1 addresses OK\\), $(q "$MX_HOST") \\([12]/[12] addresses OK\\), $total \| time=$t mx=$t mx1\\.smtpverify\\.test_resolve=$t mx1\\.smtpverify\\.test_127\\.0\\.0\\.1_connect=$t .* $(q "$MX_HOST")_[_0-9.]+_quit=$t" \
   -- --mx "$MX_ORDER" --mx-all --each-address "${common[@]}"
 
 d="domain=\"$(q "$MX_ORDER")\",port=\"$port\""

@@ -117,12 +117,23 @@ check "openmetrics: bad options are still the one UNKNOWN line" 3 \
 
 # The PROXY-protocol listener waits for a header we do not send: a server that never speaks.
 check "a silent listener with -t 2 is CRITICAL within 2.5 s naming the banner" 2 \
-  "SMTP CRITICAL - timeout after 2 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_PROXY_PORT \| time=$t connect=$t" 2.5 \
+  "SMTP CRITICAL - timeout after 2 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_PROXY_PORT \\(implicit TLS port\\? try -s; PROXY listener\\? try -r\\) \| time=$t connect=$t" 2.5 \
   -- -H 127.0.0.1 -p "$POSTFIX_PROXY_PORT" -F probe.smtpverify.test -t 2 --helo-dns ignore
 
 check "-t 2:UNKNOWN turns that timeout into UNKNOWN" 3 \
-  "SMTP UNKNOWN - timeout after 2 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_PROXY_PORT \| time=$t connect=$t" 2.5 \
+  "SMTP UNKNOWN - timeout after 2 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_PROXY_PORT \\(implicit TLS port\\? try -s; PROXY listener\\? try -r\\) \| time=$t connect=$t" 2.5 \
   -- -H 127.0.0.1 -p "$POSTFIX_PROXY_PORT" -F probe.smtpverify.test -t 2:UNKNOWN --helo-dns ignore
+
+# The wrong mode for the port: each line says what to try.
+check "a plain check against the implicit-TLS port: the hint to try -s" 2 \
+  "SMTP CRITICAL - timeout after 1 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$POSTFIX_SMTPS_PORT \\(implicit TLS port\\? try -s; PROXY listener\\? try -r\\) \| time=$t connect=$t" 1.5 \
+  -- -H 127.0.0.1 -p "$POSTFIX_SMTPS_PORT" -F probe.smtpverify.test -t 1 --helo-dns ignore
+check "-s against the plain port: the hint to try -S" 2 \
+  "SMTP CRITICAL - $ep4 TLS handshake failed: wrong version number \\(the server speaks plain SMTP: try -S\\) \| time=$t connect=$t tls=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -s
+check "-r against a listener without PROXY support: the header rejected" 2 \
+  "SMTP CRITICAL - $ep4 PROXY header rejected: 500 5\\.5\\.2 Error: command not recognized \| time=$t connect=$t banner=$t.*" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -r -f monitor@smtpverify.test
 
 # An unresolvable name; the DNS server is a loopback port nobody answers on, so nothing leaves
 # this machine.

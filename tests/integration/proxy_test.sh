@@ -48,7 +48,7 @@ check "IPv6 -b ::1 over PROXY v2" 0 \
   -- -H ::1 "${common[@]}" --proxy=v2 -b ::1
 
 check "without -r the listener waits: timeout naming the banner" 2 \
-  "SMTP CRITICAL - timeout after 1 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$port \| time=$t connect=$t" 1.5 \
+  "SMTP CRITICAL - timeout after 1 s waiting for banner from \\[127\\.0\\.0\\.1\\]:$port \\(implicit TLS port\\? try -s; PROXY listener\\? try -r\\) \| time=$t connect=$t" 1.5 \
   -- -H 127.0.0.1 -p "$port" -F probe.smtpverify.test -t 1 --helo-dns ignore
 
 check "-b with an address not on this host is UNKNOWN" 3 \

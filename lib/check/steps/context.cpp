@@ -85,11 +85,11 @@ dns::Resolver* Context::resolver() {
   return resolver_.get();
 }
 
-void Context::timeout(const std::string& waiting_for) {
+void Context::timeout(const std::string& waiting_for, const std::string& hint) {
   rec.problem(ProblemKind::Timeout,
               "timeout after " +
                   short_seconds(std::chrono::duration<double>(config.timeout).count()) +
-                  " s waiting for " + waiting_for + " from " + result.endpoint,
+                  " s waiting for " + waiting_for + " from " + result.endpoint + hint,
               true);
 }
 

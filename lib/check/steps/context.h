@@ -87,8 +87,8 @@ class Context {
   dns::Resolver* resolver();
   /// The c-ares channel if an earlier step made one, else null (nothing is made).
   [[nodiscard]] dns::Resolver* resolver_if_made() const { return resolver_.get(); }
-  /// "timeout after N s waiting for WHAT from ENDPOINT".
-  void timeout(const std::string& waiting_for);
+  /// "timeout after N s waiting for WHAT from ENDPOINT", then `hint` as it is.
+  void timeout(const std::string& waiting_for, const std::string& hint = "");
   /// result.endpoint for the address connected to: "name[addr]:port" or "[addr]:port".
   void set_endpoint(const net::Endpoint& address);
   /// RFC 5321 §4.1.3: the address literal of our end of the connection ("[192.0.2.1]").
@@ -102,6 +102,7 @@ class Context {
   net::Endpoint local;                         ///< our end of the connection
   std::unique_ptr<net::Stream> stream;         ///< TCP, then TLS
   net::TcpStream* tcp = nullptr;               ///< the TCP stream while it has the socket
+  bool heard_from_server = false;              ///< a byte of the dialogue arrived
   net::TlsFacts tls;                           ///< what the handshake saw
   bool expiry_reported = false;                ///< verification already said "expired"
   std::vector<net::DaneRecord> dane;           ///< --dane: the TLSA records found

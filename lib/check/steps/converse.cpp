@@ -122,6 +122,7 @@ bool write(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer
 bool read(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer) {
   const auto r = ctx.stream->read(buffer.data(), buffer.size(), ctx.deadline);
   if (r) {
+    ctx.heard_from_server = ctx.heard_from_server || *r > 0;
     session.receive(std::string_view(buffer.data(), *r));
     return true;
   }
@@ -131,7 +132,14 @@ bool read(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer)
       return true;
     case net::IoError::Kind::Timeout:
       ctx.rec.abandon();
-      ctx.timeout(session.waiting_for());
+      // Silence where a greeting belongs is what a TLS port, or a listener waiting for a PROXY
+      // header, does to a client that waits to be greeted.
+      ctx.timeout(
+          session.waiting_for(),
+          session.phase() != smtp::Phase::Banner || ctx.config.implicit_tls || ctx.heard_from_server
+              ? ""
+          : ctx.config.proxy ? " (implicit TLS port? try -s)"
+                             : " (implicit TLS port? try -s; PROXY listener? try -r)");
       return false;
     default:
       ctx.rec.problem(ProblemKind::Network, "connection lost while waiting for " +

@@ -98,8 +98,15 @@ void check_all(Context& ctx, const MxPlan& plan, CheckResult& out) {
     add_part(out, check_host(ctx.config, host, net::Clock::now(), ctx.deadline), Part::Kind::MxHost,
              host, ctx.config);
   }
+  out.endpoint = *ctx.config.mx;  // "example.org 2/2 MX hosts OK", not "example.org MX 2/2 MX …"
   out.tally = tally(out, "MX hosts");
   out.facts.push_back(out.tally);
+  // Each host's own facts (banner, TLS, certificate), in parentheses after its name.
+  for (const auto& part : out.parts) {
+    std::string own;
+    for (const auto& fact : part.result.facts) own += (own.empty() ? "" : ", ") + fact;
+    out.facts.push_back(part.name + (own.empty() ? "" : " (" + own + ")"));
+  }
 }
 
 }  // namespace

@@ -115,9 +115,26 @@ void transaction_facts(Context& ctx, const smtp::Session& session, int matched) 
 
 }  // namespace
 
+// -r against a server that does not expect a PROXY header: it answers the header as a command
+// (Postfix: "500 5.5.2 Error: command not recognized") right after its greeting — before our
+// EHLO (unsolicited), or just after it went out, when the 500 is taken for EHLO's reply and the
+// real reply arrives unsolicited later. Either way: that 5xx, or "" when it is not the case.
+std::string proxy_rejection(Context& ctx, const smtp::Finding& f) {
+  if (!ctx.config.proxy || f.kind != smtp::FindingKind::UnsolicitedData) return "";
+  if (f.command.empty()) return f.reply.klass() == 5 ? f.reply.first_line() : "";
+  const auto& exchanges = ctx.rec.exchanges();
+  const auto first = std::find_if(exchanges.begin(), exchanges.end(),
+                                  [](const Exchange& x) { return !x.command.empty(); });
+  if (first == exchanges.end() || first->code / 100 != 5 || first->lines.empty()) return "";
+  return std::to_string(first->code) + " " + first->lines.front();
+}
+
 void summarize_dialogue(Context& ctx, const smtp::Session& session) {
   for (const auto& f : session.findings()) {
-    ctx.rec.problem({ProblemKind::Smtp, f.kind, describe(f), false});
+    const std::string rejection = proxy_rejection(ctx, f);
+    const std::string text =
+        rejection.empty() ? describe(f) : "PROXY header rejected: " + rejection;
+    ctx.rec.problem({ProblemKind::Smtp, f.kind, text, false});
   }
   auto& outcomes = ctx.result.recipients;
   outcomes.clear();

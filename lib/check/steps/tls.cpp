@@ -86,7 +86,13 @@ TlsOutcome start_tls(Context& ctx, const std::string& how) {
       ctx.rec.problem(ProblemKind::Internal, failure->reason);
       break;
     case net::TlsFailure::Kind::Handshake:
-      ctx.rec.problem(ProblemKind::Tls, "TLS handshake failed: " + failure->reason);
+      // OpenSSL's words when the first bytes were no TLS record: "220 …" from a plain port.
+      ctx.rec.problem(ProblemKind::Tls,
+                      "TLS handshake failed: " + failure->reason +
+                          (ctx.config.implicit_tls &&
+                                   failure->reason.find("wrong version number") != std::string::npos
+                               ? " (the server speaks plain SMTP: try -S)"
+                               : ""));
       break;
     case net::TlsFailure::Kind::Verify:
       // Never go on over a connection we could not authenticate (AUTH, MAIL would follow).
