@@ -164,6 +164,23 @@ TEST(Mx, RootAmongOtherExchangesIsNoHost) {
   EXPECT_NE(c.line.find(" live.smtpverify.test_banner=Ts;;;0 "), std::string::npos) << c.line;
 }
 
+// --mx-all: two exchanges whose labels come out the same once made safe ("a b" and "a|b") must
+// not share perfdata labels, or a grapher merges two hosts into one series. The later one gets
+// "-2" before the phase, where cutting a long label keeps it.
+TEST(Mx, HostsWhoseSafeLabelsCollideAreToldApart) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx,
+          records({mx_record(kDomain, 10, "a b.smtpverify.test"),
+                   mx_record(kDomain, 20, "a|b.smtpverify.test")}));
+  auto config = mx_config(dns, 25);
+  config.mx_all = true;
+  const auto c = check_with(config);  // neither name resolves: each times only its resolve
+  EXPECT_EQ(c.state, State::Critical) << c.text;
+  EXPECT_EQ(c.line.substr(c.line.find(" | ")),
+            " | time=Ts;;;0 mx=Ts;;;0 a_b.smtpverify.test_resolve=Ts;;;0 "
+            "a_b.smtpverify.test-2_resolve=Ts;;;0");
+}
+
 // Issue 14 #2: c-ares 1.18 hands on an MX exchange's spaces, '|' and '=' as they are, control
 // and 8-bit bytes as "\DDD"; lookup_mx keeps the name and says which are no host names.
 // --mx-all --output openmetrics: each host is a part, and the exposition labels its metrics

@@ -463,10 +463,14 @@ class Servers {
  public:
   Servers() {
     static_cast<void>(hosts_file_addresses());  // read now, not inside the first connect()
-    udp_ = bound(AF_INET, SOCK_DGRAM, 0, false);
-    FUZZ_CHECK(udp_ >= 0);
-    dns_port_ = port_of(udp_);
-    dns_tcp_ = bound(AF_INET, SOCK_STREAM, dns_port_, true);
+    // UDP and TCP on one port: the kernel picks the UDP one, whose TCP twin may be taken.
+    for (int tries = 0; tries < 100 && dns_tcp_ < 0; ++tries) {
+      if (udp_ >= 0) ::close(udp_);
+      udp_ = bound(AF_INET, SOCK_DGRAM, 0, false);
+      FUZZ_CHECK(udp_ >= 0);
+      dns_port_ = port_of(udp_);
+      dns_tcp_ = bound(AF_INET, SOCK_STREAM, dns_port_, true);
+    }
     FUZZ_CHECK(dns_tcp_ >= 0);
     smtp4_ = bound(AF_INET, SOCK_STREAM, 0, true);
     FUZZ_CHECK(smtp4_ >= 0);
@@ -692,8 +696,9 @@ bool is_phase(std::string_view label) {
                      [label](const auto& p) { return p.name == label; });
 }
 
-// The labels render.cpp makes: "time", each timing's label (a phase; with --mx-all
-// perfdata_label(host + "_" + phase)), "cert_days".
+// The labels render.cpp (add_perf_items) makes: "time", each timing's label (a phase), then
+// "cert_days"; with --mx-all each host's follow, perfdata_label(host + "_" + phase or
+// "cert_days"), the host given "-2", "-3", ... when its labels would repeat another's.
 bool contract_label(std::string_view label, bool mx_all) {
   if (label == "time" || label == "cert_days" || is_phase(label)) return true;
   if (!mx_all || label.empty() || label.size() > smtpverify::check::kMaxLabelChars) return false;
@@ -702,11 +707,14 @@ bool contract_label(std::string_view label, bool mx_all) {
            c == '.' || c == '-';
   });
   if (!safe) return false;
-  return std::any_of(smtpverify::smtp::kPhases.begin(), smtpverify::smtp::kPhases.end(),
-                     [label](const auto& p) {
-                       const std::string suffix = "_" + std::string(p.name);
-                       return p.phase != smtpverify::smtp::Phase::Mx &&
-                              label.size() > suffix.size() && label.ends_with(suffix);
+  const auto prefixed = [label](std::string_view name) {
+    const std::string suffix = "_" + std::string(name);
+    return label.size() > suffix.size() && label.ends_with(suffix);
+  };
+  return prefixed("cert_days") ||
+         std::any_of(smtpverify::smtp::kPhases.begin(), smtpverify::smtp::kPhases.end(),
+                     [&prefixed](const auto& p) {
+                       return p.phase != smtpverify::smtp::Phase::Mx && prefixed(p.name);
                      });
 }
 
@@ -759,6 +767,10 @@ void check_output(const smtpverify::check::Config& config, const smtpverify::che
     at = sp + 1;
   }
   FUZZ_CHECK(!labels.empty() && labels.front() == "time");
+  // No two items share a label: a grapher would merge them (two --mx-all hosts "a b" and "a|b").
+  std::vector<std::string> sorted = labels;
+  std::sort(sorted.begin(), sorted.end());
+  FUZZ_CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
   // The JSON: one printable line, the same state, summary and perfdata.
   FUZZ_CHECK(!json_text.empty() && json_text.back() == '\n');
   FUZZ_CHECK(printable(std::string_view(json_text).substr(0, json_text.size() - 1)));
