@@ -645,7 +645,8 @@ class Servers {
 // ---------------------------------------------------------------------------------------------
 // The check and what its output must be.
 
-// The options of a variant. bits 0-1: -H fuzz.test, --mx fuzz.test, --mx-all too, -H with -6;
+// The options of a variant. bits 0-1: -H fuzz.test, --mx fuzz.test, --mx-all too, -H with
+// --each-address;
 // 0x04: -S --dane; 0x08: -v; 0x10: --output json (which also asks the PTR of our address);
 // 0x20: the SMTP port is closed; 0x40: the HELO name is looked up (else --helo-dns ignore);
 // 0x80: --dane-insecure with --dane, else -w/-c thresholds.
@@ -665,7 +666,7 @@ std::vector<std::string> arguments(std::uint8_t variant, const Servers& servers)
       a.insert(a.end(), {"--mx", "fuzz.test", "--mx-all"});
       break;
     default:
-      a.insert(a.end(), {"-H", "fuzz.test", "-6"});
+      a.insert(a.end(), {"-H", "fuzz.test", "--each-address"});
       break;
   }
   if (variant & 0x04) a.insert(a.end(), {"-S", "--dane"});
@@ -698,10 +699,11 @@ bool is_phase(std::string_view label) {
 
 // The labels render.cpp (add_perf_items) makes: "time", each timing's label (a phase), then
 // "cert_days"; with --mx-all each host's follow, perfdata_label(host + "_" + phase or
-// "cert_days"), the host given "-2", "-3", ... when its labels would repeat another's.
-bool contract_label(std::string_view label, bool mx_all) {
+// "cert_days"), the host given "-2", "-3", ... when its labels would repeat another's; with
+// --each-address each address's the same way (its colons made '_' by perfdata_label).
+bool contract_label(std::string_view label, bool parts) {
   if (label == "time" || label == "cert_days" || is_phase(label)) return true;
-  if (!mx_all || label.empty() || label.size() > smtpverify::check::kMaxLabelChars) return false;
+  if (!parts || label.empty() || label.size() > smtpverify::check::kMaxLabelChars) return false;
   const bool safe = std::all_of(label.begin(), label.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '.' || c == '-';
@@ -762,7 +764,7 @@ void check_output(const smtpverify::check::Config& config, const smtpverify::che
     const std::size_t eq = item.find('=');
     FUZZ_CHECK(eq != std::string::npos && eq > 0);
     labels.push_back(item.substr(0, eq));
-    FUZZ_CHECK(contract_label(labels.back(), config.mx_all));
+    FUZZ_CHECK(contract_label(labels.back(), config.mx_all || config.each_address));
     FUZZ_CHECK(perf_value(std::string_view(item).substr(eq + 1)));
     at = sp + 1;
   }
