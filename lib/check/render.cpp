@@ -1,5 +1,6 @@
 #include "check/render.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -46,8 +47,23 @@ void add_perf_items(std::vector<PerfItem>& items, const CheckResult& result, con
     items.push_back({perfdata_label(prefix + "cert_days"), static_cast<double>(*result.cert_days),
                      PerfUnit::Days, text(false), text(true), std::nullopt});
   }
+  // Two parts whose labels come out the same once made safe ("a b" and "a|b", or long names cut
+  // to the same head and tail) would merge into one series in a grapher: the later one gets
+  // "-2", "-3", ... after its name, inside the tail the cut keeps (bounded: should a cut drop the
+  // number, the labels stay as they are).
   for (const auto& part : result.parts) {
-    add_perf_items(items, part.result, config, prefix + part.name + "_");
+    std::vector<PerfItem> own;
+    for (std::size_t n = 1; n <= items.size() + 1; ++n) {
+      own.clear();
+      const std::string name = n == 1 ? part.name : part.name + "-" + std::to_string(n);
+      add_perf_items(own, part.result, config, prefix + name + "_");
+      const bool clash = std::any_of(own.begin(), own.end(), [&items](const PerfItem& o) {
+        return std::any_of(items.begin(), items.end(),
+                           [&o](const PerfItem& i) { return i.label == o.label; });
+      });
+      if (!clash) break;
+    }
+    items.insert(items.end(), own.begin(), own.end());
   }
 }
 

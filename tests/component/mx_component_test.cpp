@@ -132,6 +132,55 @@ TEST(Mx, DnsServerThatNeverAnswersIsATimeout) {
                   "time=Ts;;;0");
 }
 
+// Found by the dns_check fuzzer: an MX exchange that reads as an IP literal was connected to as
+// that address, which no A or AAAA record gave (RFC 1035 3.3.9: EXCHANGE is a domain name), so
+// whoever controls the zone could point the check at any address. It is a finding now, and the
+// next MX of equal preference is tried.
+TEST(Mx, ExchangeThatIsAnAddressIsNeverConnectedTo) {
+  FakeDnsServer dns;
+  FakeSmtpServer server(ok_script());
+  dns.set(kDomain, kDnsTypeMx, records({mx_record(kDomain, 10, "127.0.0.1")}));
+  const auto c = check_with(mx_config(dns, server.port()));
+  EXPECT_FALSE(server.client_connected());
+  EXPECT_EQ(c.state, State::Critical) << c.text;
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - MX host 127.0.0.1 is an IP address, not a host name");
+}
+
+// Also found by the fuzzer: the root as one MX among others (not the null MX, RFC 7505 3) was
+// checked as the host "", which printed perfdata labels like "_banner" under --mx-all.
+TEST(Mx, RootAmongOtherExchangesIsNoHost) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx,
+          records({mx_record(kDomain, 10, "."), mx_record(kDomain, 10, "live.smtpverify.test")}));
+  host_at(dns, "live.smtpverify.test", "127.0.0.1");
+  FakeSmtpServer server(ok_script());
+  auto config = mx_config(dns, server.port());
+  config.mx_all = true;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Critical) << c.text;
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - 1/2 MX hosts OK - MX host . names no host (RFC 7505)");
+  for (const auto& label : c.labels) EXPECT_NE(label.front(), '_') << c.line;
+  EXPECT_NE(c.line.find(" live.smtpverify.test_banner=Ts;;;0 "), std::string::npos) << c.line;
+}
+
+// --mx-all: two exchanges whose labels come out the same once made safe ("a b" and "a|b") must
+// not share perfdata labels, or a grapher merges two hosts into one series. The later one gets
+// "-2" before the phase, where cutting a long label keeps it.
+TEST(Mx, HostsWhoseSafeLabelsCollideAreToldApart) {
+  FakeDnsServer dns;
+  dns.set(kDomain, kDnsTypeMx,
+          records({mx_record(kDomain, 10, "a b.smtpverify.test"),
+                   mx_record(kDomain, 20, "a|b.smtpverify.test")}));
+  auto config = mx_config(dns, 25);
+  config.mx_all = true;
+  const auto c = check_with(config);  // neither name resolves: each times only its resolve
+  EXPECT_EQ(c.state, State::Critical) << c.text;
+  EXPECT_EQ(c.line.substr(c.line.find(" | ")),
+            " | time=Ts;;;0 mx=Ts;;;0 a_b.smtpverify.test_resolve=Ts;;;0 "
+            "a_b.smtpverify.test-2_resolve=Ts;;;0");
+}
+
 // Issue 14 #2: c-ares 1.18 hands on an MX exchange's spaces, '|' and '=' as they are, control
 // and 8-bit bytes as "\DDD"; lookup_mx keeps the name and says which are no host names.
 // --mx-all --output openmetrics: each host is a part, and the exposition labels its metrics

@@ -18,8 +18,33 @@ constexpr std::size_t kMaxMxHosts = 10;
 struct MxPlan {
   std::vector<std::string> hosts;
   std::size_t preferred = 0;
-  std::size_t found = 0;  ///< distinct hosts DNS named, before the cap
+  std::size_t found = 0;     ///< distinct hosts DNS named, before the cap
+  bool from_records = true;  ///< false: no MX, the domain (from the command line) itself
 };
+
+// Why an MX exchange cannot be checked as a host, or "". RFC 1035 3.3.9: EXCHANGE is a domain
+// name. One that reads as an IP literal would be connected to as that address, which no A or
+// AAAA record gave; the root is a host only as the null MX (RFC 7505), which plan_hosts handles.
+std::string unusable_exchange(const std::string& host) {
+  if (host.empty()) return "MX host . names no host (RFC 7505)";
+  if (net::parse_ip_literal(host, 0))
+    return "MX host " + host + " is an IP address, not a host name";
+  return {};
+}
+
+// check_host() for one MX host, unless the exchange is no host at all (then the finding alone,
+// as a resolve failure: the next host of equal preference is tried).
+CheckResult check_exchange(Context& ctx, const MxPlan& plan, const std::string& host,
+                           net::Clock::time_point start) {
+  const std::string unusable = plan.from_records ? unusable_exchange(host) : "";
+  if (unusable.empty()) return check_host(ctx.config, host, start, ctx.deadline);
+  Context sub(ctx.config, host.empty() ? "." : host, start, ctx.deadline);
+  sub.rec.log("* " + unusable);
+  sub.rec.problem(ProblemKind::Resolve, unusable, true);
+  sub.rec.finish(sub.result);
+  sub.result.total_seconds = seconds_between(start, net::Clock::now());
+  return std::move(sub.result);
+}
 
 // MX lookup failures; the domain and the deadline name them.
 void mx_failure(Context& ctx, const std::string& domain, const dns::MxResult& mx) {
@@ -41,6 +66,7 @@ std::optional<MxPlan> plan_hosts(Context& ctx, const std::string& domain, const 
   if (mx.status == dns::Status::NoData) {
     plan.hosts = {domain};
     plan.preferred = plan.found = 1;
+    plan.from_records = false;
     return plan;
   }
   if (mx.status != dns::Status::Ok) {
@@ -78,7 +104,7 @@ CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head) 
   double helo_wait = 0;  // of the hosts that could not be reached
   for (std::size_t i = 0; i < plan.preferred; ++i) {
     helo_wait += r.helo_wait_seconds;
-    r = check_host(ctx.config, plan.hosts[i], ctx.start, ctx.deadline);
+    r = check_exchange(ctx, plan, plan.hosts[i], ctx.start);
     if (!unreachable(r) || i + 1 == plan.preferred || ctx.deadline.expired()) break;
     if (ctx.rec.logging()) {
       head.transcript.push_back("* " + plan.hosts[i] +
@@ -95,8 +121,8 @@ CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head) 
 // --mx-all: every host, each a part; the worst state wins.
 void check_all(Context& ctx, const MxPlan& plan, CheckResult& out) {
   for (const auto& host : plan.hosts) {
-    add_part(out, check_host(ctx.config, host, net::Clock::now(), ctx.deadline), Part::Kind::MxHost,
-             host, ctx.config);
+    add_part(out, check_exchange(ctx, plan, host, net::Clock::now()), Part::Kind::MxHost,
+             host.empty() ? "." : host, ctx.config);
   }
   out.endpoint = *ctx.config.mx;  // "example.org 2/2 MX hosts OK", not "example.org MX 2/2 MX …"
   out.tally = tally(out, "MX hosts");
