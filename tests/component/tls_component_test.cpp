@@ -8,6 +8,7 @@
 #include "component/component_util.h"
 #include "net/stream.h"
 #include "net/tls.h"
+#include "support/fake_dns_server.h"
 #include "support/fake_smtp_server.h"
 #include "support/smtp_script.h"
 #include "support/test_pki.h"
@@ -398,6 +399,60 @@ TEST(Certificates, ExpiredIsCriticalWithNoVerifyToo) {
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) + "certificate expired 90 d ago on " +
                             expiry_day(cert.cert_pem) + ": " + kSubject);
+}
+
+// Issue 15: -v shows each certificate's names and the TLSA 3 1 1 data of its key.
+TEST(Certificates, VerboseChainShowsNamesAndKeyDigests) {
+  const TestCert cert = pki().leaf({kName}, -1, 90, {"127.0.0.1"});
+  FakeSmtpServer server(
+      up_to_starttls() +
+      std::vector<Step>{start_tls(setup_for(cert)), expect(kEhlo), send_raw("250 mx\r\n")} + kQuit);
+  auto config = tls_config(server.port());
+  config.verbosity = 1;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_TRUE(std::regex_search(
+      c.text, std::regex("\n\\* cert 0: subject " + kSubject +
+                         ", issuer CN=smtpverify test intermediate,O=smtpverify tests, not after " +
+                         expiry_day(cert.cert_pem) +
+                         " [0-9:]+ UTC \\((88|89) d\\), names DNS:mx\\.smtpverify\\.test, "
+                         "IP:127\\.0\\.0\\.1, 3 1 1 " +
+                         to_hex(spki_sha256(cert.cert_pem)) + "\n")))
+      << c.text;
+  EXPECT_NE(c.text.find(", 3 1 1 " + to_hex(spki_sha256(pki().intermediate_pem())) + "\n"),
+            std::string::npos)
+      << c.text;
+}
+
+// Issue 15: with DANE, a certificate no record matches is reported with the records that would
+// match it: the leaf's 3 1 1 and, since a DANE-TA record was tried, the issuer's 2 1 1.
+TEST(Certificates, DaneMismatchGivesTheRecordsThatWouldMatch) {
+  const TestCert cert = pki().leaf({kName});
+  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{start_tls(setup_for(cert))} + kQuit);
+  const std::string owner = "_" + std::to_string(server.port()) + "._tcp." + kName;
+  FakeDnsServer dns;
+  dns.set(owner, kDnsTypeTlsa,
+          records({tlsa_record(owner, 3, 1, 1, std::string(32, '\x17')),
+                   tlsa_record(owner, 2, 1, 1, spki_sha256(pki().root_pem()))},
+                  true));
+  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
+  dns.set(kName, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
+  auto config = config_for(server.port(), kName);
+  config.starttls = true;
+  config.dane = true;
+  config.dns_servers = {dns.address_port()};
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + kName +
+                            "[127.0.0.1]:" + std::to_string(server.port()) +
+                            " certificate verification failed: DANE: no TLSA record matched: "
+                            "presented 3 1 1 " +
+                            to_hex(spki_sha256(cert.cert_pem)) + "; issuer 2 1 1 " +
+                            to_hex(spki_sha256(pki().intermediate_pem())))
+      << c.text;
 }
 
 // Issue 15: an OK line without verification says so.
