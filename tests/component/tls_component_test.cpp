@@ -299,6 +299,25 @@ TEST(Certificates, WrongNameListsTheFirstThreeNames) {
                             "DNS:mail.other.test (+2 more)");
 }
 
+// A certificate's names are the server's text: control bytes and '|' cannot forge a line or
+// perfdata, and a long name is cut.
+TEST(Certificates, HostileNamesAreSanitisedAndCut) {
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(setup_for(pki().leaf(
+                            {"x.test", "evil\r\nSMTP OK - |up=1", std::string(300, 'a')})))} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.verify_name = kName;
+  const auto c = check_with(config);
+  EXPECT_EQ(c.text.find("\nSMTP OK"), std::string::npos) << c.text;
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
+                            "certificate verification failed: hostname mismatch: expected " +
+                            kName +
+                            ", certificate names DNS:x.test, DNS:evil\\x0d\\x0aSMTP OK - "
+                            "\\x7cup=1, DNS:" +
+                            std::string(60, 'a') + "...");
+}
+
 // IP addresses are names too; a certificate with only an address is listed as such.
 TEST(Certificates, WrongNameListsAddresses) {
   FakeSmtpServer server(up_to_starttls() +
