@@ -42,7 +42,8 @@ json tls_of(const CheckResult& result) {
     chain.push_back({{"subject", text(c.subject)},
                      {"issuer", text(c.issuer)},
                      {"not_after", text(c.not_after)},
-                     {"days_left", c.days_left}});
+                     {"days_left", c.days_left},
+                     {"spki_sha256", text(c.spki_sha256)}});
   }
   json tls = {{"version", text(result.tls->version)},
               {"cipher", text(result.tls->cipher)},

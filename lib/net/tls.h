@@ -43,12 +43,23 @@ struct TlsOptions {
   std::string dane_base_domain;
 };
 
-/// One certificate of the presented chain.
+/// At most this many of a certificate's names are kept (CertFacts::names), each cut at
+/// kMaxCertNameBytes: a hostile certificate may carry thousands, of any length.
+inline constexpr std::size_t kMaxCertNames = 3;
+inline constexpr std::size_t kMaxCertNameBytes = 255;
+
+/// One certificate of the presented chain. Every text is the certificate's, unsanitised:
+/// hostile until lib/check sanitises it.
 struct CertFacts {
   std::string subject;      ///< RFC 2253 form
   std::string issuer;       ///< RFC 2253 form
   std::string not_after;    ///< "2027-02-26 15:04:05 UTC"
   long long days_left = 0;  ///< whole days until not_after, rounded down (negative: expired)
+  /// The first kMaxCertNames DNS and IP subject alternative names ("DNS:mx.example.org",
+  /// "IP:192.0.2.1"); with none of those, the subject's common name ("CN=mx.example.org").
+  std::vector<std::string> names;
+  std::size_t name_count = 0;  ///< how many there are in all (names holds the first few)
+  std::string spki_sha256;     ///< SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex
 };
 
 /// What the handshake showed.
@@ -65,9 +76,16 @@ struct TlsFacts {
 /// authenticated, or TLS could not be set up (our side: the module, the options).
 struct TlsFailure {
   enum class Kind { Timeout, Handshake, Verify, Setup };
+  /// Verify: the failures whose report adds what was expected and what was found.
+  enum class Cause {
+    Other,
+    Expired,       ///< a certificate has expired
+    NameMismatch,  ///< the certificate does not carry the name (or address) verified
+    DaneNoMatch,   ///< no TLSA record matched the chain
+  };
   Kind kind = Kind::Setup;
-  std::string reason;    ///< OpenSSL's words: "certificate has expired", "wrong version number"
-  bool expired = false;  ///< Verify: the reason is an expired certificate
+  std::string reason;  ///< OpenSSL's words: "certificate has expired", "wrong version number"
+  Cause cause = Cause::Other;
 };
 
 /// Makes TLS usable: in the plugin, loads the OpenSSL module (once). When it cannot, a Setup

@@ -45,8 +45,13 @@ struct TlsBackend {
   std::size_t (*base64_encode)(std::string_view data, char* out, std::size_t capacity) = nullptr;
 };
 
-/// A fingerprint of the types that cross the boundary and of the version: a module from
-/// another build (stale, or installed by another version) is refused, not trusted.
+/// Bumped whenever a type that crosses the boundary changes in a way its size may not show
+/// (a field's meaning or type, an enum's values), so that a module built before is refused.
+/// 2: TlsFailure::Cause replaced `bool expired`; CertFacts names and spki_sha256.
+inline constexpr std::uint64_t kTlsBackendRevision = 2;
+
+/// A fingerprint of the types that cross the boundary, of their revision and of the version: a
+/// module from another build (stale, or installed by another version) is refused, not trusted.
 constexpr std::uint64_t tls_backend_abi() {
   std::uint64_t h = 1469598103934665603ULL;  // FNV-1a over the sizes and the version string
   const auto mix = [&h](std::uint64_t v) {
@@ -60,6 +65,7 @@ constexpr std::uint64_t tls_backend_abi() {
         sizeof(std::unique_ptr<Stream>)}) {
     mix(size);
   }
+  mix(kTlsBackendRevision);
   for (const char c : std::string_view(SMTPVERIFY_TLS_ABI_VERSION))
     mix(static_cast<unsigned char>(c));
   return h;

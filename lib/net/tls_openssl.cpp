@@ -151,8 +151,24 @@ struct Verdict {
   std::string dane_match;
 };
 
-tl::unexpected<TlsFailure> untrusted(std::string reason, bool expired = false) {
-  return tl::unexpected(TlsFailure{TlsFailure::Kind::Verify, std::move(reason), expired});
+tl::unexpected<TlsFailure> untrusted(std::string reason,
+                                     TlsFailure::Cause cause = TlsFailure::Cause::Other) {
+  return tl::unexpected(TlsFailure{TlsFailure::Kind::Verify, std::move(reason), cause});
+}
+
+// Which verification failures the report explains with what was expected and found.
+TlsFailure::Cause cause_of(long result) {
+  switch (result) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return TlsFailure::Cause::Expired;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return TlsFailure::Cause::NameMismatch;
+    case X509_V_ERR_DANE_NO_MATCH:
+      return TlsFailure::Cause::DaneNoMatch;
+    default:
+      return TlsFailure::Cause::Other;
+  }
 }
 
 // The DANE verdict, read after the handshake like the PKIX one.
@@ -165,12 +181,12 @@ tl::expected<Verdict, TlsFailure> check_dane(SSL* ssl, int usable) {
   std::uint8_t mtype = 0;
   const int depth = SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, nullptr, nullptr);
   if (result == X509_V_ERR_DANE_NO_MATCH || (result == X509_V_OK && depth < 0)) {
-    return untrusted("DANE: no TLSA record matched");
+    return untrusted("DANE: no TLSA record matched", TlsFailure::Cause::DaneNoMatch);
   }
   if (result != X509_V_OK) {
     // E.g. a DANE-TA match with the wrong name or an expired leaf.
     return untrusted(std::string("DANE: ") + X509_verify_cert_error_string(result),
-                     result == X509_V_ERR_CERT_HAS_EXPIRED);
+                     cause_of(result));
   }
   return Verdict{
       true, std::to_string(usage) + " " + std::to_string(selector) + " " + std::to_string(mtype)};
@@ -184,7 +200,7 @@ tl::expected<Verdict, TlsFailure> verify(SSL* ssl, const TlsOptions& options, in
   if (!options.dane.empty()) return check_dane(ssl, usable_tlsa);
   const long result = SSL_get_verify_result(ssl);
   if (result != X509_V_OK) {
-    return untrusted(X509_verify_cert_error_string(result), result == X509_V_ERR_CERT_HAS_EXPIRED);
+    return untrusted(X509_verify_cert_error_string(result), cause_of(result));
   }
   return Verdict{true, ""};
 }

@@ -1,6 +1,7 @@
 // The OpenSSL plumbing under tls_openssl.cpp (see tls_openssl_util.h).
 #include "net/tls_openssl_util.h"
 
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -8,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -80,6 +82,75 @@ std::string name_of(const X509_NAME* name) {
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);
   return len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
+}
+
+struct GeneralNamesFree {
+  void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
+};
+
+// An ASN.1 string's bytes, cut at kMaxCertNameBytes (still hostile: lib/check sanitises).
+std::string bounded(const ASN1_STRING* s) {
+  const int len = ASN1_STRING_length(s);
+  if (len <= 0) return "";
+  const auto n = std::min(static_cast<std::size_t>(len), kMaxCertNameBytes);
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), n);
+}
+
+// An iPAddress name: 4 or 16 bytes as text; anything else is no address.
+std::string address_of(const ASN1_OCTET_STRING* ip) {
+  const int len = ASN1_STRING_length(ip);
+  const int family = len == 4 ? AF_INET : len == 16 ? AF_INET6 : AF_UNSPEC;
+  std::array<char, INET6_ADDRSTRLEN> buf{};
+  if (family == AF_UNSPEC ||
+      inet_ntop(family, ASN1_STRING_get0_data(ip), buf.data(), buf.size()) == nullptr) {
+    return "(" + std::to_string(len) + " bytes)";
+  }
+  return buf.data();
+}
+
+// The DNS and IP subject alternative names (the first kMaxCertNames, and how many), or the
+// common name when there are none: what a name check looked at.
+void names_of(X509* cert, CertFacts& f) {
+  const auto add = [&f](std::string name) {
+    if (f.names.size() < kMaxCertNames) f.names.push_back(std::move(name));
+    ++f.name_count;
+  };
+  const std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> sans(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  if (sans) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+      const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans.get(), i);
+      if (g->type == GEN_DNS) add("DNS:" + bounded(g->d.dNSName));
+      if (g->type == GEN_IPADD) add("IP:" + address_of(g->d.iPAddress));
+    }
+  }
+  if (f.name_count > 0) return;
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (at < 0) return;
+  const X509_NAME_ENTRY* cn = X509_NAME_get_entry(subject, at);
+  if (cn != nullptr) add("CN=" + bounded(X509_NAME_ENTRY_get_data(cn)));
+}
+
+// SHA-256 of the DER SubjectPublicKeyInfo in hex: the data of a TLSA "3 1 1" (or "2 1 1")
+// record for this certificate. X509_pubkey_digest would hash the key's bit string only.
+std::string spki_sha256_of(X509* cert) {
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+  if (len <= 0) return "";
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int md_len = 0;
+  const bool ok = EVP_Digest(der, static_cast<std::size_t>(len), md.data(), &md_len, EVP_sha256(),
+                             nullptr) == 1;
+  OPENSSL_free(der);
+  if (!ok) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < md_len; ++i) {
+    hex += kHex[md[i] >> 4];
+    hex += kHex[md[i] & 0xf];
+  }
+  return hex;
 }
 
 // The TLS channel over the socket it owns.
@@ -216,6 +287,8 @@ CertFacts facts_of(X509* cert) {
     f.days_left = days;
     if (secs < 0) f.days_left = days - 1;  // ASN1_TIME_diff gives both with one sign
   }
+  names_of(cert, f);
+  f.spki_sha256 = spki_sha256_of(cert);
   return f;
 }
 

@@ -493,6 +493,8 @@ TEST(Dane, TaChecksTheName) {
       run_handshake(chained(pki().leaf({"other.smtpverify.test"})),
                     dane_options({tlsa(2, 1, 1, spki_sha256(pki().intermediate_pem()))}));
   expect_verify_failure(h, "DANE: hostname mismatch");
+  EXPECT_EQ(h.failure->cause, net::TlsFailure::Cause::NameMismatch);
+  EXPECT_EQ(h.facts.chain.front().names, std::vector<std::string>{"DNS:other.smtpverify.test"});
 }
 
 TEST(Dane, TaAcceptsVerifyNameAsASecondName) {
@@ -507,7 +509,7 @@ TEST(Dane, TaChecksTheLeafDates) {
                     dane_options({tlsa(2, 1, 1, spki_sha256(pki().intermediate_pem()))}));
   expect_verify_failure(h, "DANE: certificate has expired");
   ASSERT_TRUE(h.failure);
-  EXPECT_TRUE(h.failure->expired);
+  EXPECT_EQ(h.failure->cause, net::TlsFailure::Cause::Expired);
 }
 
 TEST(Dane, TaMustBeInTheChainTheServerSends) {
@@ -516,6 +518,7 @@ TEST(Dane, TaMustBeInTheChainTheServerSends) {
   const Handshake h = run_handshake(chained(pki().leaf({kMx})),
                                     dane_options({tlsa(2, 1, 1, spki_sha256(pki().root_pem()))}));
   expect_verify_failure(h, "DANE: no TLSA record matched");
+  EXPECT_EQ(h.failure->cause, net::TlsFailure::Cause::DaneNoMatch);
 }
 
 TEST(Dane, NoMatchFailsEvenWhenTheCaStoreWouldVerify) {
@@ -523,9 +526,14 @@ TEST(Dane, NoMatchFailsEvenWhenTheCaStoreWouldVerify) {
   auto options = dane_options({tlsa(3, 1, 1, kOtherDigest)});
   options.ca_file = pki().root_file();
   options.verify_name = kMx;
-  const Handshake h = run_handshake(chained(pki().leaf({kMx})), options);
+  const TestCert leaf = pki().leaf({kMx});
+  const Handshake h = run_handshake(chained(leaf), options);
   expect_verify_failure(h, "DANE: no TLSA record matched");
-  EXPECT_EQ(h.facts.chain.size(), 2u);
+  EXPECT_EQ(h.failure->cause, net::TlsFailure::Cause::DaneNoMatch);
+  ASSERT_EQ(h.facts.chain.size(), 2u);
+  // What TLSA records for this chain would say (issue 15): the digests an admin publishes.
+  EXPECT_EQ(h.facts.chain[0].spki_sha256, to_hex(spki_sha256(leaf.cert_pem)));
+  EXPECT_EQ(h.facts.chain[1].spki_sha256, to_hex(spki_sha256(pki().intermediate_pem())));
 }
 
 TEST(Dane, OneOfSeveralRecordsMatches) {

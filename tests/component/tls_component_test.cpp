@@ -8,6 +8,7 @@
 #include "component/component_util.h"
 #include "net/stream.h"
 #include "net/tls.h"
+#include "support/fake_dns_server.h"
 #include "support/fake_smtp_server.h"
 #include "support/smtp_script.h"
 #include "support/test_pki.h"
@@ -20,6 +21,7 @@ using check::State;
 
 const std::string kName = "mx.smtpverify.test";
 const std::string kEhlo = "EHLO probe.smtpverify.test";
+const std::string kSubject = "CN=mx.smtpverify.test,O=smtpverify tests";  // of every leaf
 
 const TestPki& pki() {
   static const TestPki instance;
@@ -54,6 +56,19 @@ check::Config tls_config(std::uint16_t port) {
 }
 
 std::string summary(const Checked& c) { return c.line.substr(0, c.line.find(" |")); }
+
+// The day the certificate in cert_pem expires, "2026-12-24" (UTC), read with OpenSSL.
+std::string expiry_day(const std::string& cert_pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  std::tm tm{};
+  if (!cert || ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) != 1) return "?";
+  char buf[16] = {};
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
 
 std::string prefix(const FakeSmtpServer& s) {
   return "[127.0.0.1]:" + std::to_string(s.port()) + " ";
@@ -229,15 +244,18 @@ struct CertCase {
 
 TEST(Certificates, VerificationFailuresInOpenSslWords) {
   const TestPki other;  // an unknown CA
+  const TestCert expired = pki().leaf({kName}, -100, 10, {"127.0.0.1"});
   const std::vector<CertCase> cases = {
       {"self-signed", setup_for(pki().self_signed(kName), false),
        "certificate verification failed: self-signed certificate"},
       {"unknown CA", setup_for(other.leaf({kName}, -1, 90, {"127.0.0.1"}), false),
        "certificate verification failed: unable to get local issuer certificate"},
       {"wrong name", setup_for(pki().leaf({"other.smtpverify.test"}, -1, 90)),
-       "certificate verification failed: IP address mismatch"},
-      {"expired", setup_for(pki().leaf({kName}, -100, 10, {"127.0.0.1"})),
-       "certificate verification failed: certificate has expired"},
+       "certificate verification failed: IP address mismatch: expected 127.0.0.1, certificate "
+       "names DNS:other.smtpverify.test"},
+      {"expired", setup_for(expired),
+       "certificate verification failed: certificate has expired on " +
+           expiry_day(expired.cert_pem) + ": " + kSubject},
       {"missing intermediate", setup_for(pki().leaf({kName}, -1, 90, {"127.0.0.1"}), false),
        "certificate verification failed: unable to get local issuer certificate"},
   };
@@ -260,7 +278,56 @@ TEST(Certificates, WrongNameWithVerifyName) {
   config.verify_name = kName;
   const auto c = check_with(config);
   EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
-                            "certificate verification failed: hostname mismatch");
+                            "certificate verification failed: hostname mismatch: expected " +
+                            kName + ", certificate names DNS:other.test");
+}
+
+// Issue 15: the first few names, DNS and IP, and how many more.
+TEST(Certificates, WrongNameListsTheFirstThreeNames) {
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(setup_for(pki().leaf(
+                            {"other.test", "www.other.test", "mail.other.test", "smtp.other.test"},
+                            -1, 90, {"192.0.2.1"})))} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.verify_name = kName;
+  const auto c = check_with(config);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
+                            "certificate verification failed: hostname mismatch: expected " +
+                            kName +
+                            ", certificate names DNS:other.test, DNS:www.other.test, "
+                            "DNS:mail.other.test (+2 more)");
+}
+
+// A certificate's names are the server's text: control bytes and '|' cannot forge a line or
+// perfdata, and a long name is cut.
+TEST(Certificates, HostileNamesAreSanitisedAndCut) {
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(setup_for(pki().leaf(
+                            {"x.test", "evil\r\nSMTP OK - |up=1", std::string(300, 'a')})))} +
+                        kQuit);
+  auto config = tls_config(server.port());
+  config.verify_name = kName;
+  const auto c = check_with(config);
+  EXPECT_EQ(c.text.find("\nSMTP OK"), std::string::npos) << c.text;
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
+                            "certificate verification failed: hostname mismatch: expected " +
+                            kName +
+                            ", certificate names DNS:x.test, DNS:evil\\x0d\\x0aSMTP OK - "
+                            "\\x7cup=1, DNS:" +
+                            std::string(60, 'a') + "...");
+}
+
+// IP addresses are names too; a certificate with only an address is listed as such.
+TEST(Certificates, WrongNameListsAddresses) {
+  FakeSmtpServer server(up_to_starttls() +
+                        std::vector<Step>{start_tls(
+                            setup_for(pki().leaf({}, -1, 90, {"192.0.2.7", "2001:db8::7"})))} +
+                        kQuit);
+  const auto c = check_with(tls_config(server.port()));
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) +
+                            "certificate verification failed: IP address mismatch: expected "
+                            "127.0.0.1, certificate names IP:192.0.2.7, IP:2001:db8::7");
 }
 
 // Issue 14 #11: an address OpenSSL does not take as the one to verify must not leave the
@@ -287,12 +354,14 @@ TEST(Certificates, AddressOpenSslRefusesFailsClosed) {
 
 TEST(Certificates, ExpiringWithinWarningAndCriticalDays) {
   for (const auto& [crit, state, words] : std::vector<std::tuple<long long, State, std::string>>{
-           {10, State::Warning, "certificate expires in (19|20) d \\(warning 30\\)"},
-           {25, State::Critical, "certificate expires in (19|20) d \\(critical 25\\)"}}) {
+           {10, State::Warning,
+            "certificate expires in (19|20) d on DAY \\(warning 30\\): CN=NAME"},
+           {25, State::Critical,
+            "certificate expires in (19|20) d on DAY \\(critical 25\\): CN=NAME"}}) {
+    const TestCert cert = pki().leaf({kName}, -70, 90, {"127.0.0.1"});
     FakeSmtpServer server(
         up_to_starttls() +
-        std::vector<Step>{start_tls(setup_for(pki().leaf({kName}, -70, 90, {"127.0.0.1"}))),
-                          expect(kEhlo), send_raw("250 mx\r\n")} +
+        std::vector<Step>{start_tls(setup_for(cert)), expect(kEhlo), send_raw("250 mx\r\n")} +
         kQuit);
     auto config = tls_config(server.port());
     config.cert_warning_days = 30;
@@ -303,9 +372,12 @@ TEST(Certificates, ExpiringWithinWarningAndCriticalDays) {
     EXPECT_EQ(c.state, state);
     // The leaf ends 20 days after now at signing; a few ms later that is 19 whole days or, with
     // the PKI's clock rounding, 20.
+    std::string pattern = words;
+    pattern.replace(pattern.find("DAY"), 3, expiry_day(cert.cert_pem));
+    pattern.replace(pattern.find("NAME"), 4, "mx\\.smtpverify\\.test,O=smtpverify tests");
     EXPECT_TRUE(
         std::regex_match(summary(c), std::regex("SMTP " + std::string(check::state_name(state)) +
-                                                " - \\[127\\.0\\.0\\.1\\]:[0-9]+ " + words)))
+                                                " - \\[127\\.0\\.0\\.1\\]:[0-9]+ " + pattern)))
         << c.line;
     EXPECT_TRUE(std::regex_search(
         c.line, std::regex(" cert_days=(19|20);30:;" + std::to_string(crit) + ":$")))
@@ -313,17 +385,110 @@ TEST(Certificates, ExpiringWithinWarningAndCriticalDays) {
   }
 }
 
+// Issue 15: the certificate that expires soonest is named, also when it is not the leaf.
+TEST(Certificates, SoonestExpiryInTheChainIsNamed) {
+  // The leaf outlives the intermediate (valid for 10 years from a year ago).
+  const TestCert cert = pki().leaf({kName}, -1, 5000, {"127.0.0.1"});
+  FakeSmtpServer server(
+      up_to_starttls() +
+      std::vector<Step>{start_tls(setup_for(cert)), expect(kEhlo), send_raw("250 mx\r\n")} + kQuit);
+  auto config = tls_config(server.port());
+  config.cert_warning_days = 4000;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Warning);
+  EXPECT_TRUE(std::regex_match(
+      summary(c),
+      std::regex("SMTP WARNING - \\[127\\.0\\.0\\.1\\]:[0-9]+ certificate expires in "
+                 "3[0-9]{3} d on " +
+                 expiry_day(pki().intermediate_pem()) +
+                 " \\(warning 4000\\): CN=smtpverify test intermediate,O=smtpverify tests")))
+      << c.line;
+}
+
 TEST(Certificates, ExpiredIsCriticalWithNoVerifyToo) {
+  const TestCert cert = pki().leaf({kName}, -100, 10);
+  FakeSmtpServer server(
+      up_to_starttls() +
+      std::vector<Step>{start_tls(setup_for(cert)), expect(kEhlo), send_raw("250 mx\r\n")} + kQuit);
+  auto config = tls_config(server.port());
+  config.no_verify = true;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) + "certificate expired 90 d ago on " +
+                            expiry_day(cert.cert_pem) + ": " + kSubject);
+}
+
+// Issue 15: -v shows each certificate's names and the TLSA 3 1 1 data of its key.
+TEST(Certificates, VerboseChainShowsNamesAndKeyDigests) {
+  const TestCert cert = pki().leaf({kName}, -1, 90, {"127.0.0.1"});
+  FakeSmtpServer server(
+      up_to_starttls() +
+      std::vector<Step>{start_tls(setup_for(cert)), expect(kEhlo), send_raw("250 mx\r\n")} + kQuit);
+  auto config = tls_config(server.port());
+  config.verbosity = 1;
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(c.state, State::Ok) << c.text;
+  EXPECT_TRUE(std::regex_search(
+      c.text, std::regex("\n\\* cert 0: subject " + kSubject +
+                         ", issuer CN=smtpverify test intermediate,O=smtpverify tests, not after " +
+                         expiry_day(cert.cert_pem) +
+                         " [0-9:]+ UTC \\((88|89) d\\), names DNS:mx\\.smtpverify\\.test, "
+                         "IP:127\\.0\\.0\\.1, 3 1 1 " +
+                         to_hex(spki_sha256(cert.cert_pem)) + "\n")))
+      << c.text;
+  EXPECT_NE(c.text.find(", 3 1 1 " + to_hex(spki_sha256(pki().intermediate_pem())) + "\n"),
+            std::string::npos)
+      << c.text;
+}
+
+// Issue 15: with DANE, a certificate no record matches is reported with the records that would
+// match it: the leaf's 3 1 1 and, since a DANE-TA record was tried, the issuer's 2 1 1.
+TEST(Certificates, DaneMismatchGivesTheRecordsThatWouldMatch) {
+  const TestCert cert = pki().leaf({kName});
+  FakeSmtpServer server(up_to_starttls() + std::vector<Step>{start_tls(setup_for(cert))} + kQuit);
+  const std::string owner = "_" + std::to_string(server.port()) + "._tcp." + kName;
+  FakeDnsServer dns;
+  dns.set(owner, kDnsTypeTlsa,
+          records({tlsa_record(owner, 3, 1, 1, std::string(32, '\x17')),
+                   tlsa_record(owner, 2, 1, 1, spki_sha256(pki().root_pem()))},
+                  true));
+  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
+  dns.set(kName, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
+  auto config = config_for(server.port(), kName);
+  config.starttls = true;
+  config.dane = true;
+  config.dns_servers = {dns.address_port()};
+  const auto c = check_with(config);
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + kName +
+                            "[127.0.0.1]:" + std::to_string(server.port()) +
+                            " certificate verification failed: DANE: no TLSA record matched: "
+                            "presented 3 1 1 " +
+                            to_hex(spki_sha256(cert.cert_pem)) + "; issuer 2 1 1 " +
+                            to_hex(spki_sha256(pki().intermediate_pem())))
+      << c.text;
+}
+
+// Issue 15: an OK line without verification says so.
+TEST(Certificates, NoVerifyOkLineSaysUnverified) {
   FakeSmtpServer server(up_to_starttls() +
-                        std::vector<Step>{start_tls(setup_for(pki().leaf({kName}, -100, 10))),
+                        std::vector<Step>{start_tls(setup_for(pki().self_signed(kName))),
                                           expect(kEhlo), send_raw("250 mx\r\n")} +
                         kQuit);
   auto config = tls_config(server.port());
   config.no_verify = true;
   const auto c = check_with(config);
   EXPECT_TRUE(server.wait_done(3s));
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) + "certificate expired 90 d ago");
+  EXPECT_EQ(c.state, State::Ok) << c.line;
+  EXPECT_TRUE(std::regex_match(
+      summary(c), std::regex("SMTP OK - \\[127\\.0\\.0\\.1\\]:[0-9]+ ESMTP Fake, STARTTLS "
+                             "TLSv1\\.3 TLS_[A-Z0-9_]+ \\(unverified\\), cert (88|89) d, T s")))
+      << c.line;
 }
 
 TEST(Certificates, OldProtocolOnlyServer) {

@@ -159,9 +159,16 @@ check "--dane --dane-insecure with a matching TLSA (implicit TLS) is OK" 0 \
 check "--dane without --dane-insecure refuses the unauthenticated answer" 2 \
   "SMTP CRITICAL - $(q "$MX_HOST"):$port DANE: the TLSA answer for _$port\\._tcp\\.$(q "$MX_HOST") is not DNSSEC-authenticated \\(no AD bit\\) \| .*" \
   -- "${dane[@]}" -p "$port" -S --dane
-# (that listener's certificate has also expired, which is CRITICAL on its own)
+# (that listener's certificate has also expired, which is CRITICAL on its own). The line says
+# what a TLSA record for the presented certificate would hold (issue 15), computed here apart.
+expired_pem=$POSTFIX_PKI_DIR/expired.pem
+expired_spki=$(openssl x509 -pubkey -noout -in "$expired_pem" | openssl pkey -pubin -outform DER |
+  sha256sum | cut -d' ' -f1)
+expired_day=$(date -u -d "$(openssl x509 -noout -enddate -in "$expired_pem" | cut -d= -f2-)" +%F)
+expired_subject=$(openssl x509 -noout -subject -nameopt RFC2253 -in "$expired_pem")
+expired_subject=${expired_subject#subject=}
 check "a non-matching TLSA is CRITICAL" 2 \
-  "SMTP CRITICAL - $host_ep:$POSTFIX_EXPIRED_PORT certificate verification failed: DANE: no TLSA record matched, certificate expired [0-9]+ d ago \| .*" \
+  "SMTP CRITICAL - $host_ep:$POSTFIX_EXPIRED_PORT certificate verification failed: DANE: no TLSA record matched: presented 3 1 1 $expired_spki, certificate expired [0-9]+ d ago on $expired_day: $(q "$expired_subject") \| .*" \
   -- "${dane[@]}" -p "$POSTFIX_EXPIRED_PORT" -S --dane --dane-insecure
 check "no TLSA at all is CRITICAL" 2 \
   "SMTP CRITICAL - $(q "$MX_HOST"):$POSTFIX_SOON_PORT DANE: no TLSA records for _$POSTFIX_SOON_PORT\\._tcp\\.$(q "$MX_HOST") \| .*" \

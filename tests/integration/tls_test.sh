@@ -15,6 +15,18 @@ common=(-F probe.smtpverify.test -t 10 --helo-dns ignore)
 tls13='STARTTLS TLSv1\.3 TLS_[A-Z0-9_]+'
 days='cert_days=[0-9]+;;'
 ep() { printf '\\[%s\\]:%s' "${1//./\\.}" "$2"; }
+# What the plugin says of a certificate of the test PKI (issue 15), computed here with openssl:
+# its last day (UTC) and its subject (RFC 2253), as regexes.
+cert_day() { date -u -d "$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2-)" +%F; }
+cert_subject() {
+  local s
+  s=$(openssl x509 -noout -subject -nameopt RFC2253 -in "$1")
+  s=${s#subject=}
+  printf '%s' "${s//./\\.}"
+}
+expired_day=$(cert_day "$POSTFIX_PKI_DIR/expired.pem")
+soon_day=$(cert_day "$POSTFIX_PKI_DIR/soon.pem")
+subject=$(cert_subject "$POSTFIX_PKI_DIR/good.pem")  # all three leaves share it
 
 check "-S with --ca-file is OK, names TLSv1.3, starttls perfdata" 0 \
   "SMTP OK - $(ep 127.0.0.1 "$POSTFIX_PORT") $banner, $tls13, cert (89|90) d, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t starttls=$t mail=$t rcpt=$t quit=$t $days" \
@@ -41,31 +53,35 @@ check "a private CA without --ca-file is CRITICAL" 2 \
   -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S
 
 check "a name the certificate does not carry is CRITICAL" 2 \
-  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_PORT") certificate verification failed: hostname mismatch \| .*" \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_PORT") certificate verification failed: hostname mismatch: expected other\\.smtpverify\\.test, certificate names DNS:${POSTFIX_TLS_NAME//./\\.}, DNS:localhost, IP:127\\.0\\.0\\.1 \\(\\+1 more\\) \| .*" \
   -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S "${ca[@]}" --verify-name other.smtpverify.test
 
 check "an expired certificate is CRITICAL" 2 \
-  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_EXPIRED_PORT") certificate verification failed: certificate has expired \| .* cert_days=-[0-9]+;;" \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_EXPIRED_PORT") certificate verification failed: certificate has expired on $expired_day: $subject \| .* cert_days=-[0-9]+;;" \
   -- -H 127.0.0.1 -p "$POSTFIX_EXPIRED_PORT" "${common[@]}" -S "${ca[@]}"
 
 check "an expired certificate is CRITICAL with --no-verify too" 2 \
-  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_EXPIRED_PORT") certificate expired [0-9]+ d ago \| .* starttls=$t quit=$t cert_days=-[0-9]+;;" \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_EXPIRED_PORT") certificate expired [0-9]+ d ago on $expired_day: $subject \| .* starttls=$t quit=$t cert_days=-[0-9]+;;" \
   -- -H 127.0.0.1 -p "$POSTFIX_EXPIRED_PORT" "${common[@]}" -S --no-verify
 
+check "--no-verify: an OK line that says the certificate was not verified" 0 \
+  "SMTP OK - $(ep 127.0.0.1 "$POSTFIX_PORT") $banner, $tls13 \\(unverified\\), cert (89|90) d, $total \| .*" \
+  -- -H 127.0.0.1 -p "$POSTFIX_PORT" "${common[@]}" -S --no-verify
+
 check "a 20-day certificate with -D 30,10 is WARNING" 1 \
-  "SMTP WARNING - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(warning 30\\) \| time=$t connect=$t banner=$t ehlo=$t starttls=$t quit=$t cert_days=(19|20);30:;10:" \
+  "SMTP WARNING - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d on $soon_day \\(warning 30\\): $subject \| time=$t connect=$t banner=$t ehlo=$t starttls=$t quit=$t cert_days=(19|20);30:;10:" \
   -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" -S "${ca[@]}" -D 30,10
 
 check "-w/-c cert_days=RANGE as well: alert below 30 and below 25 days" 2 \
-  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(critical 25:\\) \| .* cert_days=(19|20);30:;25:" \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d on $soon_day \\(critical 25:\\): $subject \| .* cert_days=(19|20);30:;25:" \
   -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" -S "${ca[@]}" -w cert_days=30: -c cert_days=25:
 
 check "-D alone implies STARTTLS, as with check_smtp" 1 \
-  "SMTP WARNING - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(warning 30\\) \| .* starttls=$t quit=$t cert_days=(19|20);30:;" \
+  "SMTP WARNING - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d on $soon_day \\(warning 30\\): $subject \| .* starttls=$t quit=$t cert_days=(19|20);30:;" \
   -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" "${ca[@]}" -D 30
 
 check "the same with -D 30,25 is CRITICAL" 2 \
-  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d \\(critical 25\\) \| .* cert_days=(19|20);30:;25:" \
+  "SMTP CRITICAL - $(ep 127.0.0.1 "$POSTFIX_SOON_PORT") certificate expires in (19|20) d on $soon_day \\(critical 25\\): $subject \| .* cert_days=(19|20);30:;25:" \
   -- -H 127.0.0.1 -p "$POSTFIX_SOON_PORT" "${common[@]}" -S "${ca[@]}" -D 30,25
 
 check "implicit TLS with -s is OK (tls perfdata)" 0 \

@@ -278,7 +278,8 @@ TEST(RenderJson, EightBitBytesInEveryStringFieldNeverBreakIt) {
   r.exchanges = {{"mx" + b + "_banner", "C" + b, 220, {"s" + b}, true}};
   r.problems = {{ProblemKind::Smtp, smtp::FindingKind::BannerRejected, "t" + b}};
   r.transcript = {"S: 220 " + b};
-  r.tls = net::TlsFacts{"v" + b, "c" + b, {{"s" + b, "i" + b, "n" + b, 1}}, 1, true, ""};
+  r.tls = net::TlsFacts{"v" + b, "c" + b, {{"s" + b, "i" + b, "n" + b, 1, {}, 0, "d" + b}},
+                        1,       true,    ""};
   r.cert_days = 1;
   Config c;
   c.verbosity = 1;
@@ -303,6 +304,7 @@ TEST(RenderJson, EightBitBytesInEveryStringFieldNeverBreakIt) {
   EXPECT_EQ(doc["tls"]["chain"][0]["subject"], "s" + e);
   EXPECT_EQ(doc["tls"]["chain"][0]["issuer"], "i" + e);
   EXPECT_EQ(doc["tls"]["chain"][0]["not_after"], "n" + e);
+  EXPECT_EQ(doc["tls"]["chain"][0]["spki_sha256"], "d" + e);
   EXPECT_EQ(doc["perfdata"], "time=0.000000s;;;0 mx____banner=0.100000s;;;0 cert_days=1;;");
   // The status line of the same report: ASCII only, one '|', no line but the transcript's.
   const std::string line = format_nagios(report);

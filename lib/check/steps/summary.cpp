@@ -2,6 +2,7 @@
 
 #include "check/regex.h"
 #include "check/steps/steps.h"
+#include "check/tls_words.h"
 
 namespace smtpverify::check {
 
@@ -48,7 +49,9 @@ void connection_facts(Context& ctx, const smtp::Session& session) {
   }
   const auto& tls = ctx.tls;
   if (!tls.version.empty()) {
-    facts.push_back((config.starttls ? "STARTTLS " : "") + tls.version + " " + tls.cipher);
+    // --no-verify: the channel is encrypted, but nobody said to whom.
+    facts.push_back((config.starttls ? "STARTTLS " : "") + tls.version + " " + tls.cipher +
+                    (tls.verified ? "" : " (unverified)"));
     if (!tls.dane_match.empty()) facts.push_back("DANE " + tls.dane_match + " matched");
     if (tls.min_days_left) facts.push_back("cert " + std::to_string(*tls.min_days_left) + " d");
   }
@@ -152,10 +155,14 @@ void certificate_days(Context& ctx) {
   const auto& config = ctx.config;
   const long long days = *ctx.tls.min_days_left;
   ctx.result.cert_days = days;
+  // Which certificate, and when: not necessarily the leaf (issue 15).
+  const net::CertFacts* soonest = soonest_expiring(ctx.tls);
+  const std::string on = soonest ? " on " + expiry_date(*soonest) : "";
+  const std::string which = soonest ? ": " + subject_words(*soonest) : "";
   if (days < 0) {
     if (ctx.expiry_reported) return;  // verification already said "certificate has expired"
     ctx.rec.problem(ProblemKind::CertExpired,
-                    "certificate expired " + std::to_string(-days) + " d ago");
+                    "certificate expired " + std::to_string(-days) + " d ago" + on + which);
     return;
   }
   // The words keep -D's plain number ("critical 14"), else the range.
@@ -164,9 +171,9 @@ void certificate_days(Context& ctx) {
     if (!range || !range->alerts(static_cast<double>(days))) return false;
     const auto& d = critical ? config.cert_critical_days : config.cert_warning_days;
     ctx.rec.problem(critical ? ProblemKind::CertCritical : ProblemKind::CertWarning,
-                    "certificate expires in " + std::to_string(days) + " d (" +
+                    "certificate expires in " + std::to_string(days) + " d" + on + " (" +
                         (critical ? "critical " : "warning ") +
-                        (d ? std::to_string(*d) : range->text) + ")");
+                        (d ? std::to_string(*d) : range->text) + ")" + which);
     return true;
   };
   if (!rate(true)) rate(false);

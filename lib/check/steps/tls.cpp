@@ -1,6 +1,9 @@
 #include "net/tls.h"
 
+#include <algorithm>
+
 #include "check/steps/steps.h"
+#include "check/tls_words.h"
 
 namespace smtpverify::check {
 
@@ -34,6 +37,39 @@ net::TlsOptions tls_options(const Context& ctx) {
   return o;
 }
 
+// The name (or address) a name check looked for: with DANE the TLSA base domain, or the name
+// to verify when it differs (either will do).
+std::string expected_identity(const net::TlsOptions& o) {
+  if (o.dane.empty()) return o.verify_name.empty() ? o.verify_ip : o.verify_name;
+  std::string base = o.dane_base_domain.empty() ? o.verify_name : o.dane_base_domain;
+  if (!base.empty() && base.back() == '.') base.pop_back();
+  if (o.verify_name.empty() || o.verify_name == base) return base;
+  return base + " or " + o.verify_name;
+}
+
+// A verification failure in OpenSSL's words, and what was expected and found (issue 15).
+std::string verify_failure_words(const Context& ctx, const net::TlsFailure& failure,
+                                 const net::TlsOptions& options) {
+  const std::string words = "certificate verification failed: " + failure.reason;
+  switch (failure.cause) {
+    case net::TlsFailure::Cause::NameMismatch:
+      return words + ": " + name_mismatch_words(expected_identity(options), ctx.tls);
+    case net::TlsFailure::Cause::DaneNoMatch: {
+      const bool ta_tried = std::any_of(options.dane.begin(), options.dane.end(),
+                                        [](const net::DaneRecord& r) { return r.usage == 2; });
+      return words + ": " + dane_mismatch_words(ctx.tls, ta_tried);
+    }
+    case net::TlsFailure::Cause::Expired:
+      if (const auto* c = soonest_expiring(ctx.tls)) {
+        return words + " on " + expiry_date(*c) + ": " + subject_words(*c);
+      }
+      return words;
+    case net::TlsFailure::Cause::Other:
+      break;
+  }
+  return words;
+}
+
 void log_handshake(Context& ctx, const std::string& how) {
   const auto& tls = ctx.tls;
   if (tls.version.empty()) return;
@@ -41,7 +77,8 @@ void log_handshake(Context& ctx, const std::string& how) {
   for (std::size_t i = 0; i < tls.chain.size(); ++i) {
     const auto& c = tls.chain[i];
     ctx.rec.log("* cert " + std::to_string(i) + ": subject " + c.subject + ", issuer " + c.issuer +
-                ", not after " + c.not_after + " (" + std::to_string(c.days_left) + " d)");
+                ", not after " + c.not_after + " (" + std::to_string(c.days_left) + " d)" +
+                ", names " + certificate_names(c) + ", 3 1 1 " + c.spki_sha256);
   }
 }
 
@@ -62,7 +99,8 @@ void prepare_tls(const Context& ctx) { net::TlsStream::prepare(tls_options(ctx))
 
 TlsOutcome start_tls(Context& ctx, const std::string& how) {
   const auto t0 = net::Clock::now();
-  auto tls = net::TlsStream::handshake(ctx.tcp->release(), tls_options(ctx), ctx.deadline);
+  const net::TlsOptions options = tls_options(ctx);
+  auto tls = net::TlsStream::handshake(ctx.tcp->release(), options, ctx.deadline);
   ctx.tcp = nullptr;
   const net::TlsFailure* failure = tls ? nullptr : &tls.error().failure;
   // A handshake that ended (even in failure) took measurable time; a timed-out one did not end.
@@ -96,8 +134,8 @@ TlsOutcome start_tls(Context& ctx, const std::string& how) {
       break;
     case net::TlsFailure::Kind::Verify:
       // Never go on over a connection we could not authenticate (AUTH, MAIL would follow).
-      ctx.rec.problem(ProblemKind::Tls, "certificate verification failed: " + failure->reason);
-      ctx.expiry_reported = failure->expired;
+      ctx.rec.problem(ProblemKind::Tls, verify_failure_words(ctx, *failure, options));
+      ctx.expiry_reported = failure->cause == net::TlsFailure::Cause::Expired;
       if (!done) break;
       ctx.stream = std::move(done->stream);
       return TlsOutcome::Untrusted;
