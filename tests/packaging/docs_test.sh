@@ -5,8 +5,9 @@
 #    long) of --help and every perfdata label of --help is described, and every long option
 #    it describes is one the plugin accepts;
 #  - contrib/icinga2/check_smtp_verify.conf has a custom variable smtp_verify_<name> for
-#    every long option of --help (except those that make no sense there), and each of its
-#    arguments is an option the plugin accepts.
+#    every long option of --help (except those that make no sense there), each of its
+#    arguments is an option the plugin accepts, and each variable of the ITL's "smtp"
+#    command (when Icinga 2 is installed) is the default of one of its variables.
 # Needs man-db and groff-base (installed when missing and run as root); no network, ~2 s.
 # Usage: bash tests/packaging/docs_test.sh PLUGIN
 # shellcheck source-path=SCRIPTDIR
@@ -115,8 +116,30 @@ expect_eq "every long option of --help has its argument and custom variable in t
 for var in smtp_verify_address smtp_verify_ipv4 smtp_verify_ipv6; do
   expect "the CheckCommand has $var" grep -qF "\$$var\$" "$icinga_conf"
 done
-expect "smtp_verify_address defaults to \$check_address\$" \
-  grep -qE "^[[:space:]]*vars\.smtp_verify_address = \"\\\$check_address\\\$\"" "$icinga_conf"
+expect "smtp_verify_address defaults to the ITL's smtp_address, that to \$check_address\$" \
+  bash -c "grep -qE '^[[:space:]]*vars\.smtp_verify_address = \"\\\$smtp_address\\\$\"' '$icinga_conf' &&
+    grep -qE '^[[:space:]]*vars\.smtp_address = \"\\\$check_address\\\$\"' '$icinga_conf'"
+
+# Moving from the ITL's "smtp" command changes only check_command: each variable of that
+# command is the default of one of ours (vars.smtp_verify_X = "$smtp_Y$"), except
+# smtp_address (-H, above). Read from the ITL itself when Icinga 2 is installed.
+itl=/usr/share/icinga2/include/command-plugins.conf
+if [[ -r $itl ]]; then
+  # shellcheck disable=SC2016 # $smtp_x$ are Icinga macros, not shell
+  mapfile -t itl_vars < <(awk '/^object CheckCommand "smtp" \{/,/^\}/' "$itl" |
+    grep -oE '\$smtp_[a-z0-9_]+\$' | tr -d '$' | sort -u)
+  missing=()
+  for var in "${itl_vars[@]}"; do
+    [[ $var == smtp_address ]] && continue
+    grep -qE "^[[:space:]]*vars\.smtp_verify_[a-z0-9_]+ = \"\\\$$var\\\$\"" "$icinga_conf" ||
+      missing+=("$var")
+  done
+  expect "the ITL's smtp command has variables (${#itl_vars[@]})" test "${#itl_vars[@]}" -ge 15
+  expect_eq "every variable of the ITL's smtp command is a default of the CheckCommand" \
+    "${missing[*]}" ""
+else
+  echo "skip the ITL's smtp variables: $itl missing (icinga2-common)"
+fi
 expect "the CheckCommand imports ipv4-or-ipv6" grep -qE '^[[:space:]]*import "ipv4-or-ipv6"' "$icinga_conf"
 expect "the CheckCommand does not offer -P/--authpass" \
   bash -c "! grep -qE '\"(-P|--authpass)\" = ' '$icinga_conf'"

@@ -6,17 +6,28 @@
 #  2. a real Icinga 2 daemon (foreground, as the nagios user like the packaged service, REST
 #     API on a free 127.0.0.1 port with a certificate from `icinga2 pki new-cert`, a
 #     GraphiteWriter feeding a local socat) checks a private Postfix
-#     (tests/integration/postfix.sh) with five services that between them set every custom
+#     (tests/integration/postfix.sh) with ten services that between them set every custom
 #     variable of the CheckCommand; checks are forced over the API
-#     (/v1/actions/reschedule-check) and read back from /v1/objects/services:
-#       - "smtp": STARTTLS, --ca-file, one recipient: state 0, output "SMTP OK - ", the exact
-#         command line, every perfdata item parsed by Icinga (parse_performance_data over the
-#         API console, units), as many items as the plugin prints, the Graphite metrics;
+#     (/v1/actions/reschedule-check) and read back from /v1/objects/services; for each the
+#     exact command line Icinga built is asserted, and:
+#       - "smtp": STARTTLS, --ca-file, one recipient: state 0, output "SMTP OK - ", every
+#         perfdata item parsed by Icinga (parse_performance_data over the API console,
+#         units), as many items as the plugin prints, the Graphite metrics;
 #       - "smtp-full": implicit TLS, AUTH with smtp_verify_authpass_file, probes, DATA,
 #         -C/-R pairs, thresholds: state 0;
-#       - "smtp-proxy": PROXY v2 over IPv6 (if ::1 works) with STARTTLS: state 0;
+#       - "smtp-proxy": smtp_verify_proxy = true with version v2, over IPv6 (if ::1 works),
+#         STARTTLS: state 0; "smtp-proxy-v1": the switch alone (--proxy, v1): state 0;
+#       - "smtp-itl": ONLY the ITL "smtp" command's variables (smtp_address, smtp_port,
+#         smtp_starttls, smtp_certificate_age, smtp_authtype/user/pass, ...), on a host named
+#         as the certificate, the trust anchors from the "system store" (SSL_CERT_DIR):
+#         state 0, each mapped to its option, --verify-name the host's name, the password
+#         (env SMTP_AUTHPASS) neither in the command line nor in the output;
+#       - "smtp-vv": smtp_verify_verbose = 2: --verbose twice, a stamped transcript;
+#       - "smtp-wrongname": TLS with -H an address and no name set: --verify-name is the
+#         host's name, which is not the certificate's: CRITICAL "hostname mismatch";
+#       - "smtp-byname": TLS with -H a name: no --verify-name (CRITICAL, no DNS);
 #       - "smtp-mx": --mx/--mx-all/--each-address/--dane/--plaintext-refused with DNS sent
-#         nowhere (127.0.0.1:9): the command line (no -H) and CRITICAL;
+#         nowhere (127.0.0.1:9): no -H, no --verify-name, CRITICAL;
 #       - "smtp-argmap": the remaining variables (LMTP, --data-file, --auth-plaintext): only
 #         the command line is asserted;
 #     and the Icinga log has no "Ignoring invalid perfdata".
@@ -136,7 +147,15 @@ object Host "$HOST" {
   enable_active_checks = false
 }
 
-template Service "smtp-test" {
+// Named as the test certificate is; its address is one where nothing listens, so only a
+// service that uses smtp_address (127.0.0.1) reaches Postfix.
+object Host "$POSTFIX_TLS_NAME" {
+  address = "127.0.0.2"
+  check_command = "dummy"
+  enable_active_checks = false
+}
+
+template Service "test-service" {
   host_name = "$HOST"
   check_command = "smtp_verify"
   // No scheduled checks: only the ones the test forces over the API run (force = true runs
@@ -146,6 +165,10 @@ template Service "smtp-test" {
   retry_interval = 1d
   max_check_attempts = 1
   check_timeout = 30s
+}
+
+template Service "smtp-test" {
+  import "test-service"
   vars.smtp_verify_fqdn = "$FQDN"
   // The HELO name of the test is in no DNS, and the tests never ask a real resolver.
   vars.smtp_verify_helo_dns = "ignore"
@@ -157,6 +180,7 @@ object Service "smtp" {
   vars.smtp_verify_port = $POSTFIX_PORT
   vars.smtp_verify_starttls = true
   vars.smtp_verify_ca_file = "$POSTFIX_CA_FILE"
+  vars.smtp_verify_verify_name = "$POSTFIX_TLS_NAME"
   vars.smtp_verify_from = "$FROM"
   vars.smtp_verify_rcpt = [ "$POSTFIX_LOCAL_RCPT" ]
 }
@@ -194,10 +218,72 @@ object Service "smtp-proxy" {
   import "smtp-test"
   vars.smtp_verify_ipv6 = $use_ipv6
   vars.smtp_verify_port = $POSTFIX_PROXY_PORT
-  vars.smtp_verify_proxy = "v2"
+  vars.smtp_verify_proxy = true
+  vars.smtp_verify_proxy_version = "v2"
   vars.smtp_verify_starttls = true
   vars.smtp_verify_no_verify = true
   vars.smtp_verify_ca_path = "/etc/ssl/certs"
+}
+
+// -r without a version (v1), no TLS: no --verify-name.
+object Service "smtp-proxy-v1" {
+  import "smtp-test"
+  vars.smtp_verify_port = $POSTFIX_PROXY_PORT
+  vars.smtp_verify_proxy = true
+}
+
+// A host set up for the ITL's "smtp" command (check_smtp), only check_command changed: every
+// variable of the ITL command that a check against Postfix can use, and nothing else. The
+// trust anchors are the "system store" (SSL_CERT_DIR of the daemon, see below); the name
+// verified is the host's name (-H is an address); the HELO name an address literal, which
+// is not looked up in DNS.
+object Service "smtp-itl" {
+  import "test-service"
+  host_name = "$POSTFIX_TLS_NAME"
+  vars.smtp_address = "127.0.0.1"
+  vars.smtp_ipv4 = true
+  vars.smtp_port = $POSTFIX_PORT
+  vars.smtp_helo_fqdn = "[127.0.0.1]"
+  vars.smtp_expect = "ESMTP"
+  vars.smtp_starttls = true
+  vars.smtp_certificate_age = "30,14"
+  vars.smtp_authtype = "LOGIN"
+  vars.smtp_authuser = "$POSTFIX_AUTH_USER"
+  vars.smtp_authpass = "$(cat "$POSTFIX_AUTHPASS_FILE")"
+  vars.smtp_mail_from = "$FROM"
+  vars.smtp_command = [ "NOOP" ]
+  vars.smtp_response = [ "^250" ]
+  vars.smtp_ignore_quit = true
+  vars.smtp_warning = 5
+  vars.smtp_critical = 10
+  vars.smtp_timeout = 20
+}
+
+// -vv, no TLS.
+object Service "smtp-vv" {
+  import "smtp-test"
+  vars.smtp_verify_port = $POSTFIX_NOTLS_PORT
+  vars.smtp_verify_verbose = 2
+}
+
+// TLS with -H an address and no name set: the host's name is verified, and this host's name
+// is not the certificate's.
+object Service "smtp-wrongname" {
+  import "smtp-test"
+  vars.smtp_verify_port = $POSTFIX_PORT
+  vars.smtp_verify_starttls = true
+  vars.smtp_verify_ca_file = "$POSTFIX_CA_FILE"
+}
+
+// TLS with -H a name: the plugin verifies -H itself, no --verify-name. The name is in no DNS
+// (and DNS goes nowhere): CRITICAL, only the command line is asserted.
+object Service "smtp-byname" {
+  import "smtp-test"
+  vars.smtp_verify_address = "$POSTFIX_TLS_NAME"
+  vars.smtp_verify_port = $POSTFIX_PORT
+  vars.smtp_verify_starttls = true
+  vars.smtp_verify_dns_server = "127.0.0.1:9"
+  vars.smtp_verify_timeout = "3"
 }
 
 // MX mode and DANE: DNS goes to 127.0.0.1:9 where nothing answers, so the state is CRITICAL;
@@ -271,7 +357,14 @@ socat_pid=$!
 deadline=$(wait_until)
 while [[ -z $(ss -Hltn "sport = :$graphite_port") ]] && ((SECONDS < deadline)); do sleep 0.1; done
 
-icinga2 daemon -c "$ic/etc/icinga2.conf" "${defines[@]}" >"$tmp/daemon.log" 2>&1 &
+# The "system trust store" of the checks: a hashed folder with the test CA, named by
+# SSL_CERT_DIR, which OpenSSL reads instead of /etc/ssl/certs; the plugin looks there when no
+# --ca-file/--ca-path is given (smtp-itl), and Icinga passes its environment on to checks.
+mkdir -p "$tmp/trust"
+install -m 0644 "$POSTFIX_CA_FILE" "$tmp/trust/smtpverify-test-root.pem"
+openssl rehash "$tmp/trust" >/dev/null 2>&1 || abort "openssl rehash $tmp/trust failed"
+chmod -R a+rX "$tmp/trust"
+SSL_CERT_DIR=$tmp/trust icinga2 daemon -c "$ic/etc/icinga2.conf" "${defines[@]}" >"$tmp/daemon.log" 2>&1 &
 icinga_pid=$!
 
 # api METHOD PATH [JSON]: one REST call, the certificate verified, never through a proxy.
@@ -314,10 +407,13 @@ done
 expect "the GraphiteWriter is connected to the local sink (127.0.0.1:$graphite_port)" \
   grep -q 'GraphiteWriter: Finished reconnecting to Graphite' "$ic/log/icinga2.log"
 
-services=(smtp smtp-full smtp-proxy smtp-mx smtp-argmap)
+services=(smtp smtp-full smtp-proxy smtp-proxy-v1 smtp-itl smtp-vv smtp-wrongname smtp-byname smtp-mx
+  smtp-argmap)
+# Every service of both hosts.
+host_filter='match(\"*.smtpverify.test\", host.name)'
 forced_at=$(date +%s.%N)
 reply=$(api POST /v1/actions/reschedule-check \
-  "{\"type\":\"Service\",\"filter\":\"host.name==\\\"$HOST\\\"\",\"force\":true}")
+  "{\"type\":\"Service\",\"filter\":\"$host_filter\",\"force\":true}")
 expect_eq "reschedule-check accepted for ${#services[@]} services" \
   "$(jq '[.results[] | select(.code == 200)] | length' <<<"$reply" 2>/dev/null)" "${#services[@]}"
 
@@ -325,7 +421,7 @@ deadline=$(wait_until)
 results=""
 while ((SECONDS < deadline)); do
   results=$(api QUERY /v1/objects/services \
-    "{\"filter\":\"host.name==\\\"$HOST\\\"\",\"attrs\":[\"name\",\"last_check_result\"]}" 2>/dev/null)
+    "{\"filter\":\"$host_filter\",\"attrs\":[\"name\",\"last_check_result\"]}" 2>/dev/null)
   done_count=$(jq --argjson t "$forced_at" \
     '[.results[] | select((.attrs.last_check_result.execution_start // 0) >= $t)] | length' \
     <<<"$results" 2>/dev/null || echo 0)
@@ -384,10 +480,14 @@ check_ok() {
   fi
 }
 
+secret=$(cat "$POSTFIX_AUTHPASS_FILE")
+# A -vv transcript line: the elapsed time, then the line of -v.
+readonly VV_STAMP='^\[[0-9]+\.[0-9]{6}\] '
+
 # ---- "smtp"
 check_ok smtp
 check_command smtp -H=127.0.0.1 --port="$POSTFIX_PORT" --starttls --ca-file="$POSTFIX_CA_FILE" \
-  --fqdn="$FQDN" --helo-dns=ignore --from="$FROM" --rcpt="$POSTFIX_LOCAL_RCPT"
+  --verify-name="$POSTFIX_TLS_NAME" --fqdn="$FQDN" --helo-dns=ignore --from="$FROM" --rcpt="$POSTFIX_LOCAL_RCPT"
 expect_eq "smtp: exit_status 0" "$(cr smtp '.exit_status')" 0
 
 mapfile -t icinga_perf < <(cr smtp '.performance_data[]')
@@ -429,10 +529,11 @@ check_command smtp-full -H=127.0.0.1 -4 --bind=127.0.0.1 --port="$POSTFIX_SMTPS_
   --response='^250' --response='^250 ' --warning=5 --warning=banner=2 --critical=10 \
   --critical=banner=4 --timeout=20 --dns-server=127.0.0.1:9 --ignore-quit-failure --verbose
 full_parsed=$(icinga_parse smtp-full)
-expect_eq "smtp-full: Icinga parsed the thresholds (time 5/10, banner 2/4, cert_days 30/14)" \
+# cert_days carries ranges that alert below (30:;14:), which Icinga 2.13's parser keeps as null.
+expect_eq "smtp-full: Icinga parsed the thresholds (time 5/10, banner 2/4; cert_days 30:/14: as null)" \
   "$(jq -r '[.[] | select(.label == "time" or .label == "banner" or .label == "cert_days") |
     "\(.label):\(.warn):\(.crit)"] | join(" ")' <<<"$full_parsed" 2>/dev/null)" \
-  "time:5:10 banner:2:4 cert_days:30:14"
+  "time:5:10 banner:2:4 cert_days:null:null"
 echo "  Icinga parsed (smtp-full):"
 jq -r '.[] | "    \(.label) = \(.value) \(.unit) warn=\(.warn) crit=\(.crit) min=\(.min)"' <<<"$full_parsed" 2>/dev/null
 mapfile -t full_cmd < <(cr smtp-full '.command[]')
@@ -443,7 +544,6 @@ done
 expect_eq "smtp-full: -C values in order, then -R values in order" "$pairs" \
   "--command NOOP;--command RSET;--response ^250;--response ^250 ;"
 full_output=$(cr smtp-full '.output')
-secret=$(cat "$POSTFIX_AUTHPASS_FILE")
 if [[ $full_output == *$'\n'*"C: AUTH PLAIN ********"* && $full_output != *"$secret"* ]]; then
   pass "smtp-full: the transcript (-v) is the long output, the password is not in it"
 else
@@ -453,11 +553,57 @@ fi
 check_ok smtp-proxy
 if [[ -n $ipv6_address ]]; then
   check_command smtp-proxy -H=::1 -6 --port="$POSTFIX_PROXY_PORT" --proxy=v2 --starttls \
-    --no-verify --ca-path=/etc/ssl/certs --fqdn="$FQDN" --helo-dns=ignore
+    --no-verify --ca-path=/etc/ssl/certs --verify-name="$HOST" --fqdn="$FQDN" --helo-dns=ignore
 else
   check_command smtp-proxy -H=127.0.0.1 --port="$POSTFIX_PROXY_PORT" --proxy=v2 --starttls \
-    --no-verify --ca-path=/etc/ssl/certs --fqdn="$FQDN" --helo-dns=ignore
+    --no-verify --ca-path=/etc/ssl/certs --verify-name="$HOST" --fqdn="$FQDN" --helo-dns=ignore
 fi
+check_ok smtp-proxy-v1
+check_command smtp-proxy-v1 -H=127.0.0.1 --port="$POSTFIX_PROXY_PORT" --proxy --fqdn="$FQDN" \
+  --helo-dns=ignore
+
+# ---- the ITL's variables only
+check_ok smtp-itl
+check_command smtp-itl -H=127.0.0.1 -4 --port="$POSTFIX_PORT" --fqdn='[127.0.0.1]' --expect=ESMTP \
+  --starttls --certificate=30,14 --verify-name="$POSTFIX_TLS_NAME" --authtype=LOGIN \
+  --authuser="$POSTFIX_AUTH_USER" --from="$FROM" --command=NOOP --response='^250' \
+  --ignore-quit-failure --warning=5 --critical=10 --timeout=20
+itl_output=$(cr smtp-itl '.output')
+echo "  smtp-itl: $(cr smtp-itl '.command[]' | tr '\n' ' ')"
+echo "  smtp-itl: ${itl_output%%$'\n'*}"
+expect_eq "smtp-itl: perfdata of AUTH (smtp_authpass reached the plugin) and of the certificate" \
+  "$(cr smtp-itl '.performance_data[]' | grep -oE '^(auth|starttls|commands|cert_days)=' | tr -d '=\n ')" \
+  "starttlsauthcommandscert_days"
+if [[ $(cr smtp-itl '.command[]') != *"$secret"* && $itl_output != *"$secret"* ]]; then
+  pass "smtp-itl: the password (smtp_authpass) is neither on the command line nor in the output"
+else
+  fail "smtp-itl: the password (smtp_authpass) is neither on the command line nor in the output"
+fi
+
+# ---- -vv, and the name verified by default
+check_ok smtp-vv
+check_command smtp-vv -H=127.0.0.1 --port="$POSTFIX_NOTLS_PORT" --verbose --verbose \
+  --fqdn="$FQDN" --helo-dns=ignore
+vv_output=$(cr smtp-vv '.output')
+vv_lines=$(sed -n '2,$p' <<<"$vv_output")
+vv_unstamped=$(grep -cvE "$VV_STAMP" <<<"$vv_lines")
+if [[ -n $vv_lines && $vv_unstamped == 0 ]]; then
+  pass "smtp-vv: every line of the transcript is stamped with the elapsed time (-vv)"
+else
+  fail "smtp-vv: every line of the transcript is stamped with the elapsed time (-vv)" "$vv_output"
+fi
+
+check_command smtp-wrongname -H=127.0.0.1 --port="$POSTFIX_PORT" --starttls \
+  --ca-file="$POSTFIX_CA_FILE" --verify-name="$HOST" --fqdn="$FQDN" --helo-dns=ignore
+wrong_output=$(cr smtp-wrongname '.output')
+if [[ $(cr smtp-wrongname '.exit_status') == 2 && ${wrong_output%%$'\n'*} == *"hostname mismatch"* ]]; then
+  pass "smtp-wrongname: CRITICAL, the host's name is not the certificate's (${wrong_output%%$'\n'*})"
+else
+  fail "smtp-wrongname: CRITICAL 'hostname mismatch'" "exit $(cr smtp-wrongname '.exit_status')" "$wrong_output"
+fi
+check_command smtp-byname -H="$POSTFIX_TLS_NAME" --port="$POSTFIX_PORT" --starttls \
+  --dns-server=127.0.0.1:9 --timeout=3 --fqdn="$FQDN" --helo-dns=ignore
+expect_eq "smtp-byname: a plugin result, CRITICAL without DNS" "$(cr smtp-byname '.exit_status')" 2
 
 check_command smtp-mx --mx=smtpverify.test --mx-all --each-address --starttls --plaintext-refused \
   --dane --dane-insecure --dns-server=127.0.0.1:9 --timeout=3 --fqdn="$FQDN" --helo-dns=ignore

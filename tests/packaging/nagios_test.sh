@@ -5,8 +5,8 @@
 #  2. a real Nagios 4 (foreground, as the nagios user, everything in a temp dir) checks a
 #     private Postfix (tests/integration/postfix.sh): the service "smtp" with a command the
 #     test defines (STARTTLS, --ca-file, -F, --from, --rcpt, like the Icinga 2 test), and one
-#     service per shipped command (check_smtp_verify, check_smtp_verify_rcpt,
-#     check_smtp_verify_starttls). The shipped command lines have no port and no HELO name, so
+#     service per shipped command (check_smtp_verify with no ARG at all and with options in
+#     $ARG1$, check_smtp_verify_rcpt, check_smtp_verify_starttls). The shipped command lines have no port and no HELO name, so
 #     their $USER1$ is a wrapper that appends what this test environment needs (-p, -F,
 #     --helo-dns ignore, the test CA) and records the arguments Nagios passed. Checks are
 #     forced through the external command file; the results are read from status.dat: state
@@ -133,7 +133,12 @@ define service {
 define service {
     use                  smtp-test
     service_description  shipped-plain
-    check_command        check_smtp_verify!2!5
+    check_command        check_smtp_verify
+}
+define service {
+    use                  smtp-test
+    service_description  shipped-plain-options
+    check_command        check_smtp_verify!-w 2 -c 5
 }
 define service {
     use                  smtp-test
@@ -207,7 +212,7 @@ else
   abort "Nagios did not come up within ${WAIT}s"
 fi
 
-services=(smtp shipped-plain shipped-rcpt shipped-starttls)
+services=(smtp shipped-plain shipped-plain-options shipped-rcpt shipped-starttls)
 now=$(date +%s)
 for s in "${services[@]}"; do
   printf '[%s] SCHEDULE_FORCED_SVC_CHECK;%s;%s;%s\n' "$now" "$HOST" "$s" "$now" >"$n/nagios.cmd"
@@ -267,7 +272,10 @@ passed_args() {
   want=$(printf '%s\n' "$@")$'\n\n'
   if [[ $'\n'$argv == *$'\n'"$want"* ]]; then pass "$name"; else fail "$name" "recorded: ${argv//$'\n'/ }"; fi
 }
-passed_args "check_smtp_verify!2!5 → -H 127.0.0.1 -w 2 -c 5" -H 127.0.0.1 -w 2 -c 5
+# An empty $ARG1$ leaves no empty word behind: one would make the plugin UNKNOWN ("unexpected
+# argument"), and shipped-plain is OK above.
+passed_args "check_smtp_verify (no ARG) → -H 127.0.0.1 alone" -H 127.0.0.1
+passed_args "check_smtp_verify!-w 2 -c 5 → -H 127.0.0.1 -w 2 -c 5" -H 127.0.0.1 -w 2 -c 5
 passed_args "check_smtp_verify_rcpt → -f ADDR --rcpt ADDR --reject-rcpt ADDR, no quotes left" \
   -H 127.0.0.1 -f "$FROM" --rcpt "$POSTFIX_LOCAL_RCPT" --reject-rcpt "$POSTFIX_FOREIGN_RCPT"
 passed_args "check_smtp_verify_starttls → -S --verify-name NAME -D 30,14" \
