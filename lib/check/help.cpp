@@ -181,7 +181,7 @@ Thresholds and output:
                           _rcpt_as_expected, ... labelled by host and port)
                           for Prometheus and node_exporter's textfile
                           collector; not with -v. Same exit code; bad options
-                          still print the UNKNOWN line (README: schema, metrics)
+                          still print the UNKNOWN line (docs/OUTPUT.md)
   -h, --help              this help (exit 3)
   -V, --version           version (exit 3)
 

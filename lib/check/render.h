@@ -56,13 +56,14 @@ std::string format_nagios(const Report& report);
 /// The perfdata part of the status line: the items separated by single spaces.
 std::string format_perfdata(const std::vector<PerfItem>& perfdata);
 
-/// --output json: one JSON object on one line with the report and the result's facts (README:
-/// schema). Never throws on the bytes of the result: every string is sanitised.
+/// --output json: one JSON object on one line with the report and the result's facts
+/// (docs/OUTPUT.md: schema). Never throws on the bytes of the result: every string is sanitised.
 std::string format_json(const Report& report, const CheckResult& result);
 
 /// --output openmetrics: an OpenMetrics 1.0 text exposition of the report and the result's facts
-/// (README: the metrics), ending "# EOF\n". Gauges only, so node_exporter's textfile collector
-/// (the Prometheus text format) reads it too. Label values are valid UTF-8 whatever the bytes.
+/// (docs/OUTPUT.md: the metrics), ending "# EOF\n". Gauges only, so node_exporter's textfile
+/// collector (the Prometheus text format) reads it too. Label values are valid UTF-8 whatever the
+/// bytes.
 std::string format_openmetrics(const Report& report, const CheckResult& result);
 
 /// A label value as written between its quotes: valid UTF-8 is kept; a backslash, a double

@@ -28,6 +28,13 @@ if ! command -v man >/dev/null || ! command -v lexgrog >/dev/null; then
   fi
 fi
 
+# A newcomer reads the README to the end; the details live in docs/ and the man page.
+readme_lines=$(wc -l <README.md)
+expect "README.md has at most 250 lines ($readme_lines)" test "$readme_lines" -le 250
+for doc in docs/GUIDE.md docs/OUTPUT.md docs/ARCHITECTURE.md tests/README.md tests/bench/README.md; do
+  expect "README.md links $doc" grep -q "]($doc" README.md
+done
+
 help=$("$plugin" --help)
 help_rc=$?
 expect_eq "--help exits 3" "$help_rc" 3
