@@ -146,6 +146,25 @@ TEST(Mx, ExchangeThatIsAnAddressIsNeverConnectedTo) {
   EXPECT_EQ(summary(c), "SMTP CRITICAL - MX host 127.0.0.1 is an IP address, not a host name");
 }
 
+// Found by the dns_check fuzzer in CI: "096.0.2.1" is no IP literal (a leading zero), but c-ares
+// reads any name of digits and three dots as an address without asking DNS, and connected off
+// the machine. A name whose top label is all digits is no host name (RFC 3696 §2).
+TEST(Mx, ExchangeOfDigitsAndDotsIsNeverResolved) {
+  for (const std::string exchange : {"096.0.2.1", "1.2.3.4.5", "10", "127.0.0.01."}) {
+    FakeDnsServer dns;
+    FakeSmtpServer server(ok_script());
+    dns.set(kDomain, kDnsTypeMx, records({mx_record(kDomain, 10, exchange)}));
+    const auto c = check_with(mx_config(dns, server.port()));
+    EXPECT_FALSE(server.client_connected()) << exchange;
+    EXPECT_EQ(c.state, State::Critical) << c.text;
+    std::string shown = exchange;
+    if (shown.back() == '.') shown.pop_back();
+    EXPECT_EQ(summary(c), "SMTP CRITICAL - MX host " + shown +
+                              " is not a host name (its top label is all digits)")
+        << exchange;
+  }
+}
+
 // Also found by the fuzzer: the root as one MX among others (not the null MX, RFC 7505 3) was
 // checked as the host "", which printed perfdata labels like "_banner" under --mx-all.
 TEST(Mx, RootAmongOtherExchangesIsNoHost) {

@@ -1,6 +1,7 @@
 #include "dns/mx.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "check/render.h"
 #include "check/steps/check_host.h"
@@ -29,6 +30,14 @@ std::string unusable_exchange(const std::string& host) {
   if (host.empty()) return "MX host . names no host (RFC 7505)";
   if (net::parse_ip_literal(host, 0))
     return "MX host " + host + " is an IP address, not a host name";
+  // c-ares reads a name of digits and dots as an address without asking DNS ("096.0.2.1":
+  // 96.0.2.1); no host name has an all-numeric top label (RFC 3696 §2).
+  std::string_view name = host;
+  if (name.back() == '.') name.remove_suffix(1);
+  const auto top = name.substr(name.rfind('.') + 1);
+  if (!top.empty() && top.find_first_not_of("0123456789") == std::string_view::npos) {
+    return "MX host " + host + " is not a host name (its top label is all digits)";
+  }
   return {};
 }
 
