@@ -169,7 +169,10 @@ Thresholds and output:
          fill(
              "Nagios range in seconds for PHASE, or for the total time without PHASE= "
              "(repeatable). Phases: " +
-                 threshold_phases() + ". Critical is evaluated first.",
+                 threshold_phases() +
+                 ". Critical is evaluated first. Also cert_days (days; 14: alerts below 14), "
+                 "and every label as --mx-all and --each-address print it "
+                 "(mx1.example.org_banner).",
              26) +
          R"(  -v, --verbose           add the transcript (C:/S: lines) as long output;
                           -vv stamps each line with the elapsed time;

@@ -136,6 +136,32 @@ Checked<> parse_timeout(const std::string& text, Config& config) {
   return {};
 }
 
+namespace {
+
+bool plain_label(std::string_view label) {
+  if (label == "time" || label == "cert_days") return true;
+  const auto known = smtp::phase_from_name(label);
+  return known && smtp::takes_thresholds(*known);
+}
+
+}  // namespace
+
+bool threshold_label(std::string_view label) {
+  if (plain_label(label)) return true;
+  // A prefix of the characters perfdata_label() keeps, then "_" and a plain label (not time).
+  for (std::size_t at = label.find('_'); at != std::string_view::npos;
+       at = label.find('_', at + 1)) {
+    const std::string_view prefix = label.substr(0, at);
+    const std::string_view rest = label.substr(at + 1);
+    const bool safe = !prefix.empty() && std::all_of(prefix.begin(), prefix.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '.' || c == '-';
+    });
+    if (safe && rest != "time" && plain_label(rest)) return true;
+  }
+  return false;
+}
+
 Checked<> parse_thresholds(const std::string& option, const std::vector<std::string>& values,
                            std::map<std::string, Range, std::less<>>& out) {
   for (const auto& value : values) {
@@ -145,11 +171,11 @@ Checked<> parse_thresholds(const std::string& option, const std::vector<std::str
       phase = value.substr(0, eq);
       range_text = value.substr(eq + 1);
       // "time" is the whole dialogue, "cert_days" the certificate's days left; every other
-      // label is a phase of the registry.
-      const auto known = smtp::phase_from_name(phase);
-      if (phase != "time" && phase != "cert_days" && (!known || !smtp::takes_thresholds(*known))) {
+      // label is a phase of the registry, alone or as --mx-all/--each-address print it, after
+      // a host's or an address's prefix ("mx1.example.org_banner", "192.0.2.1_cert_days").
+      if (!threshold_label(phase)) {
         return bad(option + ": unknown label '" + phase + "' (labels: time " +
-                   smtp::threshold_phase_names(" ") + " cert_days)");
+                   smtp::threshold_phase_names(" ") + " cert_days, or PREFIX_ one of them)");
       }
     }
     auto range = parse_range(range_text);

@@ -85,6 +85,10 @@ Checked<std::uint16_t> parse_port(const std::string& text);
 Checked<> parse_timeout(const std::string& text, Config& config);
 
 /// -w/-c [PHASE=]RANGE, each phase at most once.
+/// Whether -w/-c may name `label`: time, cert_days, a phase, or one of these (not time) after
+/// the prefix --mx-all and --each-address print ("mx1.example.org_banner").
+bool threshold_label(std::string_view label);
+
 Checked<> parse_thresholds(const std::string& option, const std::vector<std::string>& values,
                            std::map<std::string, Range, std::less<>>& out);
 

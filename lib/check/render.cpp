@@ -28,24 +28,32 @@ std::string threshold(const std::map<std::string, Range, std::less<>>& ranges,
 }
 
 // The phases and the certificate days of one check; a part's (--mx-all, --each-address)
-// follow its own, each label prefixed with the part's name. Thresholds are looked up by the
-// phase, whatever the prefix; only the printed label is made safe (an MX host name or an
-// IPv6 address is no phase name anyway).
+// follow its own, each label prefixed with the part's name. Thresholds: the printed label's own
+// (-w mx1.example.org_banner=…), else the phase's, whatever the prefix; only the printed label
+// is made safe (an MX host name or an IPv6 address is no phase name anyway).
 void add_perf_items(std::vector<PerfItem>& items, const CheckResult& result, const Config& config,
                     const std::string& prefix) {
+  const auto range = [&](const auto& ranges, const std::string& label, const std::string& phase) {
+    const std::string own = threshold(ranges, label);
+    return own.empty() && label != phase ? threshold(ranges, phase) : own;
+  };
   for (const auto& t : result.timings) {
-    items.push_back({perfdata_label(prefix + t.label), t.seconds, PerfUnit::Seconds,
-                     threshold(config.warning, t.label), threshold(config.critical, t.label), 0.0});
+    const std::string label = perfdata_label(prefix + t.label);
+    items.push_back({label, t.seconds, PerfUnit::Seconds, range(config.warning, label, t.label),
+                     range(config.critical, label, t.label), 0.0});
   }
   if (result.cert_days) {
-    // Days, no unit; warn/crit are -D's W and C, the form check_smtp users know.
-    // Alert below: -D 30,14 prints "30:;14:", the sense Nagios ranges have.
+    // Days, no unit. Alert below: -D 30,14 prints "30:;14:", the sense Nagios ranges have.
+    const std::string label = perfdata_label(prefix + "cert_days");
     const auto text = [&](bool critical) {
-      const auto range = cert_days_range(config, critical);
-      return range ? range->text : "";
+      const std::string own =
+          label == "cert_days" ? "" : threshold(critical ? config.critical : config.warning, label);
+      if (!own.empty()) return own;
+      const auto r = cert_days_range(config, critical);
+      return r ? r->text : "";
     };
-    items.push_back({perfdata_label(prefix + "cert_days"), static_cast<double>(*result.cert_days),
-                     PerfUnit::Days, text(false), text(true), std::nullopt});
+    items.push_back({label, static_cast<double>(*result.cert_days), PerfUnit::Days, text(false),
+                     text(true), std::nullopt});
   }
   // Two parts whose labels come out the same once made safe ("a b" and "a|b", or long names cut
   // to the same head and tail) would merge into one series in a grapher: the later one gets

@@ -126,8 +126,10 @@ std::optional<Range> cert_days_range(const Config& config, bool critical);
 State state_of(const Problem& problem, const Config& config);
 
 /// Adds threshold problems for the timings, rates every problem, drops those rated OK (-q),
-/// and orders the rest worst first (stable).
-Evaluation evaluate(const CheckResult& result, const Config& config);
+/// and orders the rest worst first (stable). `prefix`: the result is the part printed with it
+/// ("mx1.example.org_"), whose labels then take their own -w/-c as well.
+Evaluation evaluate(const CheckResult& result, const Config& config,
+                    const std::string& prefix = "");
 
 /// Words for a dialogue finding, e.g. "RCPT TO:<a@b> rejected: 550 5.1.1 unknown".
 std::string describe(const smtp::Finding& finding);

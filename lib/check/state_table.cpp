@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include "check/render.h"
 #include "check/result.h"
@@ -157,28 +158,46 @@ std::string describe(const smtp::Finding& f) {
   return "unexpected finding";
 }
 
-Evaluation evaluate(const CheckResult& result, const Config& config) {
+Evaluation evaluate(const CheckResult& result, const Config& config, const std::string& prefix) {
   std::vector<Problem> problems = result.problems;
   // Critical is evaluated first: a time in both ranges is one critical problem, not two.
-  auto threshold = [&](const std::string& label, double seconds) {
+  // A label with a part's prefix names the part itself: no endpoint before it.
+  auto threshold = [&](const std::string& label, double value, const std::string& unit,
+                       bool names_part = false) {
     const auto crit = config.critical.find(label);
-    if (crit != config.critical.end() && crit->second.alerts(seconds)) {
+    if (crit != config.critical.end() && crit->second.alerts(value)) {
       problems.push_back(
           {ProblemKind::ThresholdCritical,
            {},
-           label + " " + short_seconds(seconds) + " s (critical " + crit->second.text + ")"});
+           label + " " + short_seconds(value) + unit + " (critical " + crit->second.text + ")",
+           names_part});
       return;
     }
     const auto warn = config.warning.find(label);
-    if (warn != config.warning.end() && warn->second.alerts(seconds)) {
+    if (warn != config.warning.end() && warn->second.alerts(value)) {
       problems.push_back(
           {ProblemKind::ThresholdWarning,
            {},
-           label + " " + short_seconds(seconds) + " s (warning " + warn->second.text + ")"});
+           label + " " + short_seconds(value) + unit + " (warning " + warn->second.text + ")",
+           names_part});
     }
   };
-  threshold("time", result.total_seconds);
-  for (const auto& t : result.timings) threshold(t.label, t.seconds);
+  threshold("time", result.total_seconds, " s");
+  for (const auto& t : result.timings) threshold(t.label, t.seconds, " s");
+  // As a part of a check of several (--mx-all, --each-address), the labels as printed
+  // ("mx1.example.org_banner") take their own -w/-c too; so do those of its own parts, which
+  // were rated without this prefix.
+  const std::function<void(const CheckResult&, const std::string&)> printed =
+      [&](const CheckResult& r, const std::string& p) {
+        for (const auto& t : r.timings) {
+          threshold(perfdata_label(p + t.label), t.seconds, " s", true);
+        }
+        if (r.cert_days) {
+          threshold(perfdata_label(p + "cert_days"), static_cast<double>(*r.cert_days), " d", true);
+        }
+        for (const auto& part : r.parts) printed(part.result, p + part.name + "_");
+      };
+  if (!prefix.empty()) printed(result, prefix);
 
   Evaluation out;
   for (auto& p : problems) {

@@ -210,4 +210,13 @@ for label in mx resolve connect tls banner ehlo plaintext starttls auth mail rcp
     -- "${args[@]}" -w "$label=@0:1000"
 done
 
+# The labels --mx-all and --each-address print take -w/-c as they are printed.
+mx1_banner="mx1\\.smtpverify\\.test_banner"
+check "-c mx1.smtpverify.test_banner=@0:1000 with --mx-all" 2 \
+  "SMTP CRITICAL - 1/2 MX hosts OK - $mx1_banner [0-9.]+ s \\(critical @0:1000\\) \\| .* $mx1_banner=[0-9]+\\.[0-9]{6}s;;@0:1000;0 .*" \
+  -- --mx "$MX_ORDER" --mx-all "${common[@]}" -c mx1.smtpverify.test_banner=@0:1000
+check "-w 127.0.0.1_ehlo=@0:1000 with --each-address" 1 \
+  "SMTP WARNING - [01]/[12] addresses OK - 127\\.0\\.0\\.1_ehlo [0-9.]+ s \\(warning @0:1000\\) \\| .* 127\\.0\\.0\\.1_ehlo=[0-9]+\\.[0-9]{6}s;@0:1000;;0.*" \
+  -- -H "$MX_HOST" --each-address "${common[@]}" -w 127.0.0.1_ehlo=@0:1000
+
 finish

@@ -165,7 +165,8 @@ TEST(Options, EveryBadInputIsOneExactLine) {
   EXPECT_EQ(error_of({"-H", "h", "-c", "abc"}), "-c: 'abc' is not a range");
   EXPECT_EQ(error_of({"-H", "h", "-w", "helo=1"}),
             "-w: unknown label 'helo' (labels: time mx resolve connect tls banner ehlo "
-            "plaintext starttls auth mail rcpt data commands quit helo_dns cert_days)");
+            "plaintext starttls auth mail rcpt data commands quit helo_dns cert_days, or PREFIX_ "
+            "one of them)");
   EXPECT_EQ(error_of({"-H", "h", "-w", "1", "-w", "2"}), "-w given twice for time");
   EXPECT_EQ(error_of({"-H", "h", "-t", "0"}),
             "-t '0': seconds must be a number above 0 and at most 86400");
@@ -384,6 +385,23 @@ TEST(Options, CertDaysTakesThresholds) {
   EXPECT_EQ(error_of({"-H", "h", "-S", "-D", "30", "-w", "cert_days=20:"}),
             "-D and -w/-c cert_days=... exclude each other");
   EXPECT_EQ(error_of({"-H", "h", "-c", "cert_days=14:"}), "cert_days thresholds need -S or -s");
+}
+
+// Every label takes -w/-c, also as --mx-all and --each-address print it.
+TEST(Options, PrefixedLabelsTakeThresholds) {
+  for (const char* label : {"mx1.example.org_banner", "192.0.2.1_cert_days", "2001_db8__1_ehlo",
+                            "mx1.example.org_192.0.2.1_quit", "a-b_helo_dns"}) {
+    const auto p = parse({"-H", "h", "-S", "-w", std::string(label) + "=1"});
+    ASSERT_EQ(p.action, ParsedOptions::Action::Run) << label << ": " << p.text;
+    EXPECT_EQ(p.config.warning.count(label), 1u) << label;
+  }
+  for (const char* label : {"mx1_time", "_banner", "mx1_helo", "mx 1_banner", "mx1_"}) {
+    EXPECT_EQ(error_of({"-H", "h", "-w", std::string(label) + "=1"}),
+              "-w: unknown label '" + std::string(label) +
+                  "' (labels: time mx resolve connect tls banner ehlo plaintext starttls auth mail "
+                  "rcpt data commands quit helo_dns cert_days, or PREFIX_ one of them)")
+        << label;
+  }
 }
 
 // The HELO name's lookup changes the state by default only when the admin chose the name.

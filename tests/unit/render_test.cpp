@@ -250,6 +250,39 @@ TEST(Report, PartsPrefixTheirLabelsAndKeepThePhasesThresholds) {
   EXPECT_EQ(make_report(r, c).summary, "mail.example.org:25 3/3 addresses OK, 0.5 s");
 }
 
+// A part's printed label takes its own -w/-c: rated with the part (its state, the tally), and
+// shown in its perfdata before the phase's range.
+TEST(Evaluate, APartsPrintedLabelTakesItsOwnThresholds) {
+  Config c;
+  c.critical.emplace("mx1.example.org_banner", *parse_range("0.05"));
+  c.warning.emplace("mx1.example.org_192.0.2.1_quit", *parse_range("0.001"));
+  CheckResult host;
+  host.timings = {{"banner", 0.1}};
+  host.parts = {part(Part::Kind::Address, "192.0.2.1", "quit", 0.003)};
+  const Evaluation e = evaluate(host, c, "mx1.example.org_");
+  EXPECT_EQ(e.state, State::Critical);
+  ASSERT_EQ(e.problems.size(), 2u);
+  EXPECT_EQ(e.problems[0].problem.text, "mx1.example.org_banner 0.1 s (critical 0.05)");
+  EXPECT_EQ(e.problems[1].problem.text, "mx1.example.org_192.0.2.1_quit 0.003 s (warning 0.001)");
+  EXPECT_EQ(evaluate(host, c).state, State::Ok);  // the whole check's own labels have no prefix
+}
+
+TEST(Report, APartsPrintedLabelShowsItsOwnThresholds) {
+  Config c;
+  c.warning.emplace("banner", *parse_range("5"));
+  c.critical.emplace("mx1.example.org_banner", *parse_range("0.05"));
+  c.warning.emplace("mx2.example.org_cert_days", *parse_range("30:"));
+  CheckResult r;
+  r.endpoint = "example.org";
+  r.total_seconds = 0.5;
+  r.parts = {part(Part::Kind::MxHost, "mx1.example.org", "banner", 0.1),
+             part(Part::Kind::MxHost, "mx2.example.org", "banner", 0.1)};
+  r.parts[1].result.cert_days = 20;
+  EXPECT_EQ(format_perfdata(make_report(r, c).perfdata),
+            "time=0.500000s;;;0 mx1.example.org_banner=0.100000s;5;0.05;0 "
+            "mx2.example.org_banner=0.100000s;5;;0 mx2.example.org_cert_days=20;30:;");
+}
+
 // The tally heads a line with problems too: "1/2 addresses OK - <the problems>".
 TEST(Report, TheTallyHeadsTheProblems) {
   CheckResult r;

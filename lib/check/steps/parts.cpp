@@ -6,7 +6,7 @@ namespace smtpverify::check {
 
 State add_part(CheckResult& whole, CheckResult sub, Part::Kind kind, std::string name,
                const Config& config) {
-  const Evaluation eval = evaluate(sub, config);
+  const Evaluation eval = evaluate(sub, config, name + "_");
   Part part{kind, std::move(name), eval.state, {}, {}};
   for (const auto& rated : eval.problems) {
     Problem p = rated.problem;
