@@ -46,15 +46,17 @@ start_postfix() {
 # end_tmp: the end of each daemon test's cleanup: stops the Postfix in $postfix_dir and removes
 # $tmp (KEEP_TMP=1 keeps it).
 end_tmp() {
+  close_dirs
   bash "$repo/tests/integration/postfix.sh" stop "$postfix_dir" >/dev/null 2>&1
   if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 
-# plugin_and_postfix PLUGIN_DIR PORT_BASE: sets $plugin_dir and $plugin, a check_smtp_verify
-# that $RUN_AS can run (see plugin_dir_for; named with its version), and starts a private
+# plugin_and_postfix PLUGIN_DIR PORT_BASE: sets $plugin_dir and $plugin, the check_smtp_verify
+# there, which $RUN_AS can run (see plugin_dir_for; named with its version), and starts a private
 # Postfix in $postfix_dir on the ports of postfix_ports PORT_BASE.
 plugin_and_postfix() {
-  plugin_dir=$(plugin_dir_for "$RUN_AS" "$1" "$tmp")
+  plugin_dir=$1
+  plugin_dir_for "$RUN_AS" "$plugin_dir"
   plugin=$plugin_dir/check_smtp_verify
   echo "plugin: $plugin ($("$plugin" -V))"
   start_postfix "$postfix_dir" "$2"
@@ -103,22 +105,30 @@ start_budget() {
 wait_until() { local end=$((SECONDS + WAIT)); echo $((end < budget_end ? end : budget_end)); }
 left() { local l=$((budget_end - SECONDS)); echo $((l > 1 ? l : 1)); }
 
-# plugin_dir_for USER DIR TMP: a folder with check_smtp_verify that USER can run: DIR itself,
-# or (a checkout under a folder only root may enter) a copy in TMP/plugins/plugin, with the
-# TLS module of a build tree (DIR/../lib) copied beside it the way the plugin looks for it.
+# plugin_dir_for USER DIR: DIR, which USER must be able to run check_smtp_verify from. A build
+# tree's plugin loads its TLS module only from that build tree (lib/net/tls_loader.cpp: a copy
+# elsewhere would look in the install folder), so a checkout under a folder only root may enter
+# (a mktemp folder, /root) gets the search bit (o+x, never read) on each such folder on the way,
+# taken back by end_tmp.
+opened_dirs=()
 plugin_dir_for() {
-  local user=$1 dir=$2 tmp=$3
-  if runuser -u "$user" -- test -x "$dir/check_smtp_verify"; then
-    printf '%s\n' "$dir"
-    return
-  fi
-  mkdir -p "$tmp/plugins/plugin" "$tmp/plugins/lib"
-  chmod 0755 "$tmp/plugins" "$tmp/plugins/plugin" "$tmp/plugins/lib"
-  install -m 0755 "$dir/check_smtp_verify" "$tmp/plugins/plugin/"
-  if [[ -f $dir/../lib/check_smtp_verify_tls.so ]]; then
-    install -m 0644 "$dir/../lib/check_smtp_verify_tls.so" "$tmp/plugins/lib/"
-  fi
-  printf '%s\n' "$tmp/plugins/plugin"
+  local user=$1 dir=$2 d path="" parts=()
+  IFS=/ read -r -a parts <<<"${dir#/}"
+  for d in "${parts[@]}"; do
+    path+=/$d
+    if ! runuser -u "$user" -- test -x "$path"; then
+      opened_dirs+=("$path:$(stat -c %a "$path")")
+      chmod o+x "$path"
+    fi
+  done
+  runuser -u "$user" -- test -x "$dir/check_smtp_verify" || abort "$user cannot run $dir/check_smtp_verify"
+}
+
+# close_dirs: the folders plugin_dir_for opened get their modes back.
+close_dirs() {
+  local entry
+  for entry in "${opened_dirs[@]}"; do chmod "${entry##*:}" "${entry%:*}"; done
+  opened_dirs=()
 }
 
 # stop_daemon PID FOLDER: SIGTERM to PID (if set), SIGKILL after 5 s; then SIGKILL to every
