@@ -180,6 +180,31 @@ check "an unreachable --dns-server never stalls past -t" 2 \
   "SMTP CRITICAL - (cannot resolve $(q "$MX_HOST"): DNS server unreachable|timeout after 2 s waiting for address of $(q "$MX_HOST") from .*) \\| .*" 2.5 \
   -- -H "$MX_HOST" -p "$port" -F "$HELO_OK" --dns-server 127.0.0.1:1 -t 2
 
+# A resolver that never answers the HELO name's lookup: the dialogue takes milliseconds, so
+# -c 0.5 on `time` holds; only the lookup's own finding (and its wait, up to -t) remains.
+silent_dns=$(mktemp)
+/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$silent_dns" &
+silent_pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do [[ -s $silent_dns ]] && break; sleep 0.1; done
+check "a silent resolver never pushes a fast server over -c on time" 1 \
+  "SMTP WARNING - $ep4 HELO name $(q "$HELO_OK"): DNS timeout \\| time=[0-9.]+s;;0\\.5;0 connect=$t banner=$t ehlo=$t quit=$t" 2.5 \
+  -- -H 127.0.0.1 -p "$port" -F "$HELO_OK" --dns-server "127.0.0.1:$(cat "$silent_dns")" -t 1.5 -c 0.5
+kill "$silent_pid" 2>/dev/null
+rm -f "$silent_dns"
+
+# --mx-all --output json: one entry per MX host with its own facts.
+expect "--mx-all JSON lists each host with its state, address and phases" \
+  bash -c '"$1" --mx "$2" --mx-all -p "$3" -F "$4" --dns-server "$5" --helo-dns ignore --output json |
+    /usr/bin/python3 -c "import json, sys
+d = json.load(sys.stdin)
+hosts = d[\"hosts\"]
+assert [h[\"host\"] for h in hosts] == [\"mx1.smtpverify.test\", \"mail.smtpverify.test\"], hosts
+assert all(h[\"state\"] == 0 and h[\"address\"] and h[\"phases\"] for h in hosts), hosts
+assert d[\"state\"] == 0 and d[\"summary\"].startswith(\"mx-order.smtpverify.test 2/2 MX hosts OK\")"' \
+  _ "$plugin" "$MX_ORDER" "$port" "$HELO_OK" "$UNBOUND_SERVER"
+
 # Every perfdata label takes -w/-c (the phase registry, lib/smtp/phase.h): a critical range that
 # any time falls in must make the check CRITICAL naming the label, and show in its perfdata.
 phase_args() {
