@@ -15,7 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "packages"
 packages=(cmake make g++ clang clang-format pkg-config libboost-program-options-dev libssl-dev
-          libc-ares-dev libexpected-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev
+          libc-ares-dev libcurl4-openssl-dev libexpected-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev libclang-rt-14-dev
           valgrind python3-prometheus-client)
 # shellcheck source=tests/lib.sh
 source tests/lib.sh

@@ -81,13 +81,16 @@ struct Config {
   net::TlsVersion tls_min = net::TlsVersion::Tls12;  ///< --tls-min
   std::optional<AuthMechanism> auth_mechanism;       ///< -A
   std::string auth_user;                             ///< -U
-  std::string auth_password;      ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
-  bool auth_plaintext = false;    ///< --auth-plaintext
-  std::optional<std::string> mx;  ///< --mx DOMAIN instead of -H
-  bool mx_all = false;            ///< --mx-all
-  bool each_address = false;      ///< --each-address: every address of the host, in turn
-  bool dane = false;              ///< --dane: TLSA records authenticate the certificate
-  bool dane_insecure = false;     ///< --dane-insecure: accept TLSA answers without the AD bit
+  std::string auth_password;         ///< --authpass-file, -P or SMTP_AUTHPASS; never printed
+  bool auth_plaintext = false;       ///< --auth-plaintext
+  std::optional<std::string> mx;     ///< --mx DOMAIN instead of -H
+  bool mx_all = false;               ///< --mx-all
+  bool mta_sts = false;              ///< --mta-sts: hold the MX hosts to the domain's policy
+  bool starttls_by_mta_sts = false;  ///< STARTTLS only because of --mta-sts (no -S, no -D)
+  bool tls_rpt = false;              ///< --tls-rpt: the domain publishes a TLS-RPT record
+  bool each_address = false;         ///< --each-address: every address of the host, in turn
+  bool dane = false;                 ///< --dane: TLSA records authenticate the certificate
+  bool dane_insecure = false;        ///< --dane-insecure: accept TLSA answers without the AD bit
   HeloDnsMode helo_dns = HeloDnsMode::Report;  ///< --helo-dns (-F alone: Warning)
   OutputFormat output = OutputFormat::Nagios;  ///< --output
   int verbosity = 0;                           ///< -v count

@@ -49,7 +49,8 @@ Walks the whole dialogue - connect, 220 banner, EHLO (HELO fallback), MAIL FROM,
 RCPT TO, optional DATA, QUIT - and prints one status line with perfdata.
 
 Usage:
-  check_smtp_verify {-H HOST | --mx DOMAIN [--mx-all]} [--each-address]
+  check_smtp_verify {-H HOST | --mx DOMAIN [--mx-all] [--mta-sts] [--tls-rpt]}
+                    [--each-address]
                     [-p PORT] [-4|-6]
                     [-e TEXT] [-F NAME] [-L]
                     [-f FROM [--rcpt ADDR]... [--reject-rcpt ADDR]...
@@ -69,6 +70,17 @@ Connection:
                           be reached; no MX: DOMAIN itself; null MX: CRITICAL)
   --mx-all                with --mx: check every MX host, the worst state wins,
                           perfdata labels prefixed with each host
+  --mta-sts               with --mx: hold the MX hosts to the domain's MTA-STS
+                          policy (RFC 8461): TXT _mta-sts.DOMAIN, the policy
+                          from https://mta-sts.DOMAIN (verified, no redirects,
+                          200 text/plain); STARTTLS on each MX, its certificate
+                          valid for its name, its name matching an mx pattern.
+                          Policy missing or unreadable: CRITICAL; a host failing
+                          it: CRITICAL (enforce), WARNING (testing), nothing
+                          (none). Perfdata mta_sts
+  --tls-rpt               with --mx: the domain must publish one TLS-RPT record
+                          (RFC 8460, _smtp._tls.DOMAIN, rua mailto:/https:);
+                          missing or malformed: WARNING
   --each-address          check every address of the host (of each MX host),
                           not the first that connects, each in turn under the
                           one -t; the worst state wins ("1/2 addresses OK"),

@@ -32,9 +32,14 @@ Checked<> parse_host(const GivenOptions& vm, Config& c) {
     if (auto ok = check_dns_name("--mx", *mx); !ok) return ok;
     c.mx = *mx;
     c.mx_all = vm.flag("mx-all");
+    c.mta_sts = vm.flag("mta-sts");
+    c.tls_rpt = vm.flag("tls-rpt");
     c.host = *mx;  // the MX hosts replace it at run time
   } else {
     if (vm.flag("mx-all")) return bad("--mx-all needs --mx");
+    // Both are published by the mail domain, not by a host.
+    if (vm.flag("mta-sts")) return bad("--mta-sts needs --mx DOMAIN");
+    if (vm.flag("tls-rpt")) return bad("--tls-rpt needs --mx DOMAIN");
     if (!host || host->empty()) return bad("missing -H/--hostname (or --mx DOMAIN)");
     c.host = *host;
   }
@@ -156,6 +161,17 @@ Checked<> parse_tls(const GivenOptions& vm, Config& c) {
   // check_smtp's -D alone checks the STARTTLS certificate; configs written for it keep working.
   c.starttls_implied = vm.given("certificate") && !c.starttls && !c.implicit_tls;
   c.starttls = c.starttls || c.starttls_implied;
+  // RFC 8461 §4: MTA-STS holds an MX to STARTTLS with a certificate valid for the MX host's
+  // name; the check then uses STARTTLS and verifies exactly that.
+  if (c.mta_sts) {
+    if (c.implicit_tls) return bad("--mta-sts checks STARTTLS (RFC 8461): not with -s");
+    if (vm.flag("no-verify")) return bad("--mta-sts and --no-verify exclude each other");
+    if (vm.given("verify-name")) {
+      return bad("--mta-sts verifies each MX host's own name: not with --verify-name");
+    }
+    c.starttls_by_mta_sts = !c.starttls;
+    c.starttls = true;
+  }
   const bool tls = c.starttls || c.implicit_tls;
   // Only STARTTLS has a plaintext part to probe: with -s the first byte is TLS already.
   c.plaintext_refused = vm.flag("plaintext-refused");

@@ -65,6 +65,8 @@ constexpr OptionSpec kOptions[] = {
     {"mx", Kind::Value},
     {"mx-all", Kind::Switch},
     {"each-address", Kind::Switch},
+    {"mta-sts", Kind::Switch},
+    {"tls-rpt", Kind::Switch},
     {"dane", Kind::Switch},
     {"dane-insecure", Kind::Switch},
     {"verbose,v", Kind::Switch},

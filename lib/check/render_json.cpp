@@ -93,6 +93,31 @@ void add_parts(json& out, const CheckResult& result) {
   }
 }
 
+// --mta-sts: {id, mode, mx, max_age, problems}; mode, mx and max_age null without a policy.
+json mta_sts_of(const MtaStsFacts& m) {
+  json mx = json::array();
+  json problems = json::array();
+  for (const auto& p : m.problems) problems.push_back(text(p));
+  if (m.policy) {
+    for (const auto& pattern : m.policy->mx) mx.push_back(text(pattern));
+  }
+  return {
+      {"id", text_or_null(m.id)},
+      {"mode", m.policy ? json(std::string(mta_sts::mode_name(m.policy->mode))) : json(nullptr)},
+      {"mx", m.policy ? mx : json(nullptr)},
+      {"max_age", m.policy ? json(m.policy->max_age) : json(nullptr)},
+      {"problems", problems}};
+}
+
+// --tls-rpt: {rua, problems}.
+json tls_rpt_of(const TlsRptFacts& t) {
+  json rua = json::array();
+  json problems = json::array();
+  for (const auto& u : t.rua) rua.push_back(text(u));
+  for (const auto& p : t.problems) problems.push_back(text(p));
+  return {{"rua", rua}, {"problems", problems}};
+}
+
 }  // namespace
 
 std::string format_json(const Report& report, const CheckResult& result) {
@@ -124,6 +149,8 @@ std::string format_json(const Report& report, const CheckResult& result) {
       {"perfdata", format_perfdata(report.perfdata)},
   };
   add_parts(out, result);
+  if (result.mta_sts) out["mta_sts"] = mta_sts_of(*result.mta_sts);
+  if (result.tls_rpt) out["tls_rpt"] = tls_rpt_of(*result.tls_rpt);
   if (report.long_output) out["transcript"] = *report.long_output;
   // Everything above is sanitised; the replacing handler is the last guard, so that a string
   // a later change forgets to sanitise gives U+FFFD instead of an "internal error" UNKNOWN.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "check/config.h"
+#include "check/mta_sts.h"
 #include "net/tls.h"
 #include "smtp/session.h"
 
@@ -28,14 +29,25 @@ enum class ProblemKind {
   CertCritical,       ///< cert days left below -D C
   CertWarning,        ///< cert days left below -D W
   HeloDns,            ///< the HELO name does not resolve to our address (--helo-dns)
+  MtaSts,             ///< --mta-sts: no policy, or it cannot be fetched or read
+  MtaStsMx,           ///< --mta-sts: an MX host matches no mx of the policy (state: its mode)
+  TlsRpt,             ///< --tls-rpt: no TLS-RPT record, or a malformed one
 };
 
 /// One problem and its words (not yet sanitised).
 struct Problem {
+  // Not an aggregate: most problems are written {kind, smtp, text[, names_endpoint]}.
+  Problem(ProblemKind k = ProblemKind::Internal,
+          smtp::FindingKind f = smtp::FindingKind::ConnectionClosed, std::string t = {},
+          bool names = false, std::optional<State> s = std::nullopt)
+      : kind(k), smtp(f), text(std::move(t)), names_endpoint(names), state(s) {}
   ProblemKind kind;
-  smtp::FindingKind smtp = smtp::FindingKind::ConnectionClosed;  ///< when kind == Smtp
+  smtp::FindingKind smtp;  ///< when kind == Smtp
   std::string text;
-  bool names_endpoint = false;  ///< the text names the server, so no "host[addr]:port " prefix
+  bool names_endpoint;  ///< the text names the server, so no "host[addr]:port " prefix
+  /// The state decided where the problem was found rather than by the table: an MTA-STS
+  /// policy's mode rates what it promises (enforce CRITICAL, testing WARNING, none OK).
+  std::optional<State> state;
 };
 
 /// The time one phase took.
@@ -54,6 +66,19 @@ struct Exchange {
 };
 
 struct Part;
+
+/// --mta-sts: what the domain publishes (RFC 8461) and what is wrong with it.
+struct MtaStsFacts {
+  std::string id;                         ///< the TXT record's id ("" = no valid record)
+  std::optional<mta_sts::Policy> policy;  ///< the policy fetched and read, if it was
+  std::vector<std::string> problems;      ///< in words, as the problems list has them
+};
+
+/// --tls-rpt: the domain's TLS-RPT record (RFC 8460).
+struct TlsRptFacts {
+  std::vector<std::string> rua;       ///< where reports go
+  std::vector<std::string> problems;  ///< in words
+};
 
 /// One --rcpt or --reject-rcpt and the reply it got.
 struct RecipientOutcome {
@@ -94,6 +119,8 @@ struct CheckResult {
   // --mx, for the labels of --output openmetrics.
   std::string mx_domain;         ///< --mx DOMAIN, or "" without --mx
   bool mx_host_checked = false;  ///< --mx alone, the lookup answered: `host` is the host checked
+  std::optional<MtaStsFacts> mta_sts;  ///< --mta-sts
+  std::optional<TlsRptFacts> tls_rpt;  ///< --tls-rpt
 };
 
 /// A problem with the state the table gives it.

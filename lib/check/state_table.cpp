@@ -62,6 +62,7 @@ std::optional<Range> cert_days_range(const Config& config, bool critical) {
 }
 
 State state_of(const Problem& problem, const Config& config) {
+  if (problem.state) return *problem.state;
   switch (problem.kind) {
     case ProblemKind::Smtp:
       return state_of_finding(problem.smtp, config);
@@ -69,6 +70,7 @@ State state_of(const Problem& problem, const Config& config) {
       return config.timeout_state;
     case ProblemKind::ThresholdWarning:
     case ProblemKind::CertWarning:
+    case ProblemKind::TlsRpt:  // no reports come back; mail still flows
       return State::Warning;
     case ProblemKind::HeloDns:
       if (config.helo_dns == HeloDnsMode::Critical) return State::Critical;
@@ -84,6 +86,8 @@ State state_of(const Problem& problem, const Config& config) {
     case ProblemKind::Tls:
     case ProblemKind::CertExpired:
     case ProblemKind::CertCritical:
+    case ProblemKind::MtaSts:    // it was asked for: the domain promised nothing we can hold it to
+    case ProblemKind::MtaStsMx:  // (its state comes with it; enforce when it does not)
       return State::Critical;
   }
   return State::Unknown;

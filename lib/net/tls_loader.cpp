@@ -1,140 +1,21 @@
 // The plugin's TLS backend: the OpenSSL code lives in a module (SMTPVERIFY_TLS_MODULE_NAME)
 // that is loaded on first use, so a plain check never maps, relocates or initialises
-// libssl/libcrypto (what that saves: tests/bench/README.md). Compiled into the executable
-// (smtpverify_use_tls_module() in lib/CMakeLists.txt), which knows where the module is.
-//
-// Where: whatever file is loaded runs its constructors in this process before any check of
-// ours, so only two folders are ever looked at, both fixed when building:
-//   1. in the build tree only (the executable's own file, /proc/self/exe, lies inside
-//      SMTPVERIFY_BUILD_TREE): beside it as the build tree has it (plugin/../lib/), for the
-//      tests;
-//   2. the absolute install folder, SMTPVERIFY_TLS_MODULE_INSTALL_DIR. An installed plugin, or
-//      a copy anywhere else, looks nowhere else: not relative to its own folder, which whoever
-//      can write near a copy could fill.
-// The module found is opened (O_NOFOLLOW) and refused unless it is a regular file owned by
-// root or by us and writable by nobody else; what is loaded is that very file
-// (/proc/self/fd/N), so it cannot be swapped between the check and dlopen(). A module of
-// another build is refused by the ABI check below. Not a DT_RUNPATH: the dynamic loader would
-// search a RUNPATH folder for each of the plugin's own libraries too, on every start.
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <link.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <array>
-#include <cerrno>
-#include <climits>
-#include <cstring>
-#include <string>
-#include <vector>
-
-#include "net/stream.h"
+// libssl/libcrypto (what that saves: tests/bench/README.md). Where it may be found and when it
+// is refused: module_loader.cpp.
+#include "net/module_loader.h"
 #include "net/tls_backend.h"
 
 namespace smtpverify::net {
 
 namespace {
 
-// RTLD_DEEPBIND: the module's symbols are looked up in its own dependency list first (module,
-// libssl, libcrypto, then the rest) instead of after every object of the plugin's global scope,
-// which makes binding OpenSSL much cheaper. Nothing in the plugin interposes on them, and the
-// allocator pairs stay consistent: OpenSSL allocates through the module, which calls libc's
-// malloc/free either way. Not under AddressSanitizer, whose malloc must stay first.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr int kDeepBind = 0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr int kDeepBind = 0;
-#else
-constexpr int kDeepBind = RTLD_DEEPBIND;
-#endif
-#else
-constexpr int kDeepBind = RTLD_DEEPBIND;
-#endif
-
-// `rel` ("../lib") below the folder `dir`, its leading "../" resolved ("DIR/../lib" would do
-// as well, but names the file less plainly in an error).
-std::string below(std::string dir, std::string_view rel) {
-  while (rel.substr(0, 3) == "../" && dir.rfind('/') != std::string::npos) {
-    dir.resize(dir.rfind('/'));
-    rel.remove_prefix(3);
-  }
-  return dir + "/" + std::string(rel);
-}
-
-// Where the module may be, most specific first (see the top of this file).
-std::vector<std::string> candidates(const std::string& name) {
-  std::vector<std::string> out;
-  std::array<char, PATH_MAX> exe{};
-  const ssize_t n = ::readlink("/proc/self/exe", exe.data(), exe.size() - 1);
-  const std::string self(exe.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
-  if (self.rfind(std::string(SMTPVERIFY_BUILD_TREE) + "/", 0) == 0) {
-    out.push_back(below(self.substr(0, self.rfind('/')), SMTPVERIFY_TLS_MODULE_BUILD_REL) + "/" +
-                  name);
-  }
-  const std::string installed = SMTPVERIFY_TLS_MODULE_INSTALL_DIR;
-  if (!installed.empty()) out.push_back(installed + "/" + name);
-  return out;
-}
-
-std::string dl_error() {
-  const char* e = dlerror();
-  return e != nullptr ? e : "unknown error";
-}
-
-// Opens the module at `path` for loading, or says why it must not be loaded. A file that
-// others may write is a file others may have written.
-tl::expected<Fd, std::string> open_module(const std::string& path) {
-  const std::string refused = "refusing the TLS module " + path + ": ";
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return tl::unexpected(refused + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return tl::unexpected(refused + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return tl::unexpected(refused + "not a regular file");
-  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
-    return tl::unexpected(refused + "owned by uid " + std::to_string(st.st_uid) +
-                          ", neither root nor us");
-  }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return tl::unexpected(refused + "writable by group or others");
-  }
-  return fd;
-}
-
 tl::expected<const TlsBackend*, std::string> load() {
-  const std::string name = SMTPVERIFY_TLS_MODULE_NAME;
-  const std::vector<std::string> paths = candidates(name);
-  std::string path;
-  for (const auto& p : paths) {
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) == 0) {
-      path = p;
-      break;
-    }
-  }
-  if (path.empty()) {
-    std::string list;
-    for (const auto& p : paths) list += (list.empty() ? "" : ", ") + p;
-    return tl::unexpected("cannot find the TLS module " + name + " (looked for " + list + ")");
-  }
-  auto fd = open_module(path);
-  if (!fd) return tl::unexpected(fd.error());
-  // RTLD_LOCAL: OpenSSL's symbols stay out of the global scope; RTLD_NOW: a broken module is
-  // reported here, not at some later call. The fd may be closed once it is mapped.
-  const std::string opened = "/proc/self/fd/" + std::to_string(fd->get());
-  void* module = dlopen(opened.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
-  if (module == nullptr) {
-    return tl::unexpected("cannot load the TLS module " + path + ": " + dl_error());
-  }
+  auto module = load_module(SMTPVERIFY_TLS_MODULE_NAME, "smtpverify_tls_backend_v1", "TLS module");
+  if (!module) return tl::unexpected(module.error());
   using Entry = const TlsBackend* (*)();
-  auto entry = reinterpret_cast<Entry>(dlsym(module, "smtpverify_tls_backend_v1"));
-  if (entry == nullptr) {
-    return tl::unexpected("the TLS module " + path + " is not ours: " + dl_error());
-  }
-  const TlsBackend* backend = entry();
+  const TlsBackend* backend = reinterpret_cast<Entry>(module->symbol)();
   if (backend == nullptr || backend->abi != tls_backend_abi()) {
-    return tl::unexpected("the TLS module " + path +
+    return tl::unexpected("the TLS module " + module->path +
                           " belongs to another build of check_smtp_verify (" +
                           SMTPVERIFY_TLS_ABI_VERSION + " expected)");
   }

@@ -14,6 +14,7 @@ namespace smtpverify::smtp {
 /// the lookups and the connection around it. Done is the dialogue's end, never printed.
 enum class Phase {
   Mx,
+  MtaSts,
   Resolve,
   Connect,
   Tls,
@@ -40,8 +41,9 @@ struct PhaseInfo {
 };
 
 /// Every printable phase, in the order perfdata prints them.
-inline constexpr std::array<PhaseInfo, 15> kPhases = {{
+inline constexpr std::array<PhaseInfo, 16> kPhases = {{
     {Phase::Mx, "mx", true, false},
+    {Phase::MtaSts, "mta_sts", true, false},  // --mta-sts: the TXT lookup and the policy fetch
     {Phase::Resolve, "resolve", true, true},
     {Phase::Connect, "connect", true, true},
     {Phase::Tls, "tls", true, true},

@@ -37,6 +37,15 @@
 #   nomx.smtpverify.test     A 127.0.0.1, no MX (implicit MX)     NOMX
 #   half-dead.smtpverify.test A 127.0.0.1, A 127.0.0.3 (nothing   HALF_DEAD
 #                          listens there: one live, one dead address)
+# MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) domains, each MX 10 mail, each with
+# mta-sts.DOMAIN A 127.0.0.1 (the policy server of mta_sts_test.sh) and
+# _mta-sts.DOMAIN TXT "v=STSv1; id=20261204T000000":
+#   sts-enforce   + _smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@smtpverify.test"  STS_ENFORCE
+#   sts-nomatch   STS_NOMATCH     sts-testing   STS_TESTING      sts-wild   STS_WILD
+#   sts-missing   STS_MISSING     sts-badcert   STS_BADCERT
+#   sts-none      MX 10 mail, no _mta-sts, no _smtp._tls records        STS_NONE
+#   sts-double    two v=STSv1 TXT records                                STS_DOUBLE
+#   (what each policy server answers: tests/integration/mta_sts_server.py)
 # With POSTFIX_PKI (the DIR/pki of a running postfix.sh instance, so start
 # unbound after Postfix: its PKI is new on every Postfix start):
 #   _10025._tcp.mail.smtpverify.test  TLSA 3 1 1 <SHA-256 of good.pem's key>
@@ -303,6 +312,7 @@ write_conf() {
 		$(rr nullmx MX "0 .")
 		$(rr dangling MX "10 nx-host.$ZONE.")
 		$(rr nomx A 127.0.0.1)
+		$(write_mta_sts)
 		$(write_tlsa)
 
 		    # SERVFAIL: no local data here, so the query goes on to the "."
@@ -325,6 +335,19 @@ write_conf() {
 		    forward-addr: 127.0.0.1@9
 		    forward-first: no
 	EOF
+}
+
+# The MTA-STS and TLS-RPT domains (see the top of this file).
+write_mta_sts() {
+	local d
+	for d in sts-enforce sts-nomatch sts-testing sts-wild sts-missing sts-badcert sts-double; do
+		rr "$d" MX "10 mail.$ZONE."
+		rr "mta-sts.$d" A 127.0.0.1
+		rr "_mta-sts.$d" TXT '"v=STSv1; id=20261204T000000"'
+	done
+	rr "_mta-sts.sts-double" TXT '"v=STSv1; id=20261205T000000"'
+	rr "_smtp._tls.sts-enforce" TXT '"v=TLSRPTv1; rua=mailto:tlsrpt@smtpverify.test"'
+	rr sts-none MX "10 mail.$ZONE."
 }
 
 # TLSA records for the Postfix listeners, if a PKI was given (TLSA_GOOD,
@@ -411,6 +434,14 @@ write_env() {
 			DANGLING "dangling.$ZONE" \
 			NOMX "nomx.$ZONE" \
 			HALF_DEAD "half-dead.$ZONE" \
+			STS_ENFORCE "sts-enforce.$ZONE" \
+			STS_NOMATCH "sts-nomatch.$ZONE" \
+			STS_TESTING "sts-testing.$ZONE" \
+			STS_WILD "sts-wild.$ZONE" \
+			STS_MISSING "sts-missing.$ZONE" \
+			STS_BADCERT "sts-badcert.$ZONE" \
+			STS_NONE "sts-none.$ZONE" \
+			STS_DOUBLE "sts-double.$ZONE" \
 			TLSA_HOST "mail.$ZONE" \
 			TLSA_SPKI_SHA256 "$TLSA_GOOD" \
 			TLSA_GOOD_PORTS "${TLSA_GOOD:+$SMTP_PORT $SMTPS_PORT}" \

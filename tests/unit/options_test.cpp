@@ -137,11 +137,11 @@ TEST(Options, HelpNamesEveryPhaseOfTheRegistry) {
     const bool space = ch == ' ' || ch == '\n';
     if (!space || (!help.empty() && help.back() != ' ')) help += space ? ' ' : ch;
   }
-  EXPECT_NE(help.find("Phases: mx, resolve, connect, tls, banner, ehlo, plaintext, starttls, "
+  EXPECT_NE(help.find("Phases: mx, mta_sts, resolve, connect, tls, banner, ehlo, plaintext, starttls, "
                       "auth, mail, rcpt, data, commands, quit, helo_dns. Critical"),
             std::string::npos)
       << help;
-  EXPECT_NE(help.find("Perfdata: time (total), then mx resolve connect tls banner ehlo plaintext "
+  EXPECT_NE(help.find("Perfdata: time (total), then mx mta_sts resolve connect tls banner ehlo plaintext "
                       "starttls auth mail rcpt data commands quit helo_dns for the phases"),
             std::string::npos);
   EXPECT_NE(help.find("Phases: " + smtp::threshold_phase_names(", ") + ". "), std::string::npos);
@@ -164,7 +164,7 @@ TEST(Options, EveryBadInputIsOneExactLine) {
   EXPECT_EQ(error_of({"-H", "h", "-w", "10:5"}), "-w: range '10:5' has start > end");
   EXPECT_EQ(error_of({"-H", "h", "-c", "abc"}), "-c: 'abc' is not a range");
   EXPECT_EQ(error_of({"-H", "h", "-w", "helo=1"}),
-            "-w: unknown label 'helo' (labels: time mx resolve connect tls banner ehlo "
+            "-w: unknown label 'helo' (labels: time mx mta_sts resolve connect tls banner ehlo "
             "plaintext starttls auth mail rcpt data commands quit helo_dns cert_days, or PREFIX_ "
             "one of them)");
   EXPECT_EQ(error_of({"-H", "h", "-w", "1", "-w", "2"}), "-w given twice for time");
@@ -398,7 +398,7 @@ TEST(Options, PrefixedLabelsTakeThresholds) {
   for (const char* label : {"mx1_time", "_banner", "mx1_helo", "mx 1_banner", "mx1_"}) {
     EXPECT_EQ(error_of({"-H", "h", "-w", std::string(label) + "=1"}),
               "-w: unknown label '" + std::string(label) +
-                  "' (labels: time mx resolve connect tls banner ehlo plaintext starttls auth mail "
+                  "' (labels: time mx mta_sts resolve connect tls banner ehlo plaintext starttls auth mail "
                   "rcpt data commands quit helo_dns cert_days, or PREFIX_ one of them)")
         << label;
   }

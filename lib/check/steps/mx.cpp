@@ -6,6 +6,7 @@
 #include "check/render.h"
 #include "check/steps/check_host.h"
 #include "check/steps/context.h"
+#include "check/steps/mta_sts.h"
 
 namespace smtpverify::check {
 
@@ -108,12 +109,14 @@ bool unreachable(const CheckResult& r) {
 }
 
 // The most preferred host; among equal preferences the next one when one cannot be reached.
-CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head) {
+CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head,
+                            const DomainPolicies& policies) {
   CheckResult r;
   double helo_wait = 0;  // of the hosts that could not be reached
   for (std::size_t i = 0; i < plan.preferred; ++i) {
     helo_wait += r.helo_wait_seconds;
     r = check_exchange(ctx, plan, plan.hosts[i], ctx.start);
+    hold_to_policy(r, plan.hosts[i], policies, ctx.config);
     if (!unreachable(r) || i + 1 == plan.preferred || ctx.deadline.expired()) break;
     if (ctx.rec.logging()) {
       head.transcript.push_back("* " + plan.hosts[i] +
@@ -128,10 +131,11 @@ CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head) 
 }
 
 // --mx-all: every host, each a part; the worst state wins.
-void check_all(Context& ctx, const MxPlan& plan, CheckResult& out) {
+void check_all(Context& ctx, const MxPlan& plan, CheckResult& out, const DomainPolicies& policies) {
   for (const auto& host : plan.hosts) {
-    add_part(out, check_exchange(ctx, plan, host, net::Clock::now()), Part::Kind::MxHost,
-             host.empty() ? "." : host, ctx.config);
+    CheckResult r = check_exchange(ctx, plan, host, net::Clock::now());
+    hold_to_policy(r, host, policies, ctx.config);
+    add_part(out, std::move(r), Part::Kind::MxHost, host.empty() ? "." : host, ctx.config);
   }
   out.endpoint = *ctx.config.mx;  // "example.org 2/2 MX hosts OK", not "example.org MX 2/2 MX …"
   out.tally = tally(out, "MX hosts");
@@ -164,13 +168,19 @@ CheckResult check_mx(const Config& config) {
       ctx.rec.log("* MX of " + domain + ":" + (list.empty() ? " none, the domain itself" : list));
     }
   }
+  // What the domain publishes about its MX hosts' TLS, before they are checked against it.
+  DomainPolicies policies;
+  if ((config.mta_sts || config.tls_rpt) && ctx.resolver_if_made() != nullptr) {
+    policies = fetch_domain_policies(ctx, domain);
+  }
   ctx.rec.finish(ctx.result);
   CheckResult out = std::move(ctx.result);
   if (plan && !config.mx_all) {
-    out = check_preferred(ctx, *plan, std::move(out));
+    out = check_preferred(ctx, *plan, std::move(out), policies);
     out.mx_host_checked = true;
   }
-  if (plan && config.mx_all) check_all(ctx, *plan, out);
+  if (plan && config.mx_all) check_all(ctx, *plan, out, policies);
+  add_domain_policies(out, std::move(policies));
   if (plan && plan->found > plan->hosts.size()) {
     out.facts.push_back("first " + std::to_string(plan->hosts.size()) + " of " +
                         std::to_string(plan->found) + " MX hosts checked");
