@@ -6,6 +6,7 @@
 #include <string>
 
 #include "net/https_backend.h"
+#include "net/sigpipe.h"
 
 namespace smtpverify::net {
 
@@ -96,7 +97,11 @@ void get(const HttpsRequest& request, const Deadline& deadline, const HttpsRepor
   if (setup != CURLE_OK) {
     return fail(std::string("libcurl refused an option: ") + curl_easy_strerror(setup));
   }
-  const CURLcode rc = curl_easy_perform(c);
+  CURLcode rc = CURLE_OK;
+  {
+    const SigpipeGuard guard;  // CURLOPT_NOSIGNAL: libcurl leaves SIGPIPE to us
+    rc = curl_easy_perform(c);
+  }
   if (body.over || rc == CURLE_FILESIZE_EXCEEDED) {
     return fail("body over " + std::to_string(request.max_body) + " bytes");
   }

@@ -226,24 +226,6 @@ std::unique_ptr<Stream> openssl_stream(SslPtr ssl, Fd fd) {
   return std::make_unique<OpenSslStream>(std::move(ssl), std::move(fd));
 }
 
-SigpipeGuard::SigpipeGuard() {
-  sigemptyset(&pipe_);
-  sigaddset(&pipe_, SIGPIPE);
-  sigset_t pending;
-  sigpending(&pending);
-  was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-}
-
-SigpipeGuard::~SigpipeGuard() {
-  if (!was_pending_) {
-    const timespec zero{};
-    while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-}
-
 void init_openssl() {
   static const bool done = [] {
     constexpr std::uint64_t kOptions =

@@ -10,27 +10,13 @@
 #include <string>
 #include <tl/expected.hpp>
 
+#include "net/sigpipe.h"
 #include "net/stream.h"
 #include "net/tls.h"
 
 namespace smtpverify::net::openssl {
 
-// OpenSSL's socket BIO writes with write(), not send(MSG_NOSIGNAL): to a peer that has gone,
-// that raises SIGPIPE, which would kill the plugin. Around each OpenSSL call that may write,
-// block SIGPIPE for this thread only, swallow one raised meanwhile, and restore the mask;
-// nothing process-wide changes.
-class SigpipeGuard {
- public:
-  SigpipeGuard();
-  ~SigpipeGuard();
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t pipe_{};
-  sigset_t old_{};
-  bool was_pending_ = false;
-};
+using net::SigpipeGuard;  // net/sigpipe.h
 
 struct CtxFree {
   void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }

@@ -452,6 +452,7 @@ TEST(Plugin, LinksNoOpenSslAndHasNoRunpath) {
   for (const auto& library : d.needed) {
     EXPECT_EQ(library.find("libssl"), std::string::npos) << library;
     EXPECT_EQ(library.find("libcrypto"), std::string::npos) << library;
+    EXPECT_EQ(library.find("libcurl"), std::string::npos) << library;  // only --mta-sts loads it
   }
   EXPECT_EQ(d.runpath, "");
 }
@@ -515,6 +516,20 @@ TEST(Plugin, WithoutItsTlsModuleTlsIsUnknownAndAPlainCheckStillWorks) {
   EXPECT_TRUE(server.wait_done(3s));
   EXPECT_EQ(server.error(), "");
   EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+// --mta-sts needs the HTTPS module (libcurl); without it the check is UNKNOWN naming the module
+// and where it was looked for, before anything is asked of DNS or any server.
+TEST(Plugin, WithoutItsHttpsModuleMtaStsIsUnknown) {
+  const PluginCopy copy;
+  // Port 9 (discard) as DNS server: nothing is contacted before the module is found.
+  const PluginRun r = run_binary(copy.plugin(), {"--mx", "example.test", "--mta-sts",
+                                                 "--dns-server", "127.0.0.1:9", "-t", "2"});
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_EQ(r.first_line,
+            "SMTP UNKNOWN - cannot find the HTTPS module check_smtp_verify_https.so (looked for " +
+                std::string(SMTPVERIFY_TLS_MODULE_INSTALL_DIR) +
+                "/check_smtp_verify_https.so) | time=0.000000s;;;0");
 }
 
 using std::filesystem::perms;

@@ -60,6 +60,10 @@ check "enforce, the MX matches: OK naming mode and id, mta_sts perfdata" 0 \
   "SMTP OK - $host_ep $banner, $tls13, cert (89|90) d, MTA-STS enforce id 20261204T000000, $total \| time=$t mx=$t $sts_t .*" \
   -- --mx "$STS_ENFORCE" "${args[@]}"
 
+check "-c mta_sts=@0:1000 makes the mta_sts phase CRITICAL" 2 \
+  "SMTP CRITICAL - .*mta_sts [0-9.]+ s \\(critical @0:1000\\).* \| (.* )?mta_sts=[0-9]+\\.[0-9]{6}s;;@0:1000;0( .*)?" \
+  -- --mx "$STS_ENFORCE" "${args[@]}" -c mta_sts=@0:1000
+
 check "enforce, the MX matches no mx pattern: CRITICAL naming host and patterns" 2 \
   "SMTP CRITICAL - MTA-STS enforce: MX host $mx matches no mx of the policy \\(mail\\.other\\.example\\) \| .*" \
   -- --mx "$STS_NOMATCH" "${args[@]}"

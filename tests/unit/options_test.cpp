@@ -137,13 +137,15 @@ TEST(Options, HelpNamesEveryPhaseOfTheRegistry) {
     const bool space = ch == ' ' || ch == '\n';
     if (!space || (!help.empty() && help.back() != ' ')) help += space ? ' ' : ch;
   }
-  EXPECT_NE(help.find("Phases: mx, mta_sts, resolve, connect, tls, banner, ehlo, plaintext, starttls, "
-                      "auth, mail, rcpt, data, commands, quit, helo_dns. Critical"),
-            std::string::npos)
+  EXPECT_NE(
+      help.find("Phases: mx, mta_sts, resolve, connect, tls, banner, ehlo, plaintext, starttls, "
+                "auth, mail, rcpt, data, commands, quit, helo_dns. Critical"),
+      std::string::npos)
       << help;
-  EXPECT_NE(help.find("Perfdata: time (total), then mx mta_sts resolve connect tls banner ehlo plaintext "
-                      "starttls auth mail rcpt data commands quit helo_dns for the phases"),
-            std::string::npos);
+  EXPECT_NE(
+      help.find("Perfdata: time (total), then mx mta_sts resolve connect tls banner ehlo plaintext "
+                "starttls auth mail rcpt data commands quit helo_dns for the phases"),
+      std::string::npos);
   EXPECT_NE(help.find("Phases: " + smtp::threshold_phase_names(", ") + ". "), std::string::npos);
 }
 
@@ -398,7 +400,8 @@ TEST(Options, PrefixedLabelsTakeThresholds) {
   for (const char* label : {"mx1_time", "_banner", "mx1_helo", "mx 1_banner", "mx1_"}) {
     EXPECT_EQ(error_of({"-H", "h", "-w", std::string(label) + "=1"}),
               "-w: unknown label '" + std::string(label) +
-                  "' (labels: time mx mta_sts resolve connect tls banner ehlo plaintext starttls auth mail "
+                  "' (labels: time mx mta_sts resolve connect tls banner ehlo plaintext starttls "
+                  "auth mail "
                   "rcpt data commands quit helo_dns cert_days, or PREFIX_ one of them)")
         << label;
   }
@@ -483,6 +486,32 @@ TEST(Options, Dane) {
             "--dane and --no-verify exclude each other");
   EXPECT_EQ(error_of({"-H", "192.0.2.1", "-S", "--dane"}),
             "--dane needs -H to be a host name (the TLSA owner), not an address");
+}
+
+// Issue 16: MTA-STS and TLS-RPT are published by a mail domain; MTA-STS holds its MX hosts
+// to STARTTLS with a certificate verified for each MX host's own name.
+TEST(Options, MtaStsAndTlsRptNeedMxAndMtaStsTurnsStarttlsOn) {
+  const auto p = parse({"--mx", "example.org", "--mta-sts", "--tls-rpt"});
+  ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+  EXPECT_TRUE(p.config.mta_sts);
+  EXPECT_TRUE(p.config.tls_rpt);
+  EXPECT_TRUE(p.config.starttls);
+  EXPECT_TRUE(p.config.starttls_by_mta_sts);
+  const auto s = parse({"--mx", "example.org", "--mta-sts", "-S"});
+  ASSERT_EQ(s.action, ParsedOptions::Action::Run) << s.text;
+  EXPECT_TRUE(s.config.starttls);
+  EXPECT_FALSE(s.config.starttls_by_mta_sts);  // -S asked for it: its findings stay CRITICAL
+  const auto r = parse({"--mx", "example.org", "--tls-rpt"});
+  ASSERT_EQ(r.action, ParsedOptions::Action::Run) << r.text;
+  EXPECT_FALSE(r.config.starttls);
+  EXPECT_EQ(error_of({"-H", "h", "--mta-sts"}), "--mta-sts needs --mx DOMAIN");
+  EXPECT_EQ(error_of({"-H", "h", "--tls-rpt"}), "--tls-rpt needs --mx DOMAIN");
+  EXPECT_EQ(error_of({"--mx", "example.org", "--mta-sts", "-s"}),
+            "--mta-sts checks STARTTLS (RFC 8461): not with -s");
+  EXPECT_EQ(error_of({"--mx", "example.org", "--mta-sts", "--no-verify"}),
+            "--mta-sts and --no-verify exclude each other");
+  EXPECT_EQ(error_of({"--mx", "example.org", "--mta-sts", "--verify-name", "x.example.org"}),
+            "--mta-sts verifies each MX host's own name: not with --verify-name");
 }
 
 // Issue 17: only STARTTLS has a plaintext part for --plaintext-refused to probe.

@@ -87,7 +87,7 @@ void fetch_mta_sts(Context& ctx, const std::string& domain, dns::Resolver& resol
   MtaStsFacts facts;
   const auto fail = [&](const std::string& words) {
     facts.problems.push_back(words);
-    out.problems.push_back({ProblemKind::MtaSts, {}, words, true, std::nullopt});
+    out.problems.push_back({ProblemKind::MtaSts, {}, words, true});
   };
   for (const auto& r : txt.records) ctx.rec.log("* MTA-STS: _mta-sts." + domain + " TXT " + r);
   if (const auto failed = txt_failure(txt); failed && !absent(txt)) {
@@ -126,7 +126,7 @@ void read_tls_rpt(Context& ctx, const std::string& domain, const dns::TxtResult&
   }
   if (!problem.empty()) {
     facts.problems.push_back(problem);
-    out.problems.push_back({ProblemKind::TlsRpt, {}, problem, true, std::nullopt});
+    out.problems.push_back({ProblemKind::TlsRpt, {}, problem, true});
   }
   out.tls_rpt = std::move(facts);
 }
@@ -180,17 +180,21 @@ void rate_tls(CheckResult& r, Mode mode) {
 
 }  // namespace
 
+Next load_https_module(Context& ctx) {
+  if (!ctx.config.mta_sts) return Next::Continue;
+  // libcurl is needed: our own setup failing is UNKNOWN, not the domain's fault, and it is
+  // said before anything is asked of DNS or a server.
+  if (const auto ready = net::https_ready(); !ready) {
+    ctx.rec.problem(ProblemKind::Internal, ready.error(), true);
+    return Next::Stop;
+  }
+  return Next::Continue;
+}
+
 DomainPolicies fetch_domain_policies(Context& ctx, const std::string& domain) {
   DomainPolicies out;
   dns::Resolver* resolver = ctx.resolver();
   if (resolver == nullptr) return out;  // the resolver's failure is recorded already
-  if (ctx.config.mta_sts) {
-    // libcurl is needed: our own setup failing is UNKNOWN, not the domain's fault.
-    if (const auto ready = net::https_ready(); !ready) {
-      out.problems.push_back({ProblemKind::Internal, {}, ready.error(), true, std::nullopt});
-      return out;
-    }
-  }
   const auto t0 = net::Clock::now();
   std::optional<dns::TxtLookup> sts;
   std::optional<dns::TxtLookup> rpt;

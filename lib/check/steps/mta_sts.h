@@ -18,6 +18,9 @@ struct DomainPolicies {
   std::vector<std::string> facts;      ///< "MTA-STS enforce id …", "TLS-RPT rua …"
 };
 
+/// --mta-sts needs the HTTPS module (libcurl): loaded before anything is sent (UNKNOWN without).
+Next load_https_module(Context& ctx);
+
 /// The TXT records `_mta-sts.DOMAIN` and `_smtp._tls.DOMAIN` (side by side), then the policy
 /// from https://mta-sts.DOMAIN/.well-known/mta-sts.txt, all under the check's deadline and
 /// through its resolver; timed as the phase mta_sts (with --mta-sts).

@@ -155,6 +155,10 @@ CheckResult check_mx(const Config& config) {
   const auto start = net::Clock::now();
   Context ctx(config, domain, start, net::Deadline(start + config.timeout));
   ctx.result.endpoint = domain + " MX";
+  if (load_https_module(ctx) == Next::Stop) {
+    ctx.rec.finish(ctx.result);
+    return std::move(ctx.result);
+  }
   std::optional<MxPlan> plan;
   if (auto* resolver = ctx.resolver()) {
     const auto t0 = net::Clock::now();
