@@ -4,10 +4,13 @@
 #    lintian reports no E: and no W: line;
 #  - the .deb installs with apt-get; the files are where they belong (plugin, man page, the
 #    Nagios command definitions as a conffile, the Icinga 2 CheckCommand as an example only),
-#    linked dynamically against Debian's OpenSSL (the TLS module), c-ares and Boost;
+#    linked dynamically against Debian's OpenSSL (the TLS module), libcurl (the HTTPS module),
+#    c-ares and Boost; the plugin itself links neither OpenSSL nor libcurl;
 #  - the INSTALLED plugin answers -V (exit 3) and checks a private Postfix
 #    (tests/integration/postfix.sh on ports 14025-14030 and 14465, or the next free ones):
 #    plain, and STARTTLS with a recipient, as the nagios user; `man -w` finds the page;
+#  - what the installed plugin maps (LD_DEBUG=files): a plain check neither OpenSSL nor
+#    libcurl, a STARTTLS check OpenSSL but no libcurl, a --mta-sts check libcurl (issue 16);
 #  - apt-get purge removes everything again (KEEP_PACKAGE=1 leaves it installed, e.g. for
 #    tests/packaging/icinga_test.sh);
 #  - packaging/build-rpm.sh builds the RPM (rpmbuild --nodeps) and `rpm -qlp` lists
@@ -30,8 +33,10 @@ readonly PLUGIN=/usr/lib/nagios/plugins/check_smtp_verify
 readonly CFG=/etc/nagios-plugins/config/smtp_verify.cfg
 readonly EXAMPLE=/usr/share/doc/$PKG/examples/check_smtp_verify.conf
 readonly MAN=/usr/share/man/man1/check_smtp_verify.1.gz
-MODULE=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/check-smtp-verify/check_smtp_verify_tls.so
-readonly MODULE
+MODULE_DIR=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/check-smtp-verify
+MODULE=$MODULE_DIR/check_smtp_verify_tls.so
+HTTPS_MODULE=$MODULE_DIR/check_smtp_verify_https.so
+readonly MODULE_DIR MODULE HTTPS_MODULE
 started=$SECONDS
 
 tmp=$(mktemp -d /tmp/smtpverify-deb-test.XXXXXX)
@@ -100,23 +105,35 @@ expect "the Icinga 2 example is contrib/icinga2/check_smtp_verify.conf" \
   cmp -s "$EXAMPLE" contrib/icinga2/check_smtp_verify.conf
 expect "the CheckCommand is not where Icinga 2 would include it automatically" \
   bash -c "! dpkg -L '$PKG' | grep -qE '^/(etc/icinga2|usr/share/icinga2)/'"
-# The plugin itself maps no OpenSSL (a plain check need not pay for it); the TLS module it
-# loads for -S, -s and -A links Debian's libssl/libcrypto.
+# The plugin itself maps neither OpenSSL nor libcurl (a plain check need not pay for them);
+# the TLS module it loads for -S, -s and -A links Debian's libssl/libcrypto, the HTTPS module
+# it loads only for --mta-sts links libcurl.
 libs=$(ldd "$PLUGIN")
 for lib in libcares.so.2 libboost_program_options.so; do
   expect "the plugin is linked dynamically against $lib" grep -q "$lib" <<<"$libs"
 done
 expect "the plugin does not map OpenSSL" bash -c "! grep -qE 'libssl|libcrypto' <<<'$libs'"
+expect "the plugin does not map libcurl" bash -c "! grep -q 'libcurl' <<<'$libs'"
 expect "the package ships $MODULE" bash -c "dpkg -L '$PKG' | grep -qx '$MODULE' && test -f '$MODULE'"
 module_libs=$(ldd "$MODULE")
 for lib in libssl.so.3 libcrypto.so.3; do
   expect "the TLS module is linked dynamically against $lib" grep -q "$lib" <<<"$module_libs"
 done
+expect "the TLS module does not map libcurl" bash -c "! grep -q 'libcurl' <<<'$module_libs'"
+expect "the package ships $HTTPS_MODULE" \
+  bash -c "dpkg -L '$PKG' | grep -qx '$HTTPS_MODULE' && test -f '$HTTPS_MODULE'"
+# What the loader demands of a module (net/module_loader.cpp), else --mta-sts is UNKNOWN.
+expect "the HTTPS module is owned by root and writable by nobody else" \
+  bash -c "[[ \$(stat -c %U '$HTTPS_MODULE') == root ]] && (( (8#\$(stat -c %a '$HTTPS_MODULE') & 8#022) == 0 ))"
+https_libs=$(ldd "$HTTPS_MODULE")
+expect "the HTTPS module is linked dynamically against libcurl.so.4" grep -q 'libcurl.so.4' <<<"$https_libs"
 depends=$(dpkg-query -W -f='${Depends}' "$PKG")
 echo "  Depends: $depends"
 for dep in libssl3 libc-ares2 libboost-program-options; do
   expect "Depends names $dep" grep -q "$dep" <<<"$depends"
 done
+# libcurl4 is the runtime of Debian's libcurl4-openssl-dev (not libcurl3-gnutls).
+expect "Depends names libcurl4" grep -qE '(^|[ ,|])libcurl4( |,|$)' <<<"$depends"
 
 # ------------------------------------------------------------------ the installed plugin
 
@@ -162,6 +179,31 @@ else
   fail "as user nagios, STARTTLS, -D 30,14, a recipient and a relay probe → OK" "exit $rc" "$first"
 fi
 
+# What a check maps, as the dynamic loader tells it (LD_DEBUG=files prints a "file=NAME"
+# line for every object it loads, on stderr). The modules are opened by the name
+# /proc/self/fd/N, so each is seen by the library only it needs.
+mapped() { LD_DEBUG=files "$@" 2>&1 >/dev/null | grep -oE 'file=[^ ]+' | sort -u; }
+plain_maps=$(mapped "$PLUGIN" -H 127.0.0.1 -p "$POSTFIX_PORT" -F probe.smtpverify.test --helo-dns ignore)
+expect "LD_DEBUG sees the plain check load its libraries (c-ares)" grep -q 'file=libcares' <<<"$plain_maps"
+expect_eq "a plain check maps no libcurl" "$(grep -c 'libcurl' <<<"$plain_maps")" 0
+expect_eq "a plain check maps no OpenSSL" "$(grep -cE 'libssl|libcrypto' <<<"$plain_maps")" 0
+tls_maps=$(mapped "$PLUGIN" -H 127.0.0.1 -p "$POSTFIX_PORT" -F probe.smtpverify.test --helo-dns ignore \
+  -S --ca-file "$POSTFIX_CA_FILE")
+expect "a STARTTLS check maps OpenSSL (the TLS module)" grep -q 'file=libssl' <<<"$tls_maps"
+expect_eq "a STARTTLS check maps no libcurl" "$(grep -c 'libcurl' <<<"$tls_maps")" 0
+# --mta-sts loads the HTTPS module before the TXT lookup; DNS goes to 127.0.0.1:9, where
+# nothing answers, so the check itself fails (CRITICAL): only what it mapped is asserted.
+sts_maps=$(mapped "$PLUGIN" --mx smtpverify.test --mta-sts --dns-server 127.0.0.1:9 -t 3 \
+  -F probe.smtpverify.test --helo-dns ignore)
+expect "a --mta-sts check loads the HTTPS module, which maps libcurl" grep -q 'file=libcurl' <<<"$sts_maps"
+run "$PLUGIN" --mx smtpverify.test --mta-sts --dns-server 127.0.0.1:9 -t 3 -F probe.smtpverify.test \
+  --helo-dns ignore
+if [[ $rc == 2 && $first == "SMTP CRITICAL - "* ]]; then
+  pass "the installed plugin finds its HTTPS module: --mta-sts without DNS is CRITICAL ($first)"
+else
+  fail "the installed plugin finds its HTTPS module: --mta-sts without DNS is CRITICAL" "exit $rc" "$first"
+fi
+
 # ------------------------------------------------------------------ purge
 
 if [[ ${KEEP_PACKAGE:-0} == 1 ]]; then
@@ -170,7 +212,7 @@ else
   if step purge env DEBIAN_FRONTEND=noninteractive \
     apt-get -y -q -o DPkg::Lock::Timeout=600 purge "$PKG"; then
     left=()
-    for f in "$PLUGIN" "$MAN" "$CFG" "$EXAMPLE"; do [[ -e $f ]] && left+=("$f"); done
+    for f in "$PLUGIN" "$MAN" "$CFG" "$EXAMPLE" "$MODULE" "$HTTPS_MODULE"; do [[ -e $f ]] && left+=("$f"); done
     expect_eq "apt-get purge removes it, conffile included" "${left[*]}" ""
   else
     fail "apt-get purge $PKG"
@@ -193,10 +235,13 @@ if step build-rpm env RPM_NOCHECK="${RPM_NOCHECK:-1}" bash packaging/build-rpm.s
     expect "rpm -qlp lists the man page" grep -qE '^/usr/share/man/man1/check_smtp_verify\.1' <<<"$files"
     expect "rpm -qlp lists the TLS module" \
       grep -qx '/usr/lib64/check-smtp-verify/check_smtp_verify_tls.so' <<<"$files"
+    expect "rpm -qlp lists the HTTPS module" \
+      grep -qx '/usr/lib64/check-smtp-verify/check_smtp_verify_https.so' <<<"$files"
     expect "the Nagios definitions are a %config file" \
       grep -qx '/etc/nagios/conf.d/smtp_verify.cfg' <<<"$(rpm -qcp "${rpms[0]}" 2>/dev/null)"
-    expect "the RPM requires the shared libssl.so.3 (dynamic linking)" \
-      grep -q '^libssl.so.3' <<<"$(rpm -qp --requires "${rpms[0]}" 2>/dev/null)"
+    requires=$(rpm -qp --requires "${rpms[0]}" 2>/dev/null)
+    expect "the RPM requires the shared libssl.so.3 (dynamic linking)" grep -q '^libssl.so.3' <<<"$requires"
+    expect "the RPM requires the shared libcurl.so.4 (the HTTPS module)" grep -q '^libcurl.so.4' <<<"$requires"
   fi
 else
   tail -n 40 "$tmp/build-rpm.log"

@@ -74,7 +74,7 @@ expect_eq "every option of --help (${#help_long[@]} long, ${#help_short[@]} shor
   "${missing[*]}" ""
 
 perfdata=$(sed -n '/^Perfdata:/,/^$/p' <<<"$help" | tr -s ' \n' ' ')
-mapfile -t labels < <(grep -oE '\b(time|mx|resolve|connect|tls|banner|ehlo|plaintext|starttls|auth|mail|rcpt|data|commands|quit|helo_dns|cert_days)\b' <<<"$perfdata" | sort -u)
+mapfile -t labels < <(grep -oE '\b(time|mx|mta_sts|resolve|connect|tls|banner|ehlo|plaintext|starttls|auth|mail|rcpt|data|commands|quit|helo_dns|cert_days)\b' <<<"$perfdata" | sort -u)
 missing=()
 for label in "${labels[@]}"; do
   sed -n '/^\.SS "Performance data"/,/^\.SH /p' "$man_page" | grep -qE "^\.B[IR]? $label\b" ||

@@ -26,8 +26,9 @@
 #       - "smtp-wrongname": TLS with -H an address and no name set: --verify-name is the
 #         host's name, which is not the certificate's: CRITICAL "hostname mismatch";
 #       - "smtp-byname": TLS with -H a name: no --verify-name (CRITICAL, no DNS);
-#       - "smtp-mx": --mx/--mx-all/--each-address/--dane/--plaintext-refused with DNS sent
-#         nowhere (127.0.0.1:9): no -H, no --verify-name, CRITICAL;
+#       - "smtp-mx": --mx/--mx-all/--each-address/--dane/--plaintext-refused/--mta-sts/
+#         --tls-rpt with DNS sent nowhere (127.0.0.1:9): no -H, no --verify-name (not even
+#         with smtp_verify_verify_name set: --mta-sts refuses it), CRITICAL;
 #       - "smtp-argmap": the remaining variables (LMTP, --data-file, --auth-plaintext): only
 #         the command line is asserted;
 #     and the Icinga log has no "Ignoring invalid perfdata".
@@ -297,6 +298,9 @@ object Service "smtp-mx" {
   vars.smtp_verify_plaintext_refused = true
   vars.smtp_verify_dane = true
   vars.smtp_verify_dane_insecure = true
+  vars.smtp_verify_mta_sts = true
+  vars.smtp_verify_tls_rpt = true
+  vars.smtp_verify_verify_name = "mail.smtpverify.test"  // dropped: --mta-sts refuses it
   vars.smtp_verify_dns_server = "127.0.0.1:9"
   vars.smtp_verify_timeout = "3"
 }
@@ -606,7 +610,8 @@ check_command smtp-byname -H="$POSTFIX_TLS_NAME" --port="$POSTFIX_PORT" --startt
 expect_eq "smtp-byname: a plugin result, CRITICAL without DNS" "$(cr smtp-byname '.exit_status')" 2
 
 check_command smtp-mx --mx=smtpverify.test --mx-all --each-address --starttls --plaintext-refused \
-  --dane --dane-insecure --dns-server=127.0.0.1:9 --timeout=3 --fqdn="$FQDN" --helo-dns=ignore
+  --dane --dane-insecure --mta-sts --tls-rpt --dns-server=127.0.0.1:9 --timeout=3 --fqdn="$FQDN" \
+  --helo-dns=ignore
 mx_output=$(cr smtp-mx '.output')
 expect_eq "smtp-mx: a plugin result, CRITICAL without DNS (${mx_output%%$'\n'*})" \
   "$(cr smtp-mx '.exit_status')" 2
