@@ -29,6 +29,9 @@ POLICIES = {
     f"mta-sts.sts-wild.{zone}": (200, "text/plain",
                                  policy("enforce", [f"*.{zone}"], "\n", ["x-note: ignored"])),
     f"mta-sts.sts-missing.{zone}": (404, "text/html", b"<h1>not here</h1>"),
+    f"mta-sts.sts-badtype.{zone}": (200, "text/html", policy("enforce", [f"mail.{zone}"])),
+    # Mode none: the MX matches nothing, and that is fine.
+    f"mta-sts.sts-modenone.{zone}": (200, "text/plain", policy("none", ["mail.other.example"])),
     # Never reached: the certificate does not name it.
     f"mta-sts.sts-badcert.{zone}": (200, "text/plain", policy("enforce", [f"mail.{zone}"])),
 }

@@ -24,7 +24,8 @@ trap cleanup EXIT
 # The policy server's certificate: a leaf of the test intermediate for the good policy hosts.
 z=$UNBOUND_ZONE
 sans="DNS:mta-sts.sts-enforce.$z,DNS:mta-sts.sts-nomatch.$z,DNS:mta-sts.sts-testing.$z"
-sans+=",DNS:mta-sts.sts-wild.$z,DNS:mta-sts.sts-missing.$z"
+sans+=",DNS:mta-sts.sts-wild.$z,DNS:mta-sts.sts-missing.$z,DNS:mta-sts.sts-badtype.$z"
+sans+=",DNS:mta-sts.sts-modenone.$z"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" \
   -out "$work/req.pem" -subj "/CN=mta-sts.sts-enforce.$z" 2>"$work/openssl.log" ||
   die "openssl req failed: $(cat "$work/openssl.log")"
@@ -94,6 +95,14 @@ check "testing, but -S given: the expired certificate keeps its CRITICAL" 2 \
 check "the policy host answers 404: CRITICAL naming the step" 2 \
   "SMTP CRITICAL - MTA-STS policy fetch: HTTP 404 \| .*" \
   -- --mx "$STS_MISSING" "${args[@]}"
+
+check "the policy served as text/html: CRITICAL naming the type" 2 \
+  "SMTP CRITICAL - MTA-STS policy fetch: Content-Type text/html, not text/plain \| .*" \
+  -- --mx "$STS_BADTYPE" "${args[@]}"
+
+check "mode none, the MX matches no pattern: OK, nothing enforced" 0 \
+  "SMTP OK - $host_ep $banner, $tls13, cert (89|90) d, MTA-STS none id 20261204T000000 \\(nothing enforced\\), $total \| .*" \
+  -- --mx "$STS_MODENONE" "${args[@]}"
 
 check "the policy host's certificate does not name it: CRITICAL" 2 \
   "SMTP CRITICAL - MTA-STS policy fetch: certificate verify failed: .*mta-sts\\.$(q "$STS_BADCERT").* \| .*" \

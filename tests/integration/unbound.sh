@@ -43,6 +43,7 @@
 #   sts-enforce   + _smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@smtpverify.test"  STS_ENFORCE
 #   sts-nomatch   STS_NOMATCH     sts-testing   STS_TESTING      sts-wild   STS_WILD
 #   sts-missing   STS_MISSING     sts-badcert   STS_BADCERT
+#   sts-badtype   STS_BADTYPE     sts-modenone  STS_MODENONE
 #   sts-none      MX 10 mail, no _mta-sts, no _smtp._tls records        STS_NONE
 #   sts-double    two v=STSv1 TXT records                                STS_DOUBLE
 #   (what each policy server answers: tests/integration/mta_sts_server.py)
@@ -340,7 +341,8 @@ write_conf() {
 # The MTA-STS and TLS-RPT domains (see the top of this file).
 write_mta_sts() {
 	local d
-	for d in sts-enforce sts-nomatch sts-testing sts-wild sts-missing sts-badcert sts-double; do
+	for d in sts-enforce sts-nomatch sts-testing sts-wild sts-missing sts-badcert sts-badtype \
+		sts-modenone sts-double; do
 		rr "$d" MX "10 mail.$ZONE."
 		rr "mta-sts.$d" A 127.0.0.1
 		rr "_mta-sts.$d" TXT '"v=STSv1; id=20261204T000000"'
@@ -441,6 +443,8 @@ write_env() {
 			STS_MISSING "sts-missing.$ZONE" \
 			STS_BADCERT "sts-badcert.$ZONE" \
 			STS_NONE "sts-none.$ZONE" \
+			STS_BADTYPE "sts-badtype.$ZONE" \
+			STS_MODENONE "sts-modenone.$ZONE" \
 			STS_DOUBLE "sts-double.$ZONE" \
 			TLSA_HOST "mail.$ZONE" \
 			TLSA_SPKI_SHA256 "$TLSA_GOOD" \
