@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "util/ascii.h"
 
@@ -56,6 +57,29 @@ tl::expected<std::string_view, std::string> one_record(const std::vector<std::st
   return found.front();
 }
 
+// The value of the field `name` in a record's `;`-separated name=value fields after its
+// version (other names are extensions, ignored), if it is there; `what` names the record in
+// the error ("MTA-STS record").
+tl::expected<std::optional<std::string_view>, std::string> field_value(std::string_view record,
+                                                                       std::string_view name,
+                                                                       const std::string& what) {
+  const auto list = fields(record);
+  std::optional<std::string_view> value;
+  for (std::size_t i = 1; i < list.size(); ++i) {
+    const auto f = list[i];
+    const auto eq = f.find('=');
+    if (eq == 0 || eq == std::string_view::npos) {
+      return tl::unexpected("malformed " + what + ": field " + std::to_string(i + 1) +
+                            " is not name=value");
+    }
+    if (trim(f.substr(0, eq)) != name) continue;
+    if (value)
+      return tl::unexpected("malformed " + what + ": " + std::string(name) + " given twice");
+    value = f.substr(eq + 1);
+  }
+  return value;
+}
+
 // A DNS name as a policy writes one: letter-digit-hyphen labels of 1..63, 253 in all.
 bool domain_syntax(std::string_view name) {
   if (name.empty() || name.size() > 253) return false;
@@ -91,28 +115,15 @@ tl::expected<StsRecord, std::string> sts_record(const std::vector<std::string>& 
   auto record = one_record(records, "v=STSv1", "no MTA-STS policy");
   if (!record) return tl::unexpected(record.error());
   // sts-text-record = sts-version 1*(*WSP %x3B *WSP sts-field) [%x3B]
-  const auto list = fields(*record);
-  StsRecord out;
-  bool have_id = false;
-  for (std::size_t i = 1; i < list.size(); ++i) {
-    const auto f = list[i];
-    const auto eq = f.find('=');
-    if (eq == 0 || eq == std::string_view::npos) {
-      return tl::unexpected("malformed MTA-STS record: field " + std::to_string(i + 1) +
-                            " is not name=value");
-    }
-    if (f.substr(0, eq) != "id") continue;  // extensions are ignored
-    const auto id = f.substr(eq + 1);
-    if (have_id) return tl::unexpected(std::string("malformed MTA-STS record: id given twice"));
-    if (id.empty() || id.size() > 32 || !std::all_of(id.begin(), id.end(), alnum)) {
-      return tl::unexpected(
-          std::string("malformed MTA-STS record: id is not 1-32 letters and digits"));
-    }
-    out.id = std::string(id);
-    have_id = true;
+  const auto id = field_value(*record, "id", "MTA-STS record");
+  if (!id) return tl::unexpected(id.error());
+  if (!*id) return tl::unexpected(std::string("malformed MTA-STS record: no id"));
+  const std::string_view v = **id;
+  if (v.empty() || v.size() > 32 || !std::all_of(v.begin(), v.end(), alnum)) {
+    return tl::unexpected(
+        std::string("malformed MTA-STS record: id is not 1-32 letters and digits"));
   }
-  if (!have_id) return tl::unexpected(std::string("malformed MTA-STS record: no id"));
-  return out;
+  return StsRecord{std::string(v)};
 }
 
 tl::expected<Policy, std::string> parse_policy(std::string_view body) {
@@ -196,37 +207,26 @@ tl::expected<TlsRptRecord, std::string> tls_rpt_record(const std::vector<std::st
   auto record = one_record(records, "v=TLSRPTv1", "no TLS-RPT record");
   if (!record) return tl::unexpected(record.error());
   // tlsrpt-record = tlsrpt-version 1*(field-delim tlsrpt-field) [field-delim]
-  const auto list = fields(*record);
+  const auto rua = field_value(*record, "rua", "TLS-RPT record");
+  if (!rua) return tl::unexpected(rua.error());
+  if (!*rua) return tl::unexpected(std::string("malformed TLS-RPT record: no rua"));
   TlsRptRecord out;
-  bool have_rua = false;
-  for (std::size_t i = 1; i < list.size(); ++i) {
-    const auto f = list[i];
-    const auto eq = f.find('=');
-    if (eq == 0 || eq == std::string_view::npos) {
-      return tl::unexpected("malformed TLS-RPT record: field " + std::to_string(i + 1) +
-                            " is not name=value");
+  std::string_view uris = **rua;
+  for (;;) {
+    const auto comma = uris.find(',');
+    const std::string_view uri = trim(uris.substr(0, comma));
+    const bool mailto =
+        uri.size() > 7 && util::equal_ignoring_ascii_case(uri.substr(0, 7), "mailto:");
+    const bool https =
+        uri.size() > 8 && util::equal_ignoring_ascii_case(uri.substr(0, 8), "https://");
+    if (!mailto && !https) {
+      return tl::unexpected(
+          std::string("malformed TLS-RPT record: rua holds a URI that is not mailto: or https:"));
     }
-    if (trim(f.substr(0, eq)) != "rua") continue;  // extensions are ignored
-    if (have_rua) return tl::unexpected(std::string("malformed TLS-RPT record: rua given twice"));
-    have_rua = true;
-    std::string_view uris = f.substr(eq + 1);
-    for (;;) {
-      const auto comma = uris.find(',');
-      const std::string_view uri = trim(uris.substr(0, comma));
-      const bool mailto =
-          uri.size() > 7 && util::equal_ignoring_ascii_case(uri.substr(0, 7), "mailto:");
-      const bool https =
-          uri.size() > 8 && util::equal_ignoring_ascii_case(uri.substr(0, 8), "https://");
-      if (!mailto && !https) {
-        return tl::unexpected(
-            std::string("malformed TLS-RPT record: rua holds a URI that is not mailto: or https:"));
-      }
-      out.rua.emplace_back(uri);
-      if (comma == std::string_view::npos) break;
-      uris.remove_prefix(comma + 1);
-    }
+    out.rua.emplace_back(uri);
+    if (comma == std::string_view::npos) break;
+    uris.remove_prefix(comma + 1);
   }
-  if (!have_rua) return tl::unexpected(std::string("malformed TLS-RPT record: no rua"));
   return out;
 }
 
