@@ -169,8 +169,8 @@ void Session::receive(std::string_view bytes) {
     on_reply(reply);
   }
   // Bytes beyond the replies we asked for (all of a pipelined group's, RFC 2920 §3.1) arrived
-  // before our next command went out: the server
-  // is not in step with us, or is injecting replies. (After QUIT or an abort nothing matters.)
+  // before our next command went out: the server is not in step with us, or is injecting
+  // replies. (After QUIT or an abort nothing matters.)
   if (!bytes.empty() && step_ == Step::TlsHandshake) {
     // RFC 3207 §4.2 and the STARTTLS command-injection class of bugs: bytes buffered after
     // the 220 would be taken as if they had come through TLS. Refuse the handshake.
