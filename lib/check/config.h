@@ -59,6 +59,7 @@ struct Config {
   std::vector<std::string> commands;          ///< -C
   std::vector<std::string> responses;         ///< -R, paired with commands by position
   bool lmtp = false;                          ///< -L
+  bool no_pipelining = false;                 ///< --no-pipelining: lock-step, RFC 2920 unused
   std::map<std::string, Range, std::less<>> warning;   ///< phase label or "time" → range
   std::map<std::string, Range, std::less<>> critical;  ///< phase label or "time" → range
   std::chrono::milliseconds timeout{10000};            ///< -t

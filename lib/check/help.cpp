@@ -173,6 +173,9 @@ Dialogue:
                           $ match per line, e.g. '^250')
   -q, --ignore-quit-failure
                           no WARNING when QUIT is not answered with 221
+  --no-pipelining         wait for each reply before the next command, even
+                          when EHLO offers PIPELINING (RFC 2920; by default
+                          MAIL, the RCPTs and DATA go out together)
 
 Thresholds and output:
   -w, --warning [PHASE=]RANGE

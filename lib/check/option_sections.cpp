@@ -244,6 +244,7 @@ Checked<> parse_auth(const GivenOptions& vm, Config& c) {
 // -L and -p: the protocol's port unless -p names one.
 Checked<> parse_port_and_protocol(const GivenOptions& vm, Config& c) {
   c.lmtp = vm.flag("lmtp");
+  c.no_pipelining = vm.flag("no-pipelining");
   // RFC 2033 §4: LMTP on TCP uses port 24 by convention; RFC 8314 §7.3: submissions on 465.
   c.port = c.lmtp ? 24 : (c.implicit_tls ? 465 : 25);
   if (const auto port = vm.get("port")) {

@@ -37,6 +37,7 @@ constexpr OptionSpec kOptions[] = {
     {"command,C", Kind::Values},
     {"response,R", Kind::Values},
     {"lmtp,L", Kind::Switch},
+    {"no-pipelining", Kind::Switch},
     {"warning,w", Kind::Values},
     {"critical,c", Kind::Values},
     {"timeout,t", Kind::Value},

@@ -50,6 +50,11 @@ State state_of_finding(FindingKind kind, const Config& config) {
 
 std::string reply_text(const smtp::Reply& reply) { return sanitize(reply.first_line()); }
 
+// "; message not sent: …" when the Session closed after a pipelined DATA's 354.
+std::string withheld(const smtp::Finding& f) {
+  return f.detail.empty() ? "" : "; " + sanitize(f.detail);
+}
+
 }  // namespace
 
 std::optional<Range> cert_days_range(const Config& config, bool critical) {
@@ -109,17 +114,18 @@ std::string describe(const smtp::Finding& f) {
     case FindingKind::HeloRejected:
       return (f.command.rfind("HELO", 0) == 0 ? "EHLO and " + cmd : cmd) +
              " rejected: " + reply_text(f.reply);
+    // The detail of a transaction finding: the pipelined message was withheld (session.cpp).
     case FindingKind::MailTempFailed:
     case FindingKind::RcptTempFailed:
-      return cmd + " deferred: " + reply_text(f.reply);
+      return cmd + " deferred: " + reply_text(f.reply) + withheld(f);
     case FindingKind::MailRejected:
     case FindingKind::RcptRejected:
-      return cmd + " rejected: " + reply_text(f.reply);
+      return cmd + " rejected: " + reply_text(f.reply) + withheld(f);
     case FindingKind::ProbeAccepted:
       return cmd + " accepted, expected a rejection (open relay or unknown user accepted): " +
-             reply_text(f.reply);
+             reply_text(f.reply) + withheld(f);
     case FindingKind::ProbeTempFailed:
-      return cmd + " deferred, expected a rejection: " + reply_text(f.reply);
+      return cmd + " deferred, expected a rejection: " + reply_text(f.reply) + withheld(f);
     case FindingKind::DataTempFailed:
       return cmd + " deferred: " + reply_text(f.reply);
     case FindingKind::DataRejected:

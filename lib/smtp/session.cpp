@@ -128,6 +128,9 @@ void Session::quit() { send(Step::Quit, Phase::Quit, "QUIT"); }
 void Session::unsend() {
   if (output_.empty()) return;
   output_.clear();
+  in_group_ = false;  // a group still queued never went out; one sent was answered before
+  due_.clear();
+  next_due_ = 0;
   events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(unsent_.events), events_.end());
   step_ = unsent_.step;
   phase_ = unsent_.phase;
@@ -137,11 +140,15 @@ void Session::unsend() {
 // The connection is no longer usable (server closing, desynchronised): close without QUIT.
 void Session::abort() {
   unsend();
+  in_group_ = false;  // the replies still due will never be read
+  due_.clear();
+  next_due_ = 0;
   transition(Step::Done, Phase::Done);
 }
 
 void Session::receive(std::string_view bytes) {
-  // No pipelining: a reply is only expected once our command has gone out (output_ empty).
+  // A reply is only expected once our command has gone out (output_ empty); in a pipelined
+  // group every reply still due is expected, in order, and each is handled by its own step.
   // The command whose reply came last ("" = greeting); with a command still queued, the one
   // before it.
   std::string answered = output_.empty() ? last_command_ : unsent_.last_command;
@@ -161,8 +168,9 @@ void Session::receive(std::string_view bytes) {
     events_.emplace_back(ReplyReceived{phase_, reply});
     on_reply(reply);
   }
-  // Bytes beyond the reply we asked for arrived before our next command went out: the server
-  // is not in step with us, or is injecting replies. (After QUIT or an abort nothing matters.)
+  // Bytes beyond the replies we asked for (all of a pipelined group's, RFC 2920 §3.1) arrived
+  // before our next command went out: the server is not in step with us, or is injecting
+  // replies. (After QUIT or an abort nothing matters.)
   if (!bytes.empty() && step_ == Step::TlsHandshake) {
     // RFC 3207 §4.2 and the STARTTLS command-injection class of bugs: bytes buffered after
     // the 220 would be taken as if they had come through TLS. Refuse the handshake.
@@ -321,6 +329,12 @@ void Session::on_mail(const Reply& reply) {
   if (reply.klass() != 2) {
     add(reply.klass() == 4 ? FindingKind::MailTempFailed : FindingKind::MailRejected, last_command_,
         reply);
+  }
+  if (in_group_) {
+    next_in_group();  // the replies to the RCPTs and DATA (or QUIT) sent with it are still due
+    return;
+  }
+  if (reply.klass() != 2) {
     quit();
     return;
   }
@@ -329,18 +343,44 @@ void Session::on_mail(const Reply& reply) {
 
 void Session::on_rcpt(const Reply& reply) {
   const int klass = reply.klass();
-  auto& result = recipients_[next_rcpt_ - 1];
-  result.reply = reply;
-  if (result.recipient.expect_reject) {
-    if (klass == 4) add(FindingKind::ProbeTempFailed, last_command_, reply);
-    if (klass != 4 && klass != 5) add(FindingKind::ProbeAccepted, last_command_, reply);
-  } else if (klass != 2) {
-    add(klass == 4 ? FindingKind::RcptTempFailed : FindingKind::RcptRejected, last_command_, reply);
+  auto& result = recipients_[rcpt_answered_++];
+  // In a group after a refused MAIL, the server refuses every RCPT (503: no transaction): a
+  // consequence of the MAIL finding, not a recipient's outcome.
+  const bool consequence = in_group_ && mail_reply_ && mail_reply_->klass() != 2;
+  if (!consequence) {
+    result.reply = reply;
+    if (result.recipient.expect_reject) {
+      if (klass == 4) add(FindingKind::ProbeTempFailed, last_command_, reply);
+      if (klass != 4 && klass != 5) add(FindingKind::ProbeAccepted, last_command_, reply);
+    } else if (klass != 2) {
+      add(klass == 4 ? FindingKind::RcptTempFailed : FindingKind::RcptRejected, last_command_,
+          reply);
+    }
+  }
+  if (in_group_) {
+    next_in_group();
+    if (in_group_) return;
+    // The group ended with this RCPT (-C commands follow, in lock-step).
+    if (transaction_failed()) {
+      quit();
+      return;
+    }
   }
   next_recipient();  // every recipient is tried, so one run reports all of them
 }
 
 void Session::on_data(const Reply& reply) {
+  if (in_group_) {
+    next_in_group();  // DATA is the group's last command
+    if (transaction_failed()) {
+      if (reply.code == 354) {
+        withhold_message();
+        return;
+      }
+      quit();  // DATA refused for want of a transaction or a recipient: no finding of its own
+      return;
+    }
+  }
   if (reply.code != 354) {
     add(reply.klass() == 4 ? FindingKind::DataTempFailed : FindingKind::DataRejected, last_command_,
         reply);
@@ -358,10 +398,46 @@ void Session::on_data(const Reply& reply) {
     }
     data_replies_due_ = std::max<std::size_t>(data_replies_due_, 1);
   }
+  send_message();
+}
+
+// After DATA's 354: the message and its "."; pipelined with QUIT when no -C command follows
+// (RFC 2920 §3.1: the message may start a group).
+void Session::send_message() {
+  const bool group = pipelined_ && commands_.empty();
   queue(*plan_.payload + ".\r\n");
+  // After a pipelined DATA the data phase ended with the 354; it starts again with the message.
+  if (pipelined_) events_.emplace_back(PhaseStarted{Phase::Data, group});
   transition(Step::DataEnd, Phase::Data);
   events_.emplace_back(PayloadSent{plan_.payload->size()});
   last_command_ = "end of data";
+  if (group) {
+    in_group_ = true;
+    due_.clear();
+    next_due_ = 0;
+    group_command(Step::Quit, Phase::Quit, "QUIT");
+  }
+}
+
+// RCPT results forbid the message (a --rcpt refused, a --reject-rcpt accepted) but DATA, sent
+// with them, was answered 354. No message: closing now, without the final ".", makes the
+// server discard the transaction (RFC 5321 §3.8: a connection closed early is treated as RSET;
+// a QUIT would be taken as a line of the message).
+void Session::withhold_message() {
+  static constexpr std::string_view kWithheld =
+      "message not sent: connection closed after DATA's 354, the server discards the transaction";
+  for (auto& f : findings_) {
+    if (f.phase == Phase::Mail || f.phase == Phase::Rcpt) f.detail = kWithheld;
+  }
+  note(std::string(kWithheld));
+  abort();
+}
+
+// The transaction cannot carry the message: MAIL refused, or a recipient not as expected.
+bool Session::transaction_failed() const {
+  if (mail_reply_ && mail_reply_->klass() != 2) return true;
+  return std::any_of(findings_.begin(), findings_.end(),
+                     [](const Finding& f) { return f.phase == Phase::Rcpt; });
 }
 
 void Session::on_data_end(const Reply& reply) {
@@ -370,13 +446,17 @@ void Session::on_data_end(const Reply& reply) {
         reply);
   }
   if (--data_replies_due_ > 0) return;  // more LMTP replies to come
-  for (const auto& f : findings_) {
-    if (f.phase == Phase::Data) {
-      quit();
-      return;
-    }
+  const bool failed = std::any_of(findings_.begin(), findings_.end(),
+                                  [](const Finding& f) { return f.phase == Phase::Data; });
+  message_accepted_ = !failed;
+  if (in_group_) {
+    next_in_group();  // QUIT went out with the message
+    return;
   }
-  message_accepted_ = true;
+  if (failed) {
+    quit();
+    return;
+  }
   after_transaction();
 }
 
@@ -387,6 +467,7 @@ void Session::on_command(const Reply& reply) {
 
 void Session::on_quit(const Reply& reply) {
   if (reply.code != 221) add(FindingKind::QuitFailed, "QUIT", reply);
+  if (in_group_) next_in_group();  // QUIT ends its group
   transition(Step::Done, Phase::Done);
 }
 
@@ -435,6 +516,11 @@ void Session::start_auth() {
 }
 
 void Session::after_greeting() {
+  // RFC 2920: only what the (post-TLS) EHLO offered; HELO offers nothing.
+  if (plan_.mail_from && plan_.pipelining && !used_helo_ && capabilities_.has("PIPELINING")) {
+    send_group();
+    return;
+  }
   if (plan_.mail_from) {
     send(Step::Mail, Phase::Mail, "MAIL FROM:<" + *plan_.mail_from + ">");
   } else {
@@ -461,6 +547,62 @@ void Session::next_recipient() {
     return;
   }
   after_transaction();
+}
+
+// RFC 2920 §3.1: MAIL, every RCPT and DATA (or QUIT, the group's last command) in one write.
+// EHLO, STARTTLS and AUTH are never in a group: what follows them depends on their reply.
+void Session::send_group() {
+  pipelined_ = true;
+  in_group_ = true;
+  due_.clear();
+  next_due_ = 0;
+  group_command(Step::Mail, Phase::Mail, "MAIL FROM:<" + *plan_.mail_from + ">");
+  while (next_rcpt_ < recipients_.size()) {
+    group_command(Step::Rcpt, Phase::Rcpt,
+                  "RCPT TO:<" + recipients_[next_rcpt_++].recipient.address + ">");
+  }
+  if (plan_.payload) {
+    group_command(Step::Data, Phase::Data, "DATA");
+  } else if (commands_.empty()) {
+    group_command(Step::Quit, Phase::Quit, "QUIT");
+  }
+}
+
+// One command of a group. The first (or the message before it) sets what the session waits
+// for; the others' replies are due after it, in order. Each phase starts once, as pipelined:
+// it is timed from the group's send to its PhaseEnded.
+void Session::group_command(Step step, Phase phase, std::string line) {
+  const bool first = output_.empty();
+  const Phase previous = first ? Phase::Done : due_.empty() ? phase_ : due_.back().phase;
+  queue(line + "\r\n");
+  if (phase != previous) events_.emplace_back(PhaseStarted{phase, true});
+  events_.emplace_back(CommandSent{phase, line});
+  if (!first) {
+    due_.push_back({step, phase, std::move(line)});
+    return;
+  }
+  if (step != step_) events_.emplace_back(StepChanged{step_name(step_), step_name(step)});
+  step_ = step;
+  phase_ = phase;
+  last_command_ = std::move(line);
+}
+
+// The reply just handled completed its command: wait for the next reply due in the group, or
+// the group is over. A phase ends with its last reply of the group.
+void Session::next_in_group() {
+  if (next_due_ == due_.size()) {
+    in_group_ = false;
+    due_.clear();
+    next_due_ = 0;
+    events_.emplace_back(PhaseEnded{phase_});
+    return;
+  }
+  Due& next = due_[next_due_++];
+  if (next.phase != phase_) events_.emplace_back(PhaseEnded{phase_});
+  if (next.step != step_) events_.emplace_back(StepChanged{step_name(step_), step_name(next.step)});
+  step_ = next.step;
+  phase_ = next.phase;
+  last_command_ = std::move(next.command);
 }
 
 void Session::after_transaction() {

@@ -94,6 +94,10 @@ struct Plan {
   /// --plaintext-refused (with starttls): before STARTTLS, MAIL FROM:<this> must be refused
   /// with 5xx and the EHLO must not list AUTH. Without brackets, "" = the null sender.
   std::optional<std::string> plaintext_probe;
+  /// RFC 2920: when the (post-TLS) EHLO offers PIPELINING, MAIL, the RCPTs and DATA (or QUIT)
+  /// go out as one group, and the message, its "." and QUIT as another. False:
+  /// --no-pipelining, every command waits for the reply before it.
+  bool pipelining = true;
 };
 
 /// The reply (if any) to one recipient.
@@ -111,7 +115,14 @@ struct CommandResult {
 /// The transcript is made from these at the edge (the driver stamps each with the time it
 /// drains it); none of them ever holds a secret.
 /// A phase's first command goes out (Banner: the session starts; Done: the dialogue ended).
+/// In lock-step a phase runs until the next one starts. `pipelined`: the command is part of a
+/// pipelined group (RFC 2920); the phase runs from the group's send to its PhaseEnded.
 struct PhaseStarted {
+  Phase phase;
+  bool pipelined = false;
+};
+/// The reply that ends a pipelined phase arrived (the last reply of that phase in the group).
+struct PhaseEnded {
   Phase phase;
 };
 /// A command line as shown: secrets masked ("AUTH PLAIN ********").
@@ -142,8 +153,8 @@ struct Note {
   Phase phase;
   std::string text;
 };
-using Event = std::variant<PhaseStarted, CommandSent, PayloadSent, ReplyReceived, TlsWanted,
-                           StepChanged, Note>;
+using Event = std::variant<PhaseStarted, PhaseEnded, CommandSent, PayloadSent, ReplyReceived,
+                           TlsWanted, StepChanged, Note>;
 
 /// What the driver has to do next. StartTls: run the TLS handshake now, then call
 /// tls_established() or tls_failed().
@@ -191,6 +202,8 @@ class Session {
   [[nodiscard]] const std::optional<Reply>& plaintext_reply() const { return plaintext_reply_; }
   [[nodiscard]] const std::vector<RecipientResult>& recipients() const { return recipients_; }
   [[nodiscard]] bool message_accepted() const { return message_accepted_; }
+  /// True once a pipelined group went out (the server offered PIPELINING and the plan allows it).
+  [[nodiscard]] bool pipelined() const { return pipelined_; }
   [[nodiscard]] const std::vector<CommandResult>& commands() const { return commands_; }
 
  private:
@@ -242,7 +255,20 @@ class Session {
   void on_command(const Reply& reply);
   void on_quit(const Reply& reply);
 
+  // A reply still due in a pipelined group, after the one the session waits for now.
+  struct Due {
+    Step step;
+    Phase phase;
+    std::string command;
+  };
+
   void transition(Step step, Phase phase);
+  void send_group();
+  void group_command(Step step, Phase phase, std::string line);
+  void next_in_group();
+  [[nodiscard]] bool transaction_failed() const;
+  void withhold_message();
+  void send_message();
   void queue(std::string_view bytes);
   void send(Step step, Phase phase, std::string line);
   void send_secret(Step step, Phase phase, const std::string& line, std::string shown);
@@ -278,6 +304,13 @@ class Session {
   std::optional<Reply> plaintext_reply_;
   std::vector<RecipientResult> recipients_;
   std::size_t next_rcpt_ = 0;
+  std::size_t rcpt_answered_ = 0;
+  // The pipelined group (RFC 2920): whether the reply waited for now belongs to one, and the
+  // replies due after it, in the order the commands went out.
+  bool in_group_ = false;
+  std::vector<Due> due_;
+  std::size_t next_due_ = 0;
+  bool pipelined_ = false;
   std::size_t data_replies_due_ = 0;
   bool message_accepted_ = false;
   std::vector<CommandResult> commands_;

@@ -2,7 +2,8 @@
 # Benchmark (issue 8): check_smtp_verify against Debian's check_smtp / check_ssmtp
 # (monitoring-plugins-basic), alternating, on the same work against one private local Postfix.
 # Prints a Markdown table: instructions (callgrind), median CPU and wall, median peak RSS, the
-# ratios ours/theirs and the issue's targets, then per-phase medians of ours.
+# ratios ours/theirs and the issues' targets, the round trips through a 20 ms-each-way delay
+# proxy (delay_proxy.py, issue 18), then per-phase medians of ours.
 #
 #   tests/bench/run.sh [--runs N] [--plugin LABEL=PATH]... [--out FILE] [--callgrind-dir DIR]
 #                      [--jobs J]

@@ -403,6 +403,8 @@ struct TransactionCase {
   std::string problem;
 };
 
+// Lock-step (--no-pipelining, although the server offers PIPELINING): each failure ends the
+// transaction before the next command. The pipelined dialogue: the Pipelining tests below.
 TEST(Transaction, FailuresAtEveryStep) {
   const std::vector<TransactionCase> cases = {
       {"mail 4xx",
@@ -448,6 +450,7 @@ TEST(Transaction, FailuresAtEveryStep) {
     FakeSmtpServer server(opening() + tc.script + kQuit);
     auto config = transaction_config(server.port());
     config.data = true;
+    config.no_pipelining = true;
     const auto c = run_against(server, config);
     EXPECT_EQ(c.state, tc.state) << tc.name;
     EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
@@ -462,7 +465,10 @@ TEST(Transaction, ServiceClosingMidSession) {
                         std::vector<Step>{expect("RCPT TO:<probe@smtpverify.test>"),
                                           send_raw("421 4.4.2 timeout exceeded\r\n"),
                                           expect_close()});
-  const auto c = run_against(server, transaction_config(server.port()));
+  auto config = transaction_config(server.port());
+  config.no_pipelining =
+      true;  // lock-step; mid-group: Pipelining.ServiceClosingMissingAndExtraRepliesMidGroup
+  const auto c = run_against(server, config);
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
             "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
@@ -494,7 +500,8 @@ TEST(Transaction, RejectRcptAcceptedIsAnOpenRelay) {
       kQuit);
   auto config = transaction_config(server.port());
   config.reject_rcpts = {"victim@example.com"};
-  config.data = true;  // and yet no message may go out to an accepted probe
+  config.data = true;           // and yet no message may go out to an accepted probe
+  config.no_pipelining = true;  // lock-step: DATA is never sent (pipelined: below)
   const auto c = run_against(server, config);
   EXPECT_EQ(c.state, State::Critical);
   EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
@@ -619,6 +626,248 @@ TEST(Connect, Ipv6Loopback) {
   EXPECT_EQ(c.state, State::Ok);
   EXPECT_EQ(c.line.rfind("SMTP OK - [::1]:" + std::to_string(server.port()) + " ESMTP Fake", 0), 0u)
       << c.line;
+}
+
+// ---- PIPELINING (RFC 2920) ---------------------------------------------------------------
+
+// The pipelined group: MAIL, the RCPTs and DATA in one write (the fake reads the lines in
+// order and answers each), then the message, its "." and QUIT.
+std::vector<Step> pipelined_group(const std::vector<std::string>& replies) {
+  return {expect("MAIL FROM:<monitor@smtpverify.test>"), expect("RCPT TO:<probe@smtpverify.test>"),
+          expect("RCPT TO:<someone@example.com>"), expect("DATA"),
+          send_raw(replies.at(0) + "\r\n" + replies.at(1) + "\r\n" + replies.at(2) + "\r\n" +
+                   replies.at(3) + "\r\n")};
+}
+
+check::Config pipelined_config(std::uint16_t port) {
+  auto config = transaction_config(port);
+  config.reject_rcpts = {"someone@example.com"};
+  config.data = true;
+  config.verbosity = 1;
+  return config;
+}
+
+// The fake reads all four lines before it answers any: only a client that sent them in one
+// go gets past the first expect (a lock-step client would wait for MAIL's reply forever).
+TEST(Pipelining, TransactionInTwoGroups) {
+  FakeSmtpServer server(
+      opening() +
+      pipelined_group(
+          {"250 2.1.0 Ok", "250 2.1.5 Ok", "554 5.7.1 Relay access denied", "354 go ahead"}) +
+      std::vector<Step>{expect_data(), expect("QUIT"),
+                        send_raw("250 2.0.0 Ok: queued as X\r\n221 2.0.0 Bye\r\n"),
+                        expect_close()});
+  auto config = pipelined_config(server.port());
+  config.timeout = 2s;
+  const auto c = run_against(server, config);
+  EXPECT_EQ(c.state, State::Ok);
+  EXPECT_EQ(c.line, "SMTP OK - [127.0.0.1]:" + std::to_string(server.port()) +
+                        " ESMTP Fake, 1 rcpt accepted, 1 rcpt rejected as expected, message "
+                        "accepted, queued as X, T s | time=Ts;;;0 connect=Ts;;;0 banner=Ts;;;0 "
+                        "ehlo=Ts;;;0 mail=Ts;;;0 rcpt=Ts;;;0 data=Ts;;;0 quit=Ts;;;0");
+  ASSERT_EQ(server.data_bodies().size(), 1u);
+  // Each reply under its command in the transcript, in order.
+  EXPECT_NE(c.text.find("C: MAIL FROM:<monitor@smtpverify.test>\nC: RCPT "
+                        "TO:<probe@smtpverify.test>\nC: RCPT TO:<someone@example.com>\nC: DATA\n"
+                        "S: 250 2.1.0 Ok\nS: 250 2.1.5 Ok\nS: 554 5.7.1 Relay access denied\n"
+                        "S: 354 go ahead\nC: [message: "),
+            std::string::npos)
+      << c.text;
+  EXPECT_NE(c.text.find(" bytes]\nC: .\nC: QUIT\nS: 250 2.0.0 Ok: queued as X\nS: 221 2.0.0 Bye\n"),
+            std::string::npos)
+      << c.text;
+  // The exchanges pair each reply with its command although the commands went first.
+  const auto& x = c.result.exchanges;
+  std::vector<std::string> pairs;
+  for (const auto& e : x) pairs.push_back(e.phase + " " + e.command + " " + std::to_string(e.code));
+  EXPECT_EQ(pairs, (std::vector<std::string>{"banner  220", "ehlo EHLO probe.smtpverify.test 250",
+                                             "mail MAIL FROM:<monitor@smtpverify.test> 250",
+                                             "rcpt RCPT TO:<probe@smtpverify.test> 250",
+                                             "rcpt RCPT TO:<someone@example.com> 554",
+                                             "data DATA 354", "data  250", "quit QUIT 221"}));
+}
+
+// OpenSMTPD does not offer PIPELINING and closes the connection on pipelined commands: the
+// check stays in lock-step and passes.
+TEST(Pipelining, ServerThatClosesOnPipelinedInputGetsLockStep) {
+  FakeSmtpServer server(std::vector<Step>{
+      send_raw("220 mx.smtpverify.test ESMTP OpenSMTPD\r\n"), expect_alone(kEhlo),
+      send_raw("250-mx.smtpverify.test Hello\r\n250-8BITMIME\r\n250-SIZE "
+               "36700160\r\n250 HELP\r\n"),
+      expect_alone("MAIL FROM:<monitor@smtpverify.test>"), send_raw("250 2.0.0 Ok\r\n"),
+      expect_alone("RCPT TO:<probe@smtpverify.test>"),
+      send_raw("250 2.1.5 Destination address valid\r\n"),
+      expect_alone("RCPT TO:<someone@example.com>"), send_raw("550 Invalid recipient\r\n"),
+      expect_alone("DATA"), send_raw("354 Enter mail, end with \".\" on a line by itself\r\n"),
+      expect_data(), send_raw("250 2.0.0 7f0c1b2a Message accepted\r\n"), expect_alone("QUIT"),
+      send_raw("221 2.0.0 Bye\r\n"), expect_close()});
+  const auto c = run_against(server, pipelined_config(server.port()));
+  EXPECT_EQ(c.state, State::Ok);
+  EXPECT_EQ(c.line,
+            "SMTP OK - [127.0.0.1]:" + std::to_string(server.port()) +
+                " ESMTP OpenSMTPD, 1 rcpt accepted, 1 rcpt rejected as expected, message "
+                "accepted, 2.0.0 7f0c1b2a Message accepted, T s | time=Ts;;;0 connect=Ts;;;0 "
+                "banner=Ts;;;0 ehlo=Ts;;;0 mail=Ts;;;0 rcpt=Ts;;;0 data=Ts;;;0 "
+                "quit=Ts;;;0");
+}
+
+// The same fake offering PIPELINING proves it does catch a pipelining client: the check that
+// pipelines there loses the connection, as it would against a server that misadvertises.
+TEST(Pipelining, TheLockStepFakeCatchesAPipeliningClient) {
+  FakeSmtpServer server(std::vector<Step>{
+      send_raw("220 mx.smtpverify.test ESMTP\r\n"), expect_alone(kEhlo),
+      send_raw("250-mx.smtpverify.test\r\n250 PIPELINING\r\n"),
+      expect_alone("MAIL FROM:<monitor@smtpverify.test>"), send_raw("250 2.0.0 Ok\r\n")});
+  const auto c = check_with(pipelined_config(server.port()));
+  EXPECT_TRUE(server.wait_done(3s));
+  EXPECT_EQ(server.error(), "step 4: pipelined input after 'MAIL FROM:<monitor@smtpverify.test>'");
+  EXPECT_EQ(c.state, State::Critical);
+  EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
+            "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                " connection closed after MAIL FROM:<monitor@smtpverify.test>");
+}
+
+// --no-pipelining: lock-step although PIPELINING is offered.
+TEST(Pipelining, NoPipeliningOptionKeepsLockStep) {
+  FakeSmtpServer server(opening() +
+                        std::vector<Step>{expect_alone("MAIL FROM:<monitor@smtpverify.test>"),
+                                          send_raw("250 2.1.0 Ok\r\n"),
+                                          expect_alone("RCPT TO:<probe@smtpverify.test>"),
+                                          send_raw("250 2.1.5 Ok\r\n"), expect_alone("QUIT"),
+                                          send_raw("221 2.0.0 Bye\r\n"), expect_close()});
+  auto config = transaction_config(server.port());
+  config.no_pipelining = true;
+  const auto c = run_against(server, config);
+  EXPECT_EQ(c.state, State::Ok);
+  EXPECT_EQ(c.line, "SMTP OK - [127.0.0.1]:" + std::to_string(server.port()) +
+                        " ESMTP Fake, 1 rcpt accepted, T s | time=Ts;;;0 connect=Ts;;;0 "
+                        "banner=Ts;;;0 ehlo=Ts;;;0 mail=Ts;;;0 rcpt=Ts;;;0 quit=Ts;;;0");
+}
+
+// An unexpected RCPT result with DATA already answered 354: no message, no ".", no QUIT —
+// the connection closes and the finding says so.
+TEST(Pipelining, UnexpectedRcptResultAbortsAfter354) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> replies;
+    State state;
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {"rcpt refused",
+       {"250 2.1.0 Ok", "550 5.1.1 user unknown", "554 5.7.1 Relay access denied", "354 go"},
+       State::Critical,
+       "RCPT TO:<probe@smtpverify.test> rejected: 550 5.1.1 user unknown; message not sent: "
+       "connection closed after DATA's 354, the server discards the transaction"},
+      {"probe accepted",
+       {"250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok", "354 go"},
+       State::Critical,
+       "RCPT TO:<someone@example.com> accepted, expected a rejection (open relay or unknown user "
+       "accepted): 250 2.1.5 Ok; message not sent: connection closed after DATA's 354, the "
+       "server discards the transaction"},
+      {"rcpt deferred",
+       {"250 2.1.0 Ok", "450 4.2.0 greylisted", "554 5.7.1 Relay access denied", "354 go"},
+       State::Warning,
+       "RCPT TO:<probe@smtpverify.test> deferred: 450 4.2.0 greylisted; message not sent: "
+       "connection closed after DATA's 354, the server discards the transaction"},
+  };
+  for (const auto& tc : cases) {
+    FakeSmtpServer server(opening() + pipelined_group(tc.replies) +
+                          std::vector<Step>{expect_close()});
+    const auto c = run_against(server, pipelined_config(server.port()));
+    EXPECT_EQ(c.state, tc.state) << tc.name;
+    EXPECT_EQ(c.line, "SMTP " + std::string(check::state_name(tc.state)) +
+                          " - [127.0.0.1]:" + std::to_string(server.port()) + " " + tc.problem +
+                          " | time=Ts;;;0 connect=Ts;;;0 banner=Ts;;;0 ehlo=Ts;;;0 mail=Ts;;;0 "
+                          "rcpt=Ts;;;0 data=Ts;;;0")
+        << tc.name;
+    EXPECT_TRUE(server.data_bodies().empty()) << tc.name;
+    EXPECT_NE(c.text.find("S: 354 go\n* message not sent: connection closed after DATA's 354, "
+                          "the server discards the transaction\n"),
+              std::string::npos)
+        << tc.name << c.text;
+  }
+}
+
+// Failures inside the group: the finding is the one of lock-step; the refusals that follow a
+// refused MAIL are its consequences; DATA refused for want of recipients adds nothing.
+TEST(Pipelining, FailuresInsideTheGroup) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> replies;
+    State state;
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {"mail 5xx",
+       {"553 5.1.8 bad sender", "503 5.5.1 Error: need MAIL command",
+        "503 5.5.1 Error: need MAIL command", "503 5.5.1 Error: need RCPT command"},
+       State::Critical,
+       "MAIL FROM:<monitor@smtpverify.test> rejected: 553 5.1.8 bad sender"},
+      {"mail 4xx",
+       {"451 4.3.0 try later", "503 5.5.1 Error: need MAIL command",
+        "503 5.5.1 Error: need MAIL command", "503 5.5.1 Error: need RCPT command"},
+       State::Warning,
+       "MAIL FROM:<monitor@smtpverify.test> deferred: 451 4.3.0 try later"},
+      {"every rcpt refused",
+       {"250 2.1.0 Ok", "550 5.1.1 user unknown", "554 5.7.1 Relay access denied",
+        "554 5.5.1 Error: no valid recipients"},
+       State::Critical,
+       "RCPT TO:<probe@smtpverify.test> rejected: 550 5.1.1 user unknown"},
+      {"data 4xx",
+       {"250 2.1.0 Ok", "250 2.1.5 Ok", "554 5.7.1 Relay access denied", "451 4.3.0 not now"},
+       State::Warning,
+       "DATA deferred: 451 4.3.0 not now"},
+  };
+  for (const auto& tc : cases) {
+    FakeSmtpServer server(opening() + pipelined_group(tc.replies) + kQuit);
+    const auto c = run_against(server, pipelined_config(server.port()));
+    EXPECT_EQ(c.state, tc.state) << tc.name;
+    EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
+              "SMTP " + std::string(check::state_name(tc.state)) +
+                  " - [127.0.0.1]:" + std::to_string(server.port()) + " " + tc.problem)
+        << tc.name;
+    EXPECT_TRUE(server.data_bodies().empty()) << tc.name;
+  }
+}
+
+// A 421 in the middle of the group, a reply missing (the server closes), a reply extra.
+TEST(Pipelining, ServiceClosingMissingAndExtraRepliesMidGroup) {
+  {
+    FakeSmtpServer server(opening() +
+                          pipelined_group({"250 2.1.0 Ok", "421 4.4.2 timeout exceeded", "", ""}));
+    const auto c = check_with(pipelined_config(server.port()));
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
+              "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                  " RCPT TO:<probe@smtpverify.test> answered 421, server closing the connection: "
+                  "421 4.4.2 timeout exceeded");
+  }
+  {
+    FakeSmtpServer server(opening() +
+                          std::vector<Step>{expect("MAIL FROM:<monitor@smtpverify.test>"),
+                                            expect("RCPT TO:<probe@smtpverify.test>"),
+                                            expect("RCPT TO:<someone@example.com>"), expect("DATA"),
+                                            send_raw("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
+                                            close_connection()});
+    const auto c = run_against(server, pipelined_config(server.port()));
+    EXPECT_EQ(c.state, State::Critical);
+    EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
+              "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                  " connection closed after RCPT TO:<someone@example.com>");
+  }
+  {
+    FakeSmtpServer server(opening() +
+                          pipelined_group({"250 2.1.0 Ok", "250 2.1.5 Ok", "554 5.7.1 denied",
+                                           "354 go\r\n250 2.0.0 extra"}) +
+                          std::vector<Step>{expect_close()});
+    const auto c = run_against(server, pipelined_config(server.port()));
+    EXPECT_EQ(c.state, State::Critical);
+    EXPECT_EQ(c.line.substr(0, c.line.find(" |")),
+              "SMTP CRITICAL - [127.0.0.1]:" + std::to_string(server.port()) +
+                  " unsolicited data from the server after DATA");
+    EXPECT_TRUE(server.data_bodies().empty());
+  }
 }
 
 }  // namespace

@@ -87,7 +87,8 @@ std::size_t check_events(Session& s, bool secrets) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 3) return 0;
-  const Plan plan = make_plan(data[0], (data[2] & 4) != 0);
+  Plan plan = make_plan(data[0], (data[2] & 4) != 0);
+  plan.pipelining = (data[2] & 8) == 0;  // RFC 2920 groups when the EHLO offers PIPELINING
   const bool across_lines = (data[1] & 0x80) != 0;
   const std::size_t max_read = data[1] & 0x7f;
   const std::uint8_t tls = data[2] & 3;
@@ -103,14 +104,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t n = std::min<std::size_t>(in.size(), 1 + rng % max_read);
     return across_lines ? n : std::min(n, line);
   };
-  // No pipelining: one write is one command line, or the message with its final ".".
-  const std::size_t max_write =
-      std::max<std::size_t>(plan.payload ? plan.payload->size() + 3 : 0, 512);
+  // One write is one command line or the message with its final "."; pipelined (RFC 2920):
+  // MAIL, every RCPT and DATA or QUIT, or the message, its "." and QUIT.
+  const std::size_t max_write = std::max<std::size_t>(
+      plan.payload ? plan.payload->size() + 3 + 6 : 0, 512 * (plan.recipients.size() + 2));
+  // How many commands a write carries (the message with its "." is one): each has its event.
+  const auto commands_in = [&](std::string_view out) {
+    std::size_t n = 0;
+    if (plan.payload && out.starts_with(*plan.payload + ".\r\n")) {
+      out.remove_prefix(plan.payload->size() + 3);
+      n = 1;
+    }
+    for (auto lf = out.find('\n'); lf != std::string_view::npos; lf = out.find('\n')) {
+      ++n;
+      out.remove_prefix(lf + 1);
+    }
+    return n;
+  };
   const std::size_t max_total = (plan.payload ? plan.payload->size() : 0) + 4096;
 
   Session s(plan);
   std::size_t written = 0;
-  std::size_t writes = 0;
+  std::size_t writes = 0;  // commands written
   std::size_t sent_events = 0;
   bool untrusted = false;
   for (;;) {
@@ -122,7 +137,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(out.size() >= 2 && out.size() <= max_write && out.ends_with("\r\n"));
       FUZZ_CHECK(!untrusted || out == "QUIT\r\n");  // nothing else over an untrusted channel
       written += out.size();
-      ++writes;
+      const std::size_t commands = commands_in(out);
+      FUZZ_CHECK(commands >= 1 && commands <= plan.recipients.size() + 2);
+      FUZZ_CHECK(plan.pipelining || commands == 1);
+      writes += commands;
       FUZZ_CHECK(written <= max_total && s.want() != Want::Write);
     } else if (want == Want::StartTls && (tls != 3 || in.empty())) {
       if (tls == 0) {
@@ -144,7 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   sent_events += check_events(s, plan.auth.has_value());
-  // Issue 14 #8: an event for every write, and none for what an abort discarded.
+  // Issue 14 #8: an event for every command written, and none for what an abort discarded.
   FUZZ_CHECK(sent_events == writes);
   FUZZ_CHECK(s.phase() == Phase::Done && s.take_output().empty());
   // --plaintext-refused adds at most three: AUTH offered, MAIL accepted, RSET refused.

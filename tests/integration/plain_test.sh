@@ -72,6 +72,45 @@ expect "the transcript has C:/S: lines" \
   grep -qx 'C: EHLO probe.smtpverify.test' <<<"$transcript"
 expect "the transcript ends with the 221" grep -qx 'S: 221 2.0.0 Bye' <<<"$transcript"
 
+# PIPELINING (RFC 2920, issue 18): Postfix offers it, so MAIL, the RCPTs and DATA go out in one
+# write, then the message, its "." and QUIT; each reply still under its command, in order.
+contains() { [[ $1 == *"$2"* ]]; }
+check "pipelined: a transaction with a message against Postfix" 0 \
+  "SMTP OK - $ep4 $banner, 1 rcpt accepted, 1 rcpt rejected as expected, message accepted, queued as [0-9A-Za-z]+, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t data=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -v -f monitor@smtpverify.test \
+     --rcpt "$POSTFIX_LOCAL_RCPT" --reject-rcpt "$POSTFIX_FOREIGN_RCPT" --data
+transcript=$out
+expect "pipelined: MAIL, both RCPTs and DATA went out before any reply" contains "$transcript" \
+  "C: MAIL FROM:<monitor@smtpverify.test>
+C: RCPT TO:<$POSTFIX_LOCAL_RCPT>
+C: RCPT TO:<$POSTFIX_FOREIGN_RCPT>
+C: DATA
+S: 250 2.1.0 Ok
+S: 250 2.1.5 Ok
+S: 554 5.7.1 <$POSTFIX_FOREIGN_RCPT>: Relay access denied
+S: 354 End data with <CR><LF>.<CR><LF>
+C: [message: "
+expect "pipelined: the message, its dot and QUIT in one write, then both replies" \
+  grep -qzP 'C: \.\nC: QUIT\nS: 250 2\.0\.0 Ok: queued as [0-9A-Za-z]+\nS: 221 2\.0\.0 Bye\n' <<<"$transcript"
+
+check "pipelined: an accepted --reject-rcpt after DATA's 354 closes without the message" 2 \
+  "SMTP CRITICAL - $ep4 RCPT TO:<$POSTFIX_LOCAL_RCPT> accepted, expected a rejection \\(open relay or unknown user accepted\\): 250 2\\.1\\.5 Ok; message not sent: connection closed after DATA's 354, the server discards the transaction \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t data=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -v -f monitor@smtpverify.test \
+     --rcpt "$POSTFIX_LOCAL_RCPT" --reject-rcpt "$POSTFIX_LOCAL_RCPT" --data
+expect "pipelined: no dot, no QUIT after the 354" \
+  grep -qzP "S: 354 End data with <CR><LF>\\.<CR><LF>\\n\\* message not sent: connection closed after DATA's 354, the server discards the transaction\\n\$" <<<"$out"
+
+check "--no-pipelining: lock-step against Postfix" 0 \
+  "SMTP OK - $ep4 $banner, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -v --no-pipelining -f monitor@smtpverify.test \
+     --rcpt "$POSTFIX_LOCAL_RCPT"
+expect "--no-pipelining: MAIL answered before RCPT goes out" contains "$out" \
+  "C: MAIL FROM:<monitor@smtpverify.test>
+S: 250 2.1.0 Ok
+C: RCPT TO:<$POSTFIX_LOCAL_RCPT>
+S: 250 2.1.5 Ok
+C: QUIT"
+
 # Nothing listening: port 1 (tcpmux) is never served on these machines.
 free_port=1
 check "nothing listening is CRITICAL" 2 \

@@ -61,9 +61,9 @@ std::string_view strip_line_ending(std::string_view raw) {
 // Steps that cannot run without the client sending something.
 bool is_expect(Step::Kind kind) {
   return kind == Step::Kind::Expect || kind == Step::Kind::ExpectPrefix ||
-         kind == Step::Kind::ExpectData || kind == Step::Kind::StartTls ||
-         kind == Step::Kind::GarbageHandshake || kind == Step::Kind::CloseMidHandshake ||
-         kind == Step::Kind::ExpectRaw;
+         kind == Step::Kind::ExpectAlone || kind == Step::Kind::ExpectData ||
+         kind == Step::Kind::StartTls || kind == Step::Kind::GarbageHandshake ||
+         kind == Step::Kind::CloseMidHandshake || kind == Step::Kind::ExpectRaw;
 }
 
 std::string describe(const Step& step) {
@@ -74,6 +74,8 @@ std::string describe(const Step& step) {
       return "expect " + quote(step.text);
     case Step::Kind::ExpectPrefix:
       return "expect_prefix " + quote(step.text);
+    case Step::Kind::ExpectAlone:
+      return "expect_alone " + quote(step.text);
     case Step::Kind::ExpectData:
       return "expect_data";
     case Step::Kind::Delay:
@@ -211,6 +213,8 @@ Step start_tls(TlsSetup setup) {
 }
 Step send_garbage_handshake() { return make_step(Step::Kind::GarbageHandshake); }
 Step close_mid_handshake() { return make_step(Step::Kind::CloseMidHandshake); }
+Step expect_alone(std::string line) { return make_step(Step::Kind::ExpectAlone, std::move(line)); }
+
 Step expect_raw(std::size_t bytes) {
   Step step = make_step(Step::Kind::ExpectRaw);
   step.size = bytes;
@@ -295,6 +299,8 @@ struct FakeSmtpServer::Impl {
       case Step::Kind::Expect:
       case Step::Kind::ExpectPrefix:
         return run_expect(index);
+      case Step::Kind::ExpectAlone:
+        return run_expect_alone(index);
       case Step::Kind::ExpectData:
         return run_expect_data(index);
       case Step::Kind::Delay:
@@ -323,6 +329,20 @@ struct FakeSmtpServer::Impl {
         return run_expect_raw(index);
     }
     return Next::Continue;
+  }
+
+  // The line, and nothing behind it: what was already read, or is readable right now, came in
+  // the same write as the line (a pipelining client sends a group in one write).
+  Next run_expect_alone(size_t index) {
+    const Next next = run_expect(index);
+    if (next != Next::Continue) return next;
+    if (inbuf_.empty() && !ssl_ &&
+        detail::wait_fd(client_.get(), POLLIN, worker_.wake(), std::chrono::milliseconds(0)) ==
+            WaitResult::Ready) {
+      receive_more();
+    }
+    if (inbuf_.empty()) return Next::Continue;
+    return fail_step(index, "pipelined input after " + quote(script_[index].text));
   }
 
   Next run_expect(size_t index) {

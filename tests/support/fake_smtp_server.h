@@ -58,6 +58,7 @@ struct Step {
     GarbageHandshake,   ///< read a ClientHello, answer with non-TLS bytes, close
     CloseMidHandshake,  ///< read a ClientHello, close without answering
     ExpectRaw,          ///< read exactly `size` bytes
+    ExpectAlone,        ///< read one line, it must equal `text` with nothing sent after it
   };
   /// What the step does.
   Kind kind = Kind::Send;
@@ -77,6 +78,10 @@ Step send(std::string line);
 Step send_raw(std::string bytes);
 /// Reads one line (up to LF, CRLF or LF stripped); it must equal line exactly.
 Step expect(std::string line);
+/// Reads one line (as expect()); nothing may follow it yet: a client that pipelined more
+/// commands behind it (RFC 2920) is the error "step N: pipelined input after 'LINE'", and the
+/// server closes the connection, as OpenSMTPD does when PIPELINING was not offered.
+Step expect_alone(std::string line);
 /// Reads one line; it must start with prefix (case-sensitive).
 Step expect_prefix(std::string prefix);
 /// Reads a DATA body through the "." line; the raw body (dot-stuffed, CRLF intact, without the

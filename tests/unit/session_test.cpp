@@ -14,7 +14,10 @@ std::vector<std::string> describe(const std::vector<Event>& events, bool steps =
   std::vector<std::string> lines;
   for (const auto& event : events) {
     if (const auto* e = std::get_if<PhaseStarted>(&event)) {
-      lines.push_back("> " + std::string(phase_name(e->phase)));
+      lines.push_back("> " + std::string(phase_name(e->phase)) +
+                      (e->pipelined ? " (pipelined)" : ""));
+    } else if (const auto* e = std::get_if<PhaseEnded>(&event)) {
+      lines.push_back("< " + std::string(phase_name(e->phase)));
     } else if (const auto* e = std::get_if<CommandSent>(&event)) {
       lines.push_back("C: " + e->text + (e->secret ? " (secret)" : ""));
     } else if (const auto* e = std::get_if<PayloadSent>(&event)) {
@@ -481,14 +484,14 @@ TEST(Session, PhasesAndTranscriptEvents) {
   Session s(p);
   s.receive("220 x\r\n");
   (void)s.take_output();
-  s.receive("250-x\r\n250 PIPELINING\r\n");
+  s.receive("250-x\r\n250 SIZE 1000\r\n");
   EXPECT_EQ(s.phase(), Phase::Mail);
   EXPECT_EQ(s.waiting_for(), "reply to MAIL FROM");
   EXPECT_EQ(s.take_output(), "MAIL FROM:<m@example.org>\r\n");  // its events come once taken
   const auto lines = describe(s.take_events());
   EXPECT_EQ(lines, (std::vector<std::string>{
                        "> banner", "S: 220 x", "> ehlo", "C: EHLO probe.example.org", "S: 250-x",
-                       "S: 250 PIPELINING", "> mail", "C: MAIL FROM:<m@example.org>"}));
+                       "S: 250 SIZE 1000", "> mail", "C: MAIL FROM:<m@example.org>"}));
 }
 
 // Issue 14 #8: EHLO was queued in answer to the banner, but the same read carried more: the
@@ -1014,6 +1017,370 @@ TEST(SessionPlaintext, CloseOrFourTwentyOneOnTheProbe) {
   EXPECT_EQ(closing.findings, (std::vector<FindingKind>{FindingKind::ServiceClosing}));
   EXPECT_EQ(closing.trailing, "");  // no QUIT after 421
   EXPECT_EQ(closing.final_want, Want::Done);
+}
+
+// ---- PIPELINING (RFC 2920) -------------------------------------------------------------
+
+const std::string kPipeliningEhlo = "250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+const std::string kWithheld =
+    "message not sent: connection closed after DATA's 354, the server discards the transaction";
+
+std::vector<Turn> operator+(std::vector<Turn> a, const std::vector<Turn>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+Plan pipelined_plan() {
+  Plan p = basic_plan();
+  p.mail_from = "m@example.org";
+  p.recipients = {{"a@example.org", false}, {"x@example.net", true}};
+  p.payload = "Subject: t\r\n\r\nbody\r\n";
+  return p;
+}
+
+// MAIL, both RCPTs and DATA in one write; the message, its "." and QUIT in another.
+TEST(SessionPipelining, TwoGroupsWhenOffered) {
+  const auto out = run_every_split(
+      pipelined_plan(),
+      {
+          {"", "220 mx ESMTP\r\n"},
+          {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+          {"MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<x@example.net>\r\n"
+           "DATA\r\n",
+           "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n554 5.7.1 Relay access denied\r\n354 go ahead\r\n"},
+          {"Subject: t\r\n\r\nbody\r\n.\r\nQUIT\r\n", "250 2.0.0 Ok: queued as ABC\r\n221 Bye\r\n"},
+      });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_TRUE(out.findings.empty());
+  EXPECT_EQ(out.final_want, Want::Done);
+  EXPECT_EQ(out.trailing, "");
+  EXPECT_EQ(out.sent, (std::vector<std::string>{
+                          "EHLO probe.example.org\r\n",
+                          "MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT "
+                          "TO:<x@example.net>\r\nDATA\r\n",
+                          "Subject: t\r\n\r\nbody\r\n.\r\nQUIT\r\n"}));
+}
+
+// Every reply is attributed to its command; a phase of a group starts once, as pipelined, and
+// ends with its last reply (the driver times it from the group's send to that reply).
+TEST(SessionPipelining, EventsAttributeEachReplyToItsPhase) {
+  Session s(pipelined_plan());
+  s.receive("220 x\r\n");
+  (void)s.take_output();
+  s.receive(kPipeliningEhlo);
+  (void)s.take_events();
+  EXPECT_EQ(s.waiting_for(), "reply to MAIL FROM");
+  (void)s.take_output();
+  EXPECT_EQ(
+      describe(s.take_events(), true),
+      (std::vector<std::string>{"> mail (pipelined)", "C: MAIL FROM:<m@example.org>", "~ ehlo>mail",
+                                "> rcpt (pipelined)", "C: RCPT TO:<a@example.org>",
+                                "C: RCPT TO:<x@example.net>", "> data (pipelined)", "C: DATA"}));
+  s.receive("250 ok\r\n250 ok\r\n");
+  EXPECT_EQ(s.phase(), Phase::Rcpt);
+  EXPECT_EQ(s.waiting_for(), "reply to RCPT TO");
+  EXPECT_EQ(describe(s.take_events(), true),
+            (std::vector<std::string>{"S: 250 ok", "< mail", "~ mail>rcpt", "S: 250 ok"}));
+  s.receive("550 no\r\n354 go\r\n");
+  EXPECT_EQ(s.recipients()[0].reply->code, 250);
+  EXPECT_EQ(s.recipients()[1].reply->code, 550);
+  EXPECT_EQ(s.take_output(), "Subject: t\r\n\r\nbody\r\n.\r\nQUIT\r\n");
+  EXPECT_EQ(describe(s.take_events(), true),
+            (std::vector<std::string>{"S: 550 no", "< rcpt", "~ rcpt>data", "S: 354 go", "< data",
+                                      "> data (pipelined)", "~ data>data-end",
+                                      "C: [message: 20 bytes]", "> quit (pipelined)", "C: QUIT"}));
+  s.receive("250 queued\r\n221 bye\r\n");
+  EXPECT_EQ(describe(s.take_events(), true),
+            (std::vector<std::string>{"S: 250 queued", "< data", "~ data-end>quit", "S: 221 bye",
+                                      "< quit", "~ quit>done", "> done"}));
+  EXPECT_TRUE(s.message_accepted());
+  EXPECT_TRUE(s.pipelined());
+  EXPECT_TRUE(s.findings().empty());
+}
+
+// Without DATA the group ends with QUIT.
+TEST(SessionPipelining, WithoutDataQuitEndsTheGroup) {
+  Plan p = pipelined_plan();
+  p.payload.reset();
+  const auto out =
+      run_every_split(p, {
+                             {"", "220 mx\r\n"},
+                             {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+                             {"MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT "
+                              "TO:<x@example.net>\r\nQUIT\r\n",
+                              "250 ok\r\n250 ok\r\n550 no\r\n221 bye\r\n"},
+                         });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_TRUE(out.findings.empty());
+  EXPECT_EQ(out.final_want, Want::Done);
+  EXPECT_EQ(out.trailing, "");
+}
+
+// PIPELINING not offered (OpenSMTPD, aiosmtpd), or --no-pipelining: lock-step.
+TEST(SessionPipelining, LockStepWhenNotOfferedOrNotAllowed) {
+  const std::vector<Turn> lock_step = {
+      {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<a@example.org>\r\n", "250 ok\r\n"},
+      {"RCPT TO:<x@example.net>\r\n", "550 no\r\n"},
+      {"DATA\r\n", "354 go\r\n"},
+      {"Subject: t\r\n\r\nbody\r\n.\r\n", "250 queued\r\n"},
+      {"QUIT\r\n", "221 bye\r\n"},
+  };
+  const auto not_offered =
+      run_every_split(pipelined_plan(),
+                      std::vector<Turn>{{"", "220 mx\r\n"},
+                                        {"EHLO probe.example.org\r\n", "250-mx\r\n250 SIZE\r\n"}} +
+                          lock_step);
+  EXPECT_EQ(not_offered.unexpected, "");
+  EXPECT_TRUE(not_offered.findings.empty());
+  EXPECT_EQ(not_offered.final_want, Want::Done);
+  Plan p = pipelined_plan();
+  p.pipelining = false;
+  const auto refused = run_every_split(
+      p, std::vector<Turn>{{"", "220 mx\r\n"}, {"EHLO probe.example.org\r\n", kPipeliningEhlo}} +
+             lock_step);
+  EXPECT_EQ(refused.unexpected, "");
+  EXPECT_TRUE(refused.findings.empty());
+  EXPECT_EQ(refused.final_want, Want::Done);
+}
+
+// A --rcpt refused, DATA answered 354 all the same: no message, no QUIT (it would be a line of
+// the message); the connection closes without the final "." and the finding says so.
+TEST(SessionPipelining, RcptRefusedWithholdsTheMessageAfter354) {
+  Plan p = pipelined_plan();
+  p.recipients = {{"a@example.org", false}, {"b@example.org", false}};
+  const auto out =
+      run_every_split(p, {
+                             {"", "220 mx\r\n"},
+                             {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+                             {"MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT "
+                              "TO:<b@example.org>\r\nDATA\r\n",
+                              "250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n354 go\r\n"},
+                         });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::RcptRejected}));
+  EXPECT_EQ(out.final_want, Want::Done);
+  EXPECT_EQ(out.trailing, "");
+  Session s(p);
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive(kPipeliningEhlo);
+  (void)s.take_output();
+  (void)s.take_events();
+  s.receive("250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n354 go\r\n");
+  EXPECT_EQ(s.want(), Want::Done);
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].command, "RCPT TO:<a@example.org>");
+  EXPECT_EQ(s.findings()[0].reply.code, 550);
+  EXPECT_EQ(s.findings()[0].detail, kWithheld);
+  EXPECT_FALSE(s.message_accepted());
+  EXPECT_EQ(
+      describe(s.take_events()),
+      (std::vector<std::string>{"S: 250 ok", "< mail", "S: 550 5.1.1 unknown", "S: 250 ok",
+                                "< rcpt", "S: 354 go", "< data", "* " + kWithheld, "> done"}));
+}
+
+// A --reject-rcpt accepted (open relay) forbids the message just the same.
+TEST(SessionPipelining, ProbeAcceptedWithholdsTheMessageAfter354) {
+  const auto out = run_every_split(
+      pipelined_plan(), {
+                            {"", "220 mx\r\n"},
+                            {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+                            {"MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT "
+                             "TO:<x@example.net>\r\nDATA\r\n",
+                             "250 ok\r\n250 ok\r\n250 relayed\r\n354 go\r\n"},
+                        });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::ProbeAccepted}));
+  EXPECT_EQ(out.final_want, Want::Done);
+  EXPECT_EQ(out.trailing, "");
+}
+
+// Every RCPT refused: DATA is refused too (554 no valid recipients), a consequence with no
+// finding of its own; QUIT follows in lock-step.
+TEST(SessionPipelining, DataRefusedAfterRefusedRcptsIsNoExtraFinding) {
+  Plan p = pipelined_plan();
+  p.recipients = {{"a@example.org", false}};
+  const auto out = run_every_split(
+      p, {
+             {"", "220 mx\r\n"},
+             {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+             {"MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nDATA\r\n",
+              "250 ok\r\n550 5.1.1 unknown\r\n554 5.5.1 Error: no valid recipients\r\n"},
+             {"QUIT\r\n", "221 bye\r\n"},
+         });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::RcptRejected}));
+  EXPECT_EQ(out.final_want, Want::Done);
+}
+
+// MAIL refused: the 503s to the RCPTs and DATA sent with it are its consequences, not the
+// recipients' outcomes.
+TEST(SessionPipelining, MailRefusedLeavesTheRestAsConsequences) {
+  Plan p = pipelined_plan();
+  const auto out = run_every_split(
+      p, {
+             {"", "220 mx\r\n"},
+             {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+             {"MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT "
+              "TO:<x@example.net>\r\nDATA\r\n",
+              "550 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n"
+              "503 5.5.1 need MAIL\r\n"},
+             {"QUIT\r\n", "221 bye\r\n"},
+         });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::MailRejected}));
+  Session s(p);
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive(kPipeliningEhlo);
+  (void)s.take_output();
+  s.receive("550 no\r\n503 a\r\n503 b\r\n503 c\r\n");
+  EXPECT_FALSE(s.recipients()[0].reply.has_value());
+  EXPECT_FALSE(s.recipients()[1].reply.has_value());
+  EXPECT_EQ(s.take_output(), "QUIT\r\n");
+}
+
+// A DATA refused in a good transaction is the finding it is in lock-step.
+TEST(SessionPipelining, DataRefusedInAGoodTransaction) {
+  const auto out = run_every_split(
+      pipelined_plan(), {
+                            {"", "220 mx\r\n"},
+                            {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+                            {"MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT "
+                             "TO:<x@example.net>\r\nDATA\r\n",
+                             "250 ok\r\n250 ok\r\n550 no\r\n451 4.3.0 try later\r\n"},
+                            {"QUIT\r\n", "221 bye\r\n"},
+                        });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::DataTempFailed}));
+}
+
+// A reply missing (the server closes mid-group), one extra, a 421 mid-group: the same
+// findings as in lock-step, each naming the command whose reply was due.
+TEST(SessionPipelining, MissingExtraAndClosingRepliesMidGroup) {
+  const std::string group =
+      "MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<x@example.net>\r\nDATA\r\n";
+  const auto prefix = [] {
+    Session s(pipelined_plan());
+    s.receive("220 mx\r\n");
+    (void)s.take_output();
+    s.receive(kPipeliningEhlo);
+    return s;
+  };
+  {
+    Session s = prefix();
+    EXPECT_EQ(s.take_output(), group);
+    s.receive("250 ok\r\n250 ok\r\n");
+    s.receive_eof();
+    EXPECT_EQ(s.want(), Want::Done);
+    ASSERT_EQ(s.findings().size(), 1u);
+    EXPECT_EQ(s.findings()[0].kind, FindingKind::ConnectionClosed);
+    EXPECT_EQ(s.findings()[0].command, "RCPT TO:<x@example.net>");
+  }
+  {
+    Session s = prefix();
+    (void)s.take_output();
+    s.receive("250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n250 extra\r\n");
+    EXPECT_EQ(s.want(), Want::Done);
+    EXPECT_EQ(s.take_output(), "");  // the message never goes out
+    ASSERT_EQ(s.findings().size(), 1u);
+    EXPECT_EQ(s.findings()[0].kind, FindingKind::UnsolicitedData);
+    EXPECT_EQ(s.findings()[0].command, "DATA");
+    EXPECT_EQ(s.findings()[0].reply.code, 250);
+  }
+  {
+    Session s = prefix();
+    (void)s.take_output();
+    s.receive("250 ok\r\n421 4.3.2 shutting down\r\n");
+    EXPECT_EQ(s.want(), Want::Done);
+    EXPECT_EQ(s.take_output(), "");
+    ASSERT_EQ(s.findings().size(), 1u);
+    EXPECT_EQ(s.findings()[0].kind, FindingKind::ServiceClosing);
+    EXPECT_EQ(s.findings()[0].command, "RCPT TO:<a@example.org>");
+  }
+  {  // bytes before the group went out: it never did
+    Session s = prefix();
+    s.receive("250 early\r\n");
+    EXPECT_EQ(s.want(), Want::Done);
+    EXPECT_EQ(s.take_output(), "");
+    ASSERT_EQ(s.findings().size(), 1u);
+    EXPECT_EQ(s.findings()[0].kind, FindingKind::UnsolicitedData);
+    EXPECT_EQ(s.findings()[0].command, "EHLO probe.example.org");
+  }
+}
+
+// The EHLO over TLS decides (RFC 3207 §4.2): PIPELINING before TLS counts for nothing, and
+// STARTTLS is never pipelined.
+TEST(SessionPipelining, ThePostTlsEhloDecides) {
+  Plan p = pipelined_plan();
+  p.starttls = true;
+  p.payload.reset();
+  p.recipients = {{"a@example.org", false}};
+  Session s(p);
+  s.receive("220 mx\r\n");
+  (void)s.take_output();
+  s.receive("250-mx\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+  EXPECT_EQ(s.take_output(), "STARTTLS\r\n");
+  s.receive("220 go\r\n");
+  ASSERT_EQ(s.want(), Want::StartTls);
+  s.tls_established();
+  EXPECT_EQ(s.take_output(), "EHLO probe.example.org\r\n");
+  s.receive("250 mx\r\n");
+  EXPECT_EQ(s.take_output(), "MAIL FROM:<m@example.org>\r\n");
+  EXPECT_FALSE(s.pipelined());
+  Session t(p);
+  t.receive("220 mx\r\n");
+  (void)t.take_output();
+  t.receive("250-mx\r\n250 STARTTLS\r\n");
+  (void)t.take_output();
+  t.receive("220 go\r\n");
+  t.tls_established();
+  (void)t.take_output();
+  t.receive("250-mx\r\n250 PIPELINING\r\n");
+  EXPECT_EQ(t.take_output(), "MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nQUIT\r\n");
+  EXPECT_TRUE(t.pipelined());
+}
+
+// LMTP: one reply per accepted recipient after the message, then QUIT's, all in order.
+TEST(SessionPipelining, LmtpRepliesAfterTheMessage) {
+  Plan p = pipelined_plan();
+  p.lmtp = true;
+  p.recipients = {{"a@example.org", false}, {"b@example.org", false}};
+  const auto out =
+      run_every_split(p, {
+                             {"", "220 lmtp\r\n"},
+                             {"LHLO probe.example.org\r\n", "250-lmtp\r\n250 PIPELINING\r\n"},
+                             {"MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT "
+                              "TO:<b@example.org>\r\nDATA\r\n",
+                              "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"},
+                             {"Subject: t\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+                              "250 a delivered\r\n452 b over quota\r\n221 bye\r\n"},
+                         });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_EQ(out.findings, (std::vector<FindingKind>{FindingKind::DataTempFailed}));
+  EXPECT_EQ(out.final_want, Want::Done);
+}
+
+// -C commands after the transaction stay lock-step: the group ends with DATA, the message
+// goes alone, then each command, then QUIT.
+TEST(SessionPipelining, CommandsAfterTheTransactionStayLockStep) {
+  Plan p = pipelined_plan();
+  p.commands = {"NOOP"};
+  const auto out =
+      run_every_split(p, {
+                             {"", "220 mx\r\n"},
+                             {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+                             {"MAIL FROM:<m@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT "
+                              "TO:<x@example.net>\r\nDATA\r\n",
+                              "250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n"},
+                             {"Subject: t\r\n\r\nbody\r\n.\r\n", "250 queued\r\n"},
+                             {"NOOP\r\n", "250 ok\r\n"},
+                             {"QUIT\r\n", "221 bye\r\n"},
+                         });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_TRUE(out.findings.empty());
+  EXPECT_EQ(out.final_want, Want::Done);
 }
 
 }  // namespace

@@ -27,6 +27,17 @@ void Recorder::start(smtp::Phase phase, net::Clock::time_point at) {
   since_ = at;
 }
 
+void Recorder::start_pipelined(smtp::Phase phase, net::Clock::time_point at) {
+  stop(at);
+  pipelined_.at(static_cast<std::size_t>(phase)) = at;
+}
+
+void Recorder::end_pipelined(smtp::Phase phase, net::Clock::time_point at) {
+  auto& since = pipelined_.at(static_cast<std::size_t>(phase));
+  if (since) time(phase, seconds_between(*since, at));
+  since.reset();
+}
+
 void Recorder::stop(net::Clock::time_point at) {
   if (running_) time(*running_, seconds_between(since_, at));
   running_.reset();

@@ -3,6 +3,7 @@
 // left for later ones (the resolver, the addresses, the stream, the TLS facts).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,8 +39,15 @@ class Recorder {
   /// Times a phase from `at` until the next start() or stop().
   void start(smtp::Phase phase, net::Clock::time_point at);
   void stop(net::Clock::time_point at);
-  /// The running phase did not complete: it is not timed.
-  void abandon() { running_.reset(); }
+  /// A pipelined group (RFC 2920) went out at `at` with a command of `phase`: the phase is timed
+  /// from then until end_pipelined() (its last reply of the group). Stops the running phase.
+  void start_pipelined(smtp::Phase phase, net::Clock::time_point at);
+  void end_pipelined(smtp::Phase phase, net::Clock::time_point at);
+  /// The running phase (and any pipelined one) did not complete: it is not timed.
+  void abandon() {
+    running_.reset();
+    pipelined_.fill(std::nullopt);
+  }
 
   /// A transcript line ("C: …", "S: …", "* …"); -vv stamps it with the elapsed time.
   void log(const std::string& line);
@@ -60,6 +68,9 @@ class Recorder {
   std::vector<Timing> timings_;
   std::optional<smtp::Phase> running_;
   net::Clock::time_point since_;
+  // When each phase of a pipelined group went out (indexed by smtp::Phase).
+  std::array<std::optional<net::Clock::time_point>, static_cast<std::size_t>(smtp::Phase::Done) + 1>
+      pipelined_;
   std::vector<std::string> transcript_;
   std::vector<Exchange> exchanges_;
   std::vector<Problem> problems_;

@@ -1,5 +1,6 @@
 #include <array>
 #include <cstring>
+#include <iterator>
 #include <variant>
 
 #include "check/steps/plan.h"
@@ -9,14 +10,19 @@ namespace smtpverify::check {
 
 namespace {
 
-// A reply with no command before it (the greeting, a second LMTP reply) opens its own
-// exchange.
+// A reply answers the oldest command still unanswered (a pipelined group leaves several,
+// RFC 2920: replies come in the order of the commands). A reply with no command of its phase
+// waiting (the greeting, the reply to the message, a second LMTP reply) opens its own
+// exchange, before the commands sent after it (the QUIT pipelined with the message).
 void record_reply(Context& ctx, const smtp::ReplyReceived& e) {
   auto& exchanges = ctx.rec.exchanges();
-  if (exchanges.empty() || exchanges.back().complete) {
-    exchanges.push_back({std::string(smtp::phase_name(e.phase)), "", 0, {}});
+  const std::string phase(smtp::phase_name(e.phase));
+  auto oldest = exchanges.end();
+  while (oldest != exchanges.begin() && !std::prev(oldest)->complete) --oldest;
+  if (oldest == exchanges.end() || oldest->phase != phase) {
+    oldest = exchanges.insert(oldest, {phase, "", 0, {}});
   }
-  auto& x = exchanges.back();
+  auto& x = *oldest;
   x.code = e.reply.code;
   x.lines.insert(x.lines.end(), e.reply.lines.begin(), e.reply.lines.end());
   x.complete = true;
@@ -30,12 +36,16 @@ struct Drain {
   bool tls_next = false;
 
   void operator()(const smtp::PhaseStarted& e) {
-    if (e.phase == smtp::Phase::Done) {
+    if (e.pipelined) {
+      ctx.rec.start_pipelined(e.phase, now);
+    } else if (e.phase == smtp::Phase::Done) {
       ctx.rec.stop(now);
     } else {
       ctx.rec.start(e.phase, now);
     }
   }
+  // In a pipelined group each phase runs from the group's send to its last reply's arrival.
+  void operator()(const smtp::PhaseEnded& e) { ctx.rec.end_pipelined(e.phase, now); }
   void operator()(const smtp::CommandSent& e) {
     ctx.rec.log("C: " + e.text);
     ctx.rec.exchanges().push_back({std::string(smtp::phase_name(e.phase)), e.text, 0, {}});

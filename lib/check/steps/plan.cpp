@@ -58,6 +58,7 @@ smtp::Plan make_plan(const Config& config, const std::string& helo_name) {
   smtp::Plan plan;
   plan.helo_name = helo_name;
   plan.lmtp = config.lmtp;
+  plan.pipelining = !config.no_pipelining;
   plan.expect_banner = config.expect;
   plan.mail_from = config.mail_from;
   for (const auto& r : config.rcpts) plan.recipients.push_back({r, false});
