@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 namespace smtpverify::check {
@@ -79,6 +80,16 @@ TEST(Regex, MoreThan32RepetitionOperatorsAreRefused) {
   }
   EXPECT_TRUE(Regex::compile("a" + std::string(32, '?')).has_value());
   EXPECT_TRUE(Regex::compile("E" + std::string(29, '?') + "+++").has_value());
+}
+
+// What no model of regcomp's cost foresees is caught by compiling in a child under a time
+// limit first: "^^^^2^^^^U??????+++" passes the guard and takes regcomp eight seconds.
+TEST(Regex, WhatTheGuardMissesIsRefusedWithinASecond) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto re = Regex::compile("^^^^2^^^^U??????+++");
+  ASSERT_FALSE(re.has_value());
+  EXPECT_EQ(re.error().what, "too costly to compile (over 1 s)");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
 
 }  // namespace
