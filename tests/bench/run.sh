@@ -3,7 +3,8 @@
 # (monitoring-plugins-basic), alternating, on the same work against one private local Postfix.
 # Prints a Markdown table: instructions (callgrind), median CPU and wall, median peak RSS, the
 # ratios ours/theirs and the issues' targets, the round trips through a 20 ms-each-way delay
-# proxy (delay_proxy.py, issue 18), then per-phase medians of ours.
+# proxy (delay_proxy.py, issue 18), then per-phase medians of ours, then the in-flight memory
+# of 40 concurrent checks of each tool (inflight.py, issue 18; its own server and ports).
 #
 #   tests/bench/run.sh [--runs N] [--plugin LABEL=PATH]... [--out FILE] [--callgrind-dir DIR]
 #                      [--jobs J]
@@ -233,5 +234,24 @@ else
 	python3 "$here/bench.py" "${args[@]}"
 	rc=$?
 fi
+
+# ------------------------------------------------------------------ in-flight memory
+
+# inflight.py (issue 18 #2): Pss of 40 checks of each tool held mid-dialogue against a server of
+# its own (ephemeral ports, no Postfix), for the "default" build (else the first one benched).
+# Figures only: a failure here is a note, never the exit status.
+inflight_bin=${plugins[0]#*=}
+for p in "${plugins[@]}"; do [[ ${p%%=*} == default ]] && inflight_bin=${p#*=}; done
+log "in-flight memory: inflight.py --plugin ${inflight_bin#"$root"/}"
+inflight_out=$(python3 "$here/inflight.py" --plugin "$inflight_bin")
+inflight_rc=$?
+if ((inflight_rc == 0)); then
+	inflight_out=$'\n'"In-flight memory (\`inflight.py\`, ours = ${inflight_bin#"$root"/}):"$'\n\n'"$inflight_out"
+else
+	inflight_out=$'\n'"**Note:** inflight.py failed (exit $inflight_rc); no in-flight memory figures."
+	log "warning: inflight.py failed (exit $inflight_rc); skipped"
+fi
+printf '%s\n' "$inflight_out"
+[[ -n $out ]] && printf '%s\n' "$inflight_out" >>"$out"
 set -e
 exit "$rc"
