@@ -331,8 +331,9 @@ void Session::on_mail(const Reply& reply) {
         reply);
   }
   if (in_group_) {
-    next_in_group();  // the replies to the RCPTs and DATA (or QUIT) sent with it are still due
-    return;
+    next_in_group();
+    if (in_group_) return;  // the replies to the RCPTs and DATA (or QUIT) sent with it are due
+    // The group was MAIL alone (no --rcpt, no message: -C commands follow, in lock-step).
   }
   if (reply.klass() != 2) {
     quit();

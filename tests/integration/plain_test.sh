@@ -100,6 +100,11 @@ check "pipelined: an accepted --reject-rcpt after DATA's 354 closes without the 
 expect "pipelined: no dot, no QUIT after the 354" \
   grep -qzP "S: 354 End data with <CR><LF>\\.<CR><LF>\\n\\* message not sent: connection closed after DATA's 354, the server discards the transaction\\n\$" <<<"$out"
 
+# Found by the Icinga 2 test: a group of MAIL alone (-f, no --rcpt) followed by -C commands.
+check "pipelined: MAIL alone, then -C NOOP -R ^250" 0 \
+  "SMTP OK - $ep4 $banner, 1/1 -R matched, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t commands=$t quit=$t" \
+  -- -H 127.0.0.1 -p "$port" "${common[@]}" -f monitor@smtpverify.test -C NOOP -R '^250'
+
 check "--no-pipelining: lock-step against Postfix" 0 \
   "SMTP OK - $ep4 $banner, 1 rcpt accepted, $total \| time=$t connect=$t banner=$t ehlo=$t mail=$t rcpt=$t quit=$t" \
   -- -H 127.0.0.1 -p "$port" "${common[@]}" -v --no-pipelining -f monitor@smtpverify.test \

@@ -1383,5 +1383,35 @@ TEST(SessionPipelining, CommandsAfterTheTransactionStayLockStep) {
   EXPECT_EQ(out.final_want, Want::Done);
 }
 
+// Found by the Icinga 2 test (ITL smtp: -f, -C NOOP, no --rcpt): a group of MAIL alone must go
+// on to the -C commands after MAIL's reply; it waited for nothing until the timeout.
+TEST(SessionPipelining, MailAloneThenCommands) {
+  Plan p = pipelined_plan();
+  p.recipients.clear();
+  p.payload.reset();
+  p.commands = {"NOOP"};
+  const auto out = run_every_split(p, {
+                                          {"", "220 mx\r\n"},
+                                          {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+                                          {"MAIL FROM:<m@example.org>\r\n", "250 ok\r\n"},
+                                          {"NOOP\r\n", "250 ok\r\n"},
+                                          {"QUIT\r\n", "221 bye\r\n"},
+                                      });
+  EXPECT_EQ(out.unexpected, "");
+  EXPECT_TRUE(out.findings.empty());
+  EXPECT_EQ(out.final_want, Want::Done);
+  // MAIL refused: no commands, QUIT.
+  const auto refused = run_every_split(p, {
+                                              {"", "220 mx\r\n"},
+                                              {"EHLO probe.example.org\r\n", kPipeliningEhlo},
+                                              {"MAIL FROM:<m@example.org>\r\n", "550 no\r\n"},
+                                              {"QUIT\r\n", "221 bye\r\n"},
+                                          });
+  EXPECT_EQ(refused.unexpected, "");
+  ASSERT_EQ(refused.findings.size(), 1u);
+  EXPECT_EQ(refused.findings[0], FindingKind::MailRejected);
+  EXPECT_EQ(refused.final_want, Want::Done);
+}
+
 }  // namespace
 }  // namespace smtpverify::smtp
