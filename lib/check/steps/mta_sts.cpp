@@ -150,32 +150,6 @@ State state_for(Mode mode) {
   return State::Critical;
 }
 
-// Rates the TLS findings of a host's check (and of each of its addresses) by the policy.
-void rate_tls(CheckResult& r, Mode mode) {
-  const std::string suffix = " (MTA-STS " + std::string(mta_sts::mode_name(mode)) + ")";
-  for (auto& p : r.problems) {
-    if (!tls_finding(p) || p.state) continue;
-    p.state = state_for(mode);
-    p.text += suffix;
-  }
-  for (auto& part : r.parts) {
-    rate_tls(part.result, mode);
-    std::vector<RatedProblem> kept;
-    part.state = State::Ok;
-    for (auto& rp : part.problems) {
-      if (tls_finding(rp.problem) && !rp.problem.state) {
-        rp.problem.state = state_for(mode);
-        rp.problem.text += suffix;
-        rp.state = *rp.problem.state;
-      }
-      if (rp.state == State::Ok) continue;
-      if (severity(rp.state) > severity(part.state)) part.state = rp.state;
-      kept.push_back(std::move(rp));
-    }
-    part.problems = std::move(kept);
-  }
-}
-
 }  // namespace
 
 Next load_https_module(Context& ctx) {
@@ -210,8 +184,24 @@ DomainPolicies fetch_domain_policies(Context& ctx, const std::string& domain) {
   return out;
 }
 
-void hold_to_policy(CheckResult& host, const std::string& mx_host, const DomainPolicies& policies,
-                    const Config& config) {
+std::optional<Mode> tls_policy(const DomainPolicies& policies, const Config& config) {
+  // -S (or -D) asked for STARTTLS itself: its findings keep the table's state.
+  if (!config.starttls_by_mta_sts || !policies.mta_sts || !policies.mta_sts->policy) {
+    return std::nullopt;
+  }
+  return policies.mta_sts->policy->mode;
+}
+
+void hold_tls_to_policy(CheckResult& target, Mode mode) {
+  const std::string suffix = " (MTA-STS " + std::string(mta_sts::mode_name(mode)) + ")";
+  for (auto& p : target.problems) {
+    if (!tls_finding(p) || p.state) continue;
+    p.state = state_for(mode);
+    p.text += suffix;
+  }
+}
+
+void hold_to_policy(CheckResult& host, const std::string& mx_host, const DomainPolicies& policies) {
   if (!policies.mta_sts || !policies.mta_sts->policy) return;
   const mta_sts::Policy& policy = *policies.mta_sts->policy;
   const std::string mode(mta_sts::mode_name(policy.mode));
@@ -232,8 +222,6 @@ void hold_to_policy(CheckResult& host, const std::string& mx_host, const DomainP
               state_for(policy.mode)};
     host.problems.push_back(std::move(p));
   }
-  // -S (or -D) asked for STARTTLS itself: its findings keep the table's state.
-  if (config.starttls_by_mta_sts) rate_tls(host, policy.mode);
 }
 
 void add_domain_policies(CheckResult& whole, DomainPolicies policies) {
