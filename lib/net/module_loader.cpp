@@ -14,7 +14,7 @@
 // The module found is opened (O_NOFOLLOW) and refused unless it is a regular file owned by
 // root or by us and writable by nobody else; what is loaded is that very file
 // (/proc/self/fd/N), so it cannot be swapped between the check and dlopen(). A module of
-// another build is refused by its backend's ABI check (tls_loader.cpp, https_loader.cpp). Not a
+// another build is refused by its backend's ABI check (load_backend(), module_loader.h). Not a
 // DT_RUNPATH: the dynamic loader would search a RUNPATH folder for each of the plugin's own
 // libraries too, on every start.
 #include "net/module_loader.h"
