@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "net/stream.h"
+#include "util/sanitizers.h"
 
 namespace smtpverify::net {
 
@@ -43,17 +44,7 @@ namespace {
 // which makes binding OpenSSL much cheaper. Nothing in the plugin interposes on them, and the
 // allocator pairs stay consistent: OpenSSL allocates through the module, which calls libc's
 // malloc/free either way. Not under AddressSanitizer, whose malloc must stay first.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr int kDeepBind = 0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr int kDeepBind = 0;
-#else
-constexpr int kDeepBind = RTLD_DEEPBIND;
-#endif
-#else
-constexpr int kDeepBind = RTLD_DEEPBIND;
-#endif
+constexpr int kDeepBind = util::kAddressSanitizer ? 0 : RTLD_DEEPBIND;
 
 // `rel` ("../lib") below the folder `dir`, its leading "../" resolved ("DIR/../lib" would do
 // as well, but names the file less plainly in an error).
