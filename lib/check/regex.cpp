@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "util/sanitizers.h"
+
 namespace smtpverify::check {
 
 namespace {
@@ -139,17 +141,8 @@ constexpr int kFlags = REG_EXTENDED | REG_NOSUB | REG_NEWLINE;
 // when the child finished in time does regcomp run here. One fork per -R pattern, before the
 // check starts.
 constexpr auto kProbeTime = std::chrono::milliseconds(1000);
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kLimitMemory = false;  // ASan reserves terabytes of shadow address space
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kLimitMemory = false;
-#else
-constexpr bool kLimitMemory = true;
-#endif
-#else
-constexpr bool kLimitMemory = true;
-#endif
+// ASan reserves terabytes of shadow address space: no memory limit under it.
+constexpr bool kLimitMemory = !util::kAddressSanitizer;
 
 // Whether regcomp finishes within kProbeTime (whatever its verdict on the syntax).
 bool compiles_in_time(const std::string& pattern) {

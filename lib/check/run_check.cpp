@@ -1,6 +1,7 @@
 #include "check/run_check.h"
 
 #include "check/steps/check_host.h"
+#include "check/steps/mta_sts.h"
 #include "check/steps/steps.h"
 
 namespace smtpverify::check {
@@ -10,7 +11,7 @@ namespace {
 // One host, or (--each-address) one of its addresses: `address` is then already resolved.
 CheckResult check_target(const Config& config, const std::string& host,
                          const net::Endpoint* address, net::Clock::time_point start,
-                         net::Deadline deadline) {
+                         net::Deadline deadline, std::optional<mta_sts::Mode> tls_policy) {
   Context ctx(config, host, start, deadline);
   if (config.starttls_implied) ctx.rec.log("* -D implies STARTTLS, as with check_smtp");
   if (address != nullptr) ctx.addresses = {*address};
@@ -30,13 +31,17 @@ CheckResult check_target(const Config& config, const std::string& host,
   ctx.result.total_seconds = seconds_between(start, dialogue_end) - helo_wait;
   ctx.result.helo_wait_seconds = helo_wait + seconds_between(dialogue_end, net::Clock::now());
   ctx.rec.finish(ctx.result);
+  // The policy rates the TLS findings where they were found: every rating after this one (the
+  // target's as a part, the whole check's) sees the state the policy gives.
+  if (tls_policy) hold_tls_to_policy(ctx.result, *tls_policy);
   return std::move(ctx.result);
 }
 
 // --each-address: the host's addresses, then the whole check against each in turn under the
 // one deadline; each address is a part, the worst state wins.
 CheckResult check_each_address(const Config& config, const std::string& host,
-                               net::Clock::time_point start, net::Deadline deadline) {
+                               net::Clock::time_point start, net::Deadline deadline,
+                               std::optional<mta_sts::Mode> tls_policy) {
   Context ctx(config, host, start, deadline);
   const Next resolved = resolve(ctx);
   ctx.rec.finish(ctx.result);
@@ -46,7 +51,7 @@ CheckResult check_each_address(const Config& config, const std::string& host,
                        ? whole.endpoint
                        : host + ":" + std::to_string(config.port);
   for (const auto& address : ctx.addresses) {
-    add_part(whole, check_target(config, host, &address, net::Clock::now(), deadline),
+    add_part(whole, check_target(config, host, &address, net::Clock::now(), deadline, tls_policy),
              Part::Kind::Address, address.address(), config);
   }
   whole.tally = tally(whole, "addresses");
@@ -62,15 +67,16 @@ CheckResult check_each_address(const Config& config, const std::string& host,
 }  // namespace
 
 CheckResult check_host(const Config& config, const std::string& host, net::Clock::time_point start,
-                       net::Deadline deadline) {
-  if (config.each_address) return check_each_address(config, host, start, deadline);
-  return check_target(config, host, nullptr, start, deadline);
+                       net::Deadline deadline, std::optional<mta_sts::Mode> tls_policy) {
+  if (config.each_address) return check_each_address(config, host, start, deadline, tls_policy);
+  return check_target(config, host, nullptr, start, deadline, tls_policy);
 }
 
 CheckResult run_check(const Config& config) {
   if (config.mx) return check_mx(config);
   const auto start = net::Clock::now();
-  return check_host(config, config.host, start, net::Deadline(start + config.timeout));
+  return check_host(config, config.host, start, net::Deadline(start + config.timeout),
+                    std::nullopt);
 }
 
 }  // namespace smtpverify::check

@@ -10,6 +10,7 @@
 #include <tl/expected.hpp>
 
 #include "net/https.h"
+#include "net/module_loader.h"
 
 namespace smtpverify::net {
 
@@ -31,22 +32,11 @@ struct HttpsBackend {
 /// Bumped whenever a type that crosses the boundary changes in a way its size may not show.
 inline constexpr std::uint64_t kHttpsBackendRevision = 1;
 
-/// A fingerprint of the crossing types, their revision and the version (as tls_backend_abi()).
+/// The fingerprint of the crossing types, their revision and the version (as tls_backend_abi()).
 constexpr std::uint64_t https_backend_abi() {
-  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  const auto mix = [&h](std::uint64_t v) {
-    h ^= v;
-    h *= 1099511628211ULL;
-  };
-  for (const std::size_t size :
-       {sizeof(HttpsBackend), sizeof(HttpsReport), sizeof(HttpsRequest), sizeof(Deadline),
-        sizeof(std::string), sizeof(std::optional<std::string>)}) {
-    mix(size);
-  }
-  mix(kHttpsBackendRevision);
-  for (const char c : std::string_view(SMTPVERIFY_HTTPS_ABI_VERSION))
-    mix(static_cast<unsigned char>(c));
-  return h;
+  return backend_abi({sizeof(HttpsBackend), sizeof(HttpsReport), sizeof(HttpsRequest),
+                      sizeof(Deadline), sizeof(std::string), sizeof(std::optional<std::string>)},
+                     kHttpsBackendRevision, SMTPVERIFY_HTTPS_ABI_VERSION);
 }
 
 /// The backend, or why there is none. Loaded once; later calls return the same answer.

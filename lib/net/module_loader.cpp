@@ -14,7 +14,7 @@
 // The module found is opened (O_NOFOLLOW) and refused unless it is a regular file owned by
 // root or by us and writable by nobody else; what is loaded is that very file
 // (/proc/self/fd/N), so it cannot be swapped between the check and dlopen(). A module of
-// another build is refused by its backend's ABI check (tls_loader.cpp, https_loader.cpp). Not a
+// another build is refused by its backend's ABI check (load_backend(), module_loader.h). Not a
 // DT_RUNPATH: the dynamic loader would search a RUNPATH folder for each of the plugin's own
 // libraries too, on every start.
 #include "net/module_loader.h"
@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "net/stream.h"
+#include "util/sanitizers.h"
 
 namespace smtpverify::net {
 
@@ -43,17 +44,7 @@ namespace {
 // which makes binding OpenSSL much cheaper. Nothing in the plugin interposes on them, and the
 // allocator pairs stay consistent: OpenSSL allocates through the module, which calls libc's
 // malloc/free either way. Not under AddressSanitizer, whose malloc must stay first.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr int kDeepBind = 0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr int kDeepBind = 0;
-#else
-constexpr int kDeepBind = RTLD_DEEPBIND;
-#endif
-#else
-constexpr int kDeepBind = RTLD_DEEPBIND;
-#endif
+constexpr int kDeepBind = util::kAddressSanitizer ? 0 : RTLD_DEEPBIND;
 
 // `rel` ("../lib") below the folder `dir`, its leading "../" resolved ("DIR/../lib" would do
 // as well, but names the file less plainly in an error).

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <tl/expected.hpp>
 
+#include "net/module_loader.h"
 #include "net/tls.h"
 
 namespace smtpverify::net {
@@ -50,25 +51,13 @@ struct TlsBackend {
 /// 2: TlsFailure::Cause replaced `bool expired`; CertFacts names and spki_sha256.
 inline constexpr std::uint64_t kTlsBackendRevision = 2;
 
-/// A fingerprint of the types that cross the boundary, of their revision and of the version: a
-/// module from another build (stale, or installed by another version) is refused, not trusted.
+/// The fingerprint of the types that cross the boundary, their revision and the version.
 constexpr std::uint64_t tls_backend_abi() {
-  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a over the sizes and the version string
-  const auto mix = [&h](std::uint64_t v) {
-    h ^= v;
-    h *= 1099511628211ULL;
-  };
-  for (const std::size_t size :
-       {sizeof(TlsBackend), sizeof(TlsReport), sizeof(TlsOptions), sizeof(TlsFacts),
-        sizeof(TlsFailure), sizeof(CertFacts), sizeof(DaneRecord), sizeof(Deadline), sizeof(Fd),
-        sizeof(IoError), sizeof(tl::expected<std::size_t, IoError>), sizeof(std::string),
-        sizeof(std::unique_ptr<Stream>)}) {
-    mix(size);
-  }
-  mix(kTlsBackendRevision);
-  for (const char c : std::string_view(SMTPVERIFY_TLS_ABI_VERSION))
-    mix(static_cast<unsigned char>(c));
-  return h;
+  return backend_abi({sizeof(TlsBackend), sizeof(TlsReport), sizeof(TlsOptions), sizeof(TlsFacts),
+                      sizeof(TlsFailure), sizeof(CertFacts), sizeof(DaneRecord), sizeof(Deadline),
+                      sizeof(Fd), sizeof(IoError), sizeof(tl::expected<std::size_t, IoError>),
+                      sizeof(std::string), sizeof(std::unique_ptr<Stream>)},
+                     kTlsBackendRevision, SMTPVERIFY_TLS_ABI_VERSION);
 }
 
 /// The backend, or why there is none (loader: which module file, and why it was not loaded).

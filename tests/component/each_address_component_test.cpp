@@ -6,6 +6,7 @@
 #include <memory>
 #include <system_error>
 
+#include "check/steps/check_host.h"
 #include "component/component_util.h"
 #include "support/fake_dns_server.h"
 #include "support/fake_smtp_server.h"
@@ -138,6 +139,66 @@ TEST(EachAddress, WithMxOneDeadAddressDoesNotSkipTheHost) {
       0u)
       << c.line;
   EXPECT_EQ(dns.query_count("other.smtpverify.test", kDnsTypeA), 0);
+}
+
+// --mx --mta-sts --each-address: the policy rates each address's TLS findings before the address
+// is rated as a part, so its state, the tally and the order of its problems follow the mode
+// (the rating once came after the parts were made: "SMTP OK - … 0/1 addresses OK").
+TEST(EachAddress, AnMtaStsPolicyRatesEachAddressBeforeItIsCounted) {
+  FakeDnsServer dns;
+  dns.set(kName, kDnsTypeA, records({a_record(kName, "127.0.0.1")}));
+  dns.set(kName, kDnsTypeAaaa, of_kind(DnsAnswer::Kind::NoData));
+  const std::string not_offered = "STARTTLS required (-S) but not offered";
+  const auto check = [&](check::mta_sts::Mode mode, check::Config config) {
+    const auto start = net::Clock::now();
+    Checked c;
+    c.result = check::check_host(config, kName, start, net::Deadline(start + config.timeout), mode);
+    const check::Report report = check::make_report(c.result, config);
+    c.state = report.state;
+    c.text = check::format_nagios(report);
+    c.line = mask_times(c.text.substr(0, c.text.find('\n')));
+    return c;
+  };
+  {
+    FakeSmtpServer server(ok_script());  // no STARTTLS in the EHLO reply
+    auto config = each_config(dns, server.port());
+    config.starttls = config.starttls_by_mta_sts = true;
+    const auto c = check(check::mta_sts::Mode::None, config);
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(c.state, State::Ok) << c.line;
+    EXPECT_EQ(c.result.tally, "1/1 addresses OK");
+    EXPECT_EQ(c.line.rfind("SMTP OK - " + kName + ":" + std::to_string(server.port()) +
+                               " 1/1 addresses OK, T s | ",
+                           0),
+              0u)
+        << c.line;
+    ASSERT_EQ(c.result.parts.size(), 1u);
+    EXPECT_EQ(c.result.parts[0].state, State::Ok);
+    EXPECT_TRUE(c.result.parts[0].problems.empty());
+    ASSERT_EQ(c.result.parts[0].result.problems.size(), 1u);
+    EXPECT_EQ(c.result.parts[0].result.problems[0].text, not_offered + " (MTA-STS none)");
+  }
+  {
+    // testing: the finding is a WARNING, after the part's CRITICAL (worst first).
+    FakeSmtpServer server(ok_script());
+    auto config = each_config(dns, server.port());
+    config.starttls = config.starttls_by_mta_sts = true;
+    config.critical.emplace("time", *check::parse_range("@0:1000"));
+    const auto c = check(check::mta_sts::Mode::Testing, config);
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(c.state, State::Critical) << c.line;
+    EXPECT_EQ(c.result.tally, "0/1 addresses OK");
+    ASSERT_EQ(c.result.parts.size(), 1u);
+    const check::Part& part = c.result.parts[0];
+    EXPECT_EQ(part.state, State::Critical);
+    ASSERT_EQ(part.problems.size(), 2u);
+    EXPECT_EQ(part.problems[0].state, State::Critical);
+    EXPECT_EQ(part.problems[0].problem.kind, check::ProblemKind::ThresholdCritical);
+    EXPECT_EQ(part.problems[1].state, State::Warning);
+    EXPECT_EQ(part.problems[1].problem.text, kName +
+                                                 "[127.0.0.1]:" + std::to_string(server.port()) +
+                                                 " " + not_offered + " (MTA-STS testing)");
+  }
 }
 
 }  // namespace

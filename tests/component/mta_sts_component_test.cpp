@@ -2,9 +2,8 @@
 // server, and the policy fetch (net::https_get, libcurl linked in) against a fake HTTPS server
 // on loopback. The whole check (port 443, the real Postfix and unbound) is
 // tests/integration/mta_sts_test.sh.
-#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -21,6 +20,7 @@
 #include "net/https.h"
 #include "support/fake_dns_server.h"
 #include "support/openssl_util.h"
+#include "support/socket_util.h"
 #include "support/test_pki.h"
 
 namespace smtpverify {
@@ -93,7 +93,9 @@ TEST(TxtLookup, HostileRecordsAreBounded) {
 class FakeHttpsServer {
  public:
   FakeHttpsServer(const test::TestCert& cert, std::string response)
-      : response_(std::move(response)) {
+      : response_(std::move(response)),
+        fd_(test::detail::bind_loopback(AF_INET, SOCK_STREAM, 0)),
+        port_(test::detail::local_port(fd_.get())) {
     // A client that gave up (verification failed) must not end the test process with SIGPIPE
     // when the server answers it anyway.
     std::signal(SIGPIPE, SIG_IGN);
@@ -105,22 +107,17 @@ class FakeHttpsServer {
     SSL_CTX_use_certificate(ctx_, leaf.get());
     SSL_CTX_use_PrivateKey(ctx_, key.get());
     SSL_CTX_add1_chain_cert(ctx_, inter.get());
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len);
-    ::listen(fd_, 4);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    // serve() waits in accept(): the listener blocks, unlike the fakes' (they poll).
+    if (::fcntl(fd_.get(), F_SETFL, ::fcntl(fd_.get(), F_GETFL) & ~O_NONBLOCK) != 0) {
+      test::detail::throw_errno("fcntl");
+    }
+    if (::listen(fd_.get(), 4) != 0) test::detail::throw_errno("listen");
     thread_ = std::thread([this] { serve(); });
   }
   ~FakeHttpsServer() {
     stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
+    ::shutdown(fd_.get(), SHUT_RDWR);
     thread_.join();
-    ::close(fd_);
     SSL_CTX_free(ctx_);
   }
   FakeHttpsServer(const FakeHttpsServer&) = delete;
@@ -131,7 +128,7 @@ class FakeHttpsServer {
  private:
   void serve() {
     while (!stop_) {
-      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      const int c = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) return;
       timeval tv{2, 0};
       ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -161,7 +158,7 @@ class FakeHttpsServer {
 
   std::string response_;
   SSL_CTX* ctx_ = nullptr;
-  int fd_ = -1;
+  test::detail::UniqueFd fd_;
   std::uint16_t port_ = 0;
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -266,17 +263,14 @@ TEST(HttpsGet, ASilentServerEndsAtTheDeadline) {
 }
 
 TEST(HttpsGet, NothingListeningIsAConnectFailure) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);  // the port is free now: connect is refused
+  std::uint16_t port = 0;
+  {
+    const auto fd = test::detail::bind_loopback(AF_INET, SOCK_STREAM, 0);
+    port = test::detail::local_port(fd.get());
+  }  // closed: the port is free now, connect is refused
   net::HttpsRequest r;
   r.host = kPolicyHost;
-  r.port = ntohs(addr.sin_port);
+  r.port = port;
   r.path = "/.well-known/mta-sts.txt";
   r.addresses = {"127.0.0.1"};
   r.max_body = 65536;

@@ -1,17 +1,21 @@
 // One host through the whole pipeline; run_check() and MX mode both use it.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "check/config.h"
+#include "check/mta_sts.h"
 #include "check/result.h"
 #include "net/deadline.h"
 
 namespace smtpverify::check {
 
 /// Checks `host` with `config` (its -H is not used), timed from `start` under `deadline`.
+/// `tls_policy` (--mx with --mta-sts): the MTA-STS mode that rates the TLS findings of each
+/// target (the host, or each of its addresses) before the target is rated.
 CheckResult check_host(const Config& config, const std::string& host, net::Clock::time_point start,
-                       net::Deadline deadline);
+                       net::Deadline deadline, std::optional<mta_sts::Mode> tls_policy);
 
 /// --mx: the domain's MX hosts, each through check_host (mx.cpp).
 CheckResult check_mx(const Config& config);

@@ -19,15 +19,21 @@ constexpr std::string_view kPolicyPath = "/.well-known/mta-sts.txt";
 // A policy's lines shown in the -v transcript at most.
 constexpr std::size_t kMaxLoggedLines = 20;
 
-// What a TXT lookup that found no usable record says: "no record" for a name that does not
-// exist or holds no TXT, else the DNS failure.
-std::optional<std::string> txt_failure(const dns::TxtResult& txt) {
-  if (txt.status == dns::Status::Ok) return std::nullopt;
-  return txt.error;
-}
-
-bool absent(const dns::TxtResult& txt) {
-  return txt.status == dns::Status::NxDomain || txt.status == dns::Status::NoData;
+// The record `parse` reads from the TXT answer for `name` (each string logged as "* WHAT: NAME
+// TXT …"), or the problem's words: the lookup failed, or it found no record `parse` accepts
+// (for a name that does not exist or holds no TXT, with DNS's answer in parentheses).
+template <typename Parse>
+auto read_txt(Context& ctx, std::string_view what, const std::string& name,
+              const dns::TxtResult& txt, Parse parse) -> decltype(parse(txt.records)) {
+  for (const auto& r : txt.records)
+    ctx.rec.log("* " + std::string(what) + ": " + name + " TXT " + r);
+  const bool absent = txt.status == dns::Status::NxDomain || txt.status == dns::Status::NoData;
+  if (txt.status != dns::Status::Ok && !absent) {
+    return tl::unexpected(std::string(what) + ": TXT lookup of " + name + " failed: " + txt.error);
+  }
+  auto record = parse(txt.records);
+  if (!record && absent) record.error() += " (" + name + ": " + txt.error + ")";
+  return record;
 }
 
 // The policy behind a valid TXT record, fetched and read; a problem's words when it fails.
@@ -89,11 +95,9 @@ void fetch_mta_sts(Context& ctx, const std::string& domain, dns::Resolver& resol
     facts.problems.push_back(words);
     out.problems.push_back({ProblemKind::MtaSts, {}, words, true});
   };
-  for (const auto& r : txt.records) ctx.rec.log("* MTA-STS: _mta-sts." + domain + " TXT " + r);
-  if (const auto failed = txt_failure(txt); failed && !absent(txt)) {
-    fail("MTA-STS: TXT lookup of _mta-sts." + domain + " failed: " + *failed);
-  } else if (const auto record = mta_sts::sts_record(txt.records); !record) {
-    fail(record.error() + (absent(txt) ? " (_mta-sts." + domain + ": " + txt.error + ")" : ""));
+  if (const auto record = read_txt(ctx, "MTA-STS", "_mta-sts." + domain, txt, mta_sts::sts_record);
+      !record) {
+    fail(record.error());
   } else {
     facts.id = record->id;
     if (auto policy = fetch_policy(ctx, domain, resolver); policy) {
@@ -111,22 +115,16 @@ void fetch_mta_sts(Context& ctx, const std::string& domain, dns::Resolver& resol
 void read_tls_rpt(Context& ctx, const std::string& domain, const dns::TxtResult& txt,
                   DomainPolicies& out) {
   TlsRptFacts facts;
-  for (const auto& r : txt.records) ctx.rec.log("* TLS-RPT: _smtp._tls." + domain + " TXT " + r);
-  std::string problem;
-  if (const auto failed = txt_failure(txt); failed && !absent(txt)) {
-    problem = "TLS-RPT: TXT lookup of _smtp._tls." + domain + " failed: " + *failed;
-  } else if (const auto record = mta_sts::tls_rpt_record(txt.records); !record) {
-    problem =
-        record.error() + (absent(txt) ? " (_smtp._tls." + domain + ": " + txt.error + ")" : "");
+  if (const auto record =
+          read_txt(ctx, "TLS-RPT", "_smtp._tls." + domain, txt, mta_sts::tls_rpt_record);
+      !record) {
+    facts.problems.push_back(record.error());
+    out.problems.push_back({ProblemKind::TlsRpt, {}, record.error(), true});
   } else {
     facts.rua = record->rua;
     std::string list;
     for (const auto& uri : facts.rua) list += (list.empty() ? "" : ",") + uri;
     out.facts.push_back("TLS-RPT rua " + list);
-  }
-  if (!problem.empty()) {
-    facts.problems.push_back(problem);
-    out.problems.push_back({ProblemKind::TlsRpt, {}, problem, true});
   }
   out.tls_rpt = std::move(facts);
 }
@@ -150,32 +148,6 @@ State state_for(Mode mode) {
       return State::Ok;
   }
   return State::Critical;
-}
-
-// Rates the TLS findings of a host's check (and of each of its addresses) by the policy.
-void rate_tls(CheckResult& r, Mode mode) {
-  const std::string suffix = " (MTA-STS " + std::string(mta_sts::mode_name(mode)) + ")";
-  for (auto& p : r.problems) {
-    if (!tls_finding(p) || p.state) continue;
-    p.state = state_for(mode);
-    p.text += suffix;
-  }
-  for (auto& part : r.parts) {
-    rate_tls(part.result, mode);
-    std::vector<RatedProblem> kept;
-    part.state = State::Ok;
-    for (auto& rp : part.problems) {
-      if (tls_finding(rp.problem) && !rp.problem.state) {
-        rp.problem.state = state_for(mode);
-        rp.problem.text += suffix;
-        rp.state = *rp.problem.state;
-      }
-      if (rp.state == State::Ok) continue;
-      if (severity(rp.state) > severity(part.state)) part.state = rp.state;
-      kept.push_back(std::move(rp));
-    }
-    part.problems = std::move(kept);
-  }
 }
 
 }  // namespace
@@ -212,8 +184,24 @@ DomainPolicies fetch_domain_policies(Context& ctx, const std::string& domain) {
   return out;
 }
 
-void hold_to_policy(CheckResult& host, const std::string& mx_host, const DomainPolicies& policies,
-                    const Config& config) {
+std::optional<Mode> tls_policy(const DomainPolicies& policies, const Config& config) {
+  // -S (or -D) asked for STARTTLS itself: its findings keep the table's state.
+  if (!config.starttls_by_mta_sts || !policies.mta_sts || !policies.mta_sts->policy) {
+    return std::nullopt;
+  }
+  return policies.mta_sts->policy->mode;
+}
+
+void hold_tls_to_policy(CheckResult& target, Mode mode) {
+  const std::string suffix = " (MTA-STS " + std::string(mta_sts::mode_name(mode)) + ")";
+  for (auto& p : target.problems) {
+    if (!tls_finding(p) || p.state) continue;
+    p.state = state_for(mode);
+    p.text += suffix;
+  }
+}
+
+void hold_to_policy(CheckResult& host, const std::string& mx_host, const DomainPolicies& policies) {
   if (!policies.mta_sts || !policies.mta_sts->policy) return;
   const mta_sts::Policy& policy = *policies.mta_sts->policy;
   const std::string mode(mta_sts::mode_name(policy.mode));
@@ -234,8 +222,6 @@ void hold_to_policy(CheckResult& host, const std::string& mx_host, const DomainP
               state_for(policy.mode)};
     host.problems.push_back(std::move(p));
   }
-  // -S (or -D) asked for STARTTLS itself: its findings keep the table's state.
-  if (config.starttls_by_mta_sts) rate_tls(host, policy.mode);
 }
 
 void add_domain_policies(CheckResult& whole, DomainPolicies policies) {

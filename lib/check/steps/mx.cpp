@@ -42,18 +42,25 @@ std::string unusable_exchange(const std::string& host) {
   return {};
 }
 
-// check_host() for one MX host, unless the exchange is no host at all (then the finding alone,
-// as a resolve failure: the next host of equal preference is tried).
+// check_host() for one MX host, held to the domain's policy, unless the exchange is no host at
+// all (then the finding alone, as a resolve failure: the next host of equal preference is
+// tried).
 CheckResult check_exchange(Context& ctx, const MxPlan& plan, const std::string& host,
-                           net::Clock::time_point start) {
+                           net::Clock::time_point start, const DomainPolicies& policies) {
   const std::string unusable = plan.from_records ? unusable_exchange(host) : "";
-  if (unusable.empty()) return check_host(ctx.config, host, start, ctx.deadline);
-  Context sub(ctx.config, host.empty() ? "." : host, start, ctx.deadline);
-  sub.rec.log("* " + unusable);
-  sub.rec.problem(ProblemKind::Resolve, unusable, true);
-  sub.rec.finish(sub.result);
-  sub.result.total_seconds = seconds_between(start, net::Clock::now());
-  return std::move(sub.result);
+  CheckResult r;
+  if (unusable.empty()) {
+    r = check_host(ctx.config, host, start, ctx.deadline, tls_policy(policies, ctx.config));
+  } else {
+    Context sub(ctx.config, host.empty() ? "." : host, start, ctx.deadline);
+    sub.rec.log("* " + unusable);
+    sub.rec.problem(ProblemKind::Resolve, unusable, true);
+    sub.rec.finish(sub.result);
+    sub.result.total_seconds = seconds_between(start, net::Clock::now());
+    r = std::move(sub.result);
+  }
+  hold_to_policy(r, host, policies);
+  return r;
 }
 
 // MX lookup failures; the domain and the deadline name them.
@@ -115,8 +122,7 @@ CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head,
   double helo_wait = 0;  // of the hosts that could not be reached
   for (std::size_t i = 0; i < plan.preferred; ++i) {
     helo_wait += r.helo_wait_seconds;
-    r = check_exchange(ctx, plan, plan.hosts[i], ctx.start);
-    hold_to_policy(r, plan.hosts[i], policies, ctx.config);
+    r = check_exchange(ctx, plan, plan.hosts[i], ctx.start, policies);
     if (!unreachable(r) || i + 1 == plan.preferred || ctx.deadline.expired()) break;
     if (ctx.rec.logging()) {
       head.transcript.push_back("* " + plan.hosts[i] +
@@ -133,8 +139,7 @@ CheckResult check_preferred(Context& ctx, const MxPlan& plan, CheckResult head,
 // --mx-all: every host, each a part; the worst state wins.
 void check_all(Context& ctx, const MxPlan& plan, CheckResult& out, const DomainPolicies& policies) {
   for (const auto& host : plan.hosts) {
-    CheckResult r = check_exchange(ctx, plan, host, net::Clock::now());
-    hold_to_policy(r, host, policies, ctx.config);
+    CheckResult r = check_exchange(ctx, plan, host, net::Clock::now(), policies);
     add_part(out, std::move(r), Part::Kind::MxHost, host.empty() ? "." : host, ctx.config);
   }
   out.endpoint = *ctx.config.mx;  // "example.org 2/2 MX hosts OK", not "example.org MX 2/2 MX …"
