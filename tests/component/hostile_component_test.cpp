@@ -27,8 +27,9 @@ std::string ehlo_reply_of(std::size_t size) {
   return reply + last;
 }
 
-// A reply to MAIL sent in the same write as an EHLO reply that exactly fills the read buffer
-// (16384 bytes) is unsolicited: we had not sent MAIL yet. Before every command, whatever is
+// A reply to MAIL sent in the same write as an EHLO reply that exactly fills read buffers
+// (16384 bytes: four of the loop's 4096, one of OpenSSL's records) is unsolicited: we had not
+// sent MAIL yet. Before every command, whatever is
 // already buffered or readable counts, whatever the buffer sizes.
 TEST(Hostile, ForgedReplyBehindAFullReadBuffer) {
   const std::string ehlo = ehlo_reply_of(16384);

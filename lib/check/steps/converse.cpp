@@ -10,6 +10,11 @@ namespace smtpverify::check {
 
 namespace {
 
+// One read's worth. Small on purpose: it lives on the stack below every TLS call, so each KiB
+// here is a KiB of stack each check keeps resident while it waits (a reply longer than this
+// takes more reads; OpenSSL keeps the rest of a record in its own buffer).
+using ReadBuffer = std::array<char, 4096>;
+
 // A reply answers the oldest command still unanswered (a pipelined group leaves several,
 // RFC 2920: replies come in the order of the commands). A reply with no command of its phase
 // waiting (the greeting, the reply to the message, a second LMTP reply) opens its own
@@ -82,7 +87,7 @@ bool drain(Context& ctx, smtp::Session& session) {
 }
 
 // The session wants the TLS handshake after STARTTLS's 220.
-void starttls(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer) {
+void starttls(Context& ctx, smtp::Session& session, ReadBuffer& buffer) {
   // Anything already waiting in the socket now was sent before our ClientHello: hand it to
   // the session, which refuses the handshake (response injection).
   const auto early =
@@ -106,7 +111,7 @@ void starttls(Context& ctx, smtp::Session& session, std::array<char, 16384>& buf
 }
 
 // Sends what the session has queued. Returns false when the connection is gone.
-bool write(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer) {
+bool write(Context& ctx, smtp::Session& session, ReadBuffer& buffer) {
   // Before every command: any byte already buffered or readable now came before we asked, so
   // it is unsolicited, whatever the read buffer's size (the session refuses it and sends
   // nothing more).
@@ -129,7 +134,7 @@ bool write(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer
 }
 
 // Reads what the server sent into the session. Returns false when the connection is gone.
-bool read(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer) {
+bool read(Context& ctx, smtp::Session& session, ReadBuffer& buffer) {
   const auto r = ctx.stream->read(buffer.data(), buffer.size(), ctx.deadline);
   if (r) {
     ctx.heard_from_server = ctx.heard_from_server || *r > 0;
@@ -161,7 +166,7 @@ bool read(Context& ctx, smtp::Session& session, std::array<char, 16384>& buffer)
 
 // The Session↔Stream loop until the session is done or the connection is gone.
 void loop(Context& ctx, smtp::Session& session) {
-  std::array<char, 16384> buffer;  // not zeroed: only what read() filled is used
+  ReadBuffer buffer;  // not zeroed: only what read() filled is used
   bool prepare = drain(ctx, session);
   for (;;) {
     const smtp::Want want = session.want();
