@@ -43,7 +43,9 @@ tl::expected<CtxPtr, TlsFailure> make_context(const TlsOptions& options) {
   // writes that Nagle and delayed ACK turn into a 40 ms stall.
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Record buffers (~17 KiB each way) only while a record is in them: a check that waits on a
+  // slow server then holds none (see release_free_pages()).
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   // We read the verification result after the handshake, so a failure can be reported in
   // words with the certificate facts, and QUIT can still be sent.
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
