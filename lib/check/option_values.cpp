@@ -193,14 +193,19 @@ Checked<std::string> read_regular_file(const std::string& option, const std::str
   const auto fd = open_named(what, path, st);
   if (!fd) return tl::unexpected(fd.error());
   if (!S_ISREG(st.st_mode)) return bad(what + " is not a regular file");
+  // Straight into the string, sized once from the file's size (so no copy of a password is
+  // left on the stack or in a block given back by a reallocation, and no deep stack frame).
   std::string text;
-  char buffer[65536];
+  text.reserve(std::min(static_cast<std::size_t>(st.st_size), limit) + 1);
   for (;;) {
-    const ssize_t n = ::read(fd->get(), buffer, sizeof buffer);
+    const std::size_t old = text.size();
+    const std::size_t room = text.capacity() > old ? text.capacity() - old : 4096;
+    text.resize(old + room);
+    const ssize_t n = ::read(fd->get(), text.data() + old, room);
+    text.resize(old + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return bad("cannot read " + what);
     if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
     if (first_line) {
       if (const auto nl = text.find('\n'); nl != std::string::npos) {
         text.resize(nl);

@@ -306,6 +306,33 @@ TEST(Options, AuthPasswordFileIsBounded) {
             "--authpass-file '" + std::string(path) + "' has a first line longer than 4096 bytes");
 }
 
+// --data-file is read whole, byte for byte, however its size falls against the read sizes;
+// one byte over 10 MiB is refused.
+TEST(Options, DataFileReadWholeAndBounded) {
+  for (const std::size_t size :
+       {std::size_t{0}, std::size_t{1}, std::size_t{4096}, std::size_t{200'003},
+        std::size_t{10} * 1024 * 1024, std::size_t{10} * 1024 * 1024 + 1}) {
+    char path[] = "/tmp/smtpverify_dataXXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    std::string text(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) text[i] = static_cast<char>('a' + i % 23);
+    ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    close(fd);
+    const auto p = parse({"-H", "h", "-f", "m@x", "--rcpt", "a@b", "--data-file", path});
+    unlink(path);
+    if (size > std::size_t{10} * 1024 * 1024) {
+      EXPECT_EQ(p.action, ParsedOptions::Action::Error);
+      EXPECT_EQ(p.text, "--data-file '" + std::string(path) + "' is larger than 10 MiB");
+      continue;
+    }
+    ASSERT_EQ(p.action, ParsedOptions::Action::Run) << p.text;
+    ASSERT_TRUE(p.config.data_file_text.has_value()) << size;
+    EXPECT_EQ(p.config.data_file_text->size(), size);
+    EXPECT_TRUE(*p.config.data_file_text == text) << size;
+  }
+}
+
 // Issue 14 #10: a FIFO read as an empty file (--data-file sent a message of only ".",
 // --authpass-file gave "the AUTH password is empty"), and a FIFO with a writer that never
 // writes was waited for before -t started. Only regular files are read.
