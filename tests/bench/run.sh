@@ -21,10 +21,11 @@
 # (Postfix's master runs as root; missing packages are installed with apt-get).
 #
 # Ports: the first wholly free block of BASE+25 (STARTTLS), +26 (no TLS), +27 (PROXY), +465
-# (implicit TLS), +28, +29 (certificate tests) and +53 (unbound) for BASE = 13000, 14000, ...
-# 19000 (never the test suite's 10025..). Given any of POSTFIX_PORT, POSTFIX_NOTLS_PORT,
-# POSTFIX_PROXY_PORT, POSTFIX_SMTPS_PORT, POSTFIX_EXPIRED_PORT, POSTFIX_SOON_PORT, UNBOUND_PORT in
-# the environment, those are used and the rest default to 13025 and so on.
+# (implicit TLS), +28, +29 (certificate tests), +30 (TLS only) and +53 (unbound) for BASE =
+# 13000, 14000, ... 19000 (never the test suite's 10025..). Given any of POSTFIX_PORT,
+# POSTFIX_NOTLS_PORT, POSTFIX_PROXY_PORT, POSTFIX_SMTPS_PORT, POSTFIX_EXPIRED_PORT,
+# POSTFIX_SOON_PORT, POSTFIX_TLSONLY_PORT, UNBOUND_PORT in the environment, those are used and
+# the rest default to 13025 and so on.
 #
 # No DNS query ever leaves for the system's resolver: -H is 127.0.0.1, ours runs with
 # --helo-dns ignore or --dns-server 127.0.0.1:$UNBOUND_PORT, and strace checks that no tool
@@ -84,8 +85,8 @@ bash "$root/tests/integration/unbound.sh" install >&2 || die "unbound.sh install
 # ------------------------------------------------------------------ ports
 
 port_vars=(POSTFIX_PORT POSTFIX_NOTLS_PORT POSTFIX_PROXY_PORT POSTFIX_SMTPS_PORT
-	POSTFIX_EXPIRED_PORT POSTFIX_SOON_PORT UNBOUND_PORT)
-port_offsets=(25 26 27 465 28 29 53)
+	POSTFIX_EXPIRED_PORT POSTFIX_SOON_PORT POSTFIX_TLSONLY_PORT UNBOUND_PORT)
+port_offsets=(25 26 27 465 28 29 30 53)
 port_free() { [[ -z $(ss -Hlntu "sport = :$1") ]]; }
 # set_ports BASE: every variable not given in the environment becomes BASE + its offset.
 set_ports() {
