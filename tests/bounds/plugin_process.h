@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "util/sanitizers.h"
+
 extern char** environ;
 
 namespace smtpverify::test {
@@ -70,17 +72,6 @@ inline PluginRun run_plugin_process(const std::string& path, const std::vector<s
 }
 
 /// True in ASan builds, where RSS includes the shadow memory and says nothing about ours.
-constexpr bool kAddressSanitizer =
-#if defined(__SANITIZE_ADDRESS__)
-    true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    true;
-#else
-    false;
-#endif
-#else
-    false;
-#endif
+using util::kAddressSanitizer;
 
 }  // namespace smtpverify::test
