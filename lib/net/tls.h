@@ -60,6 +60,7 @@ struct CertFacts {
   std::vector<std::string> names;
   std::size_t name_count = 0;  ///< how many there are in all (names holds the first few)
   std::string spki_sha256;     ///< SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex
+  long long seconds_left = 0;  ///< seconds until not_after (negative: expired)
 };
 
 /// What the handshake showed.

@@ -49,7 +49,8 @@ struct TlsBackend {
 /// Bumped whenever a type that crosses the boundary changes in a way its size may not show
 /// (a field's meaning or type, an enum's values), so that a module built before is refused.
 /// 2: TlsFailure::Cause replaced `bool expired`; CertFacts names and spki_sha256.
-inline constexpr std::uint64_t kTlsBackendRevision = 2;
+/// 3: CertFacts::seconds_left.
+inline constexpr std::uint64_t kTlsBackendRevision = 3;
 
 /// The fingerprint of the types that cross the boundary, their revision and the version.
 constexpr std::uint64_t tls_backend_abi() {

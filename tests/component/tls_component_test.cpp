@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
+#include <thread>
 
 #include "component/component_util.h"
 #include "net/stream.h"
@@ -408,16 +409,28 @@ TEST(Certificates, SoonestExpiryInTheChainIsNamed) {
 
 TEST(Certificates, ExpiredIsCriticalWithNoVerifyToo) {
   const TestCert cert = pki().leaf({kName}, -100, 10);
-  FakeSmtpServer server(
-      up_to_starttls() +
-      std::vector<Step>{start_tls(setup_for(cert)), expect(kEhlo), send_raw("250 mx\r\n")} + kQuit);
-  auto config = tls_config(server.port());
-  config.no_verify = true;
-  const auto c = check_with(config);
-  EXPECT_TRUE(server.wait_done(3s));
-  EXPECT_EQ(c.state, State::Critical);
-  EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) + "certificate expired 90 d ago on " +
-                            expiry_day(cert.cert_pem) + ": " + kSubject);
+  // Twice: at once, and again once more than a second has passed since the certificate was
+  // made. "expired N d ago" counts whole days since the expiry, rounded down, whichever second
+  // the check runs in; the days left, rounded down for -D and cert_days, are then -91 (the
+  // words once took those and said 91 whenever a second boundary fell in between).
+  for (const auto wait : {std::chrono::milliseconds(0), std::chrono::milliseconds(1100)}) {
+    std::this_thread::sleep_for(wait);
+    FakeSmtpServer server(
+        up_to_starttls() +
+        std::vector<Step>{start_tls(setup_for(cert)), expect(kEhlo), send_raw("250 mx\r\n")} +
+        kQuit);
+    auto config = tls_config(server.port());
+    config.no_verify = true;
+    const auto c = check_with(config);
+    EXPECT_TRUE(server.wait_done(3s));
+    EXPECT_EQ(c.state, State::Critical);
+    EXPECT_EQ(summary(c), "SMTP CRITICAL - " + prefix(server) + "certificate expired 90 d ago on " +
+                              expiry_day(cert.cert_pem) + ": " + kSubject)
+        << wait.count();
+    if (wait.count() > 0) {
+      EXPECT_NE(c.line.find(" cert_days=-91;"), std::string::npos) << c.line;
+    }
+  }
 }
 
 // Issue 15: -v shows each certificate's names and the TLSA 3 1 1 data of its key.

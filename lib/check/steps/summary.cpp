@@ -161,8 +161,11 @@ void certificate_days(Context& ctx) {
   const std::string which = soonest ? ": " + subject_words(*soonest) : "";
   if (days < 0) {
     if (ctx.expiry_reported) return;  // verification already said "certificate has expired"
+    // How long ago, in whole days rounded down (days_left rounds the other way: a certificate
+    // that expired 90 days and a second ago has -91 days left, but expired 90 d ago).
+    const long long ago = soonest ? -soonest->seconds_left / 86400 : -days;
     ctx.rec.problem(ProblemKind::CertExpired,
-                    "certificate expired " + std::to_string(-days) + " d ago" + on + which);
+                    "certificate expired " + std::to_string(ago) + " d ago" + on + which);
     return;
   }
   // The words keep -D's plain number ("critical 14"), else the range.
