@@ -458,12 +458,13 @@ TEST(Plugin, LinksNoOpenSslAndHasNoRunpath) {
 }
 
 // A copy of the plugin in PARENT/smtpverify-plant-XXXXXX/plugin/ and, given a mode, a copy of
-// the TLS module planted in .../lib/ with that mode: where the build tree keeps the module
-// relative to the plugin.
+// the TLS module (or of module_source) planted in .../lib/ with that mode: where the build tree
+// keeps the module relative to the plugin.
 class PluginCopy {
  public:
   explicit PluginCopy(const std::string& parent = std::filesystem::temp_directory_path().string(),
-                      std::optional<std::filesystem::perms> module_mode = std::nullopt) {
+                      std::optional<std::filesystem::perms> module_mode = std::nullopt,
+                      const std::string& module_source = SMTPVERIFY_TLS_MODULE_PATH) {
     std::string tmpl = parent + "/smtpverify-plant-XXXXXX";
     if (mkdtemp(tmpl.data()) != nullptr) dir_ = tmpl;
     std::filesystem::create_directories(dir_ + "/plugin");
@@ -472,7 +473,7 @@ class PluginCopy {
     module_ = dir_ + "/lib/check_smtp_verify_tls.so";
     if (module_mode) {
       std::filesystem::create_directories(dir_ + "/lib");
-      std::filesystem::copy_file(SMTPVERIFY_TLS_MODULE_PATH, module_);
+      std::filesystem::copy_file(module_source, module_);
       std::filesystem::permissions(module_, *module_mode);  // exactly, whatever the umask
     }
   }
@@ -546,6 +547,19 @@ TEST(Plugin, ModulePlantedBesideACopyIsNeverLoaded) {
   EXPECT_EQ(summary(r.first_line),
             "SMTP UNKNOWN - cannot find the TLS module check_smtp_verify_tls.so (looked for " +
                 kInstalledModule + ")");
+}
+
+// A module of another build (its backend fingerprinted with another version) is refused
+// before anything of it is called: UNKNOWN, one line naming the file and the version expected,
+// no server contacted. (This build's module planted the same way loads: the test below.)
+TEST(Plugin, ModuleOfAnotherBuildIsRefused) {
+  const PluginCopy planted(SMTPVERIFY_TEST_BINARY_DIR, kModuleMode,
+                           SMTPVERIFY_ANOTHER_BUILD_TLS_MODULE_PATH);
+  const PluginRun r = run_binary(planted.plugin(), base(9) + std::vector<std::string>{"-S"});
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_EQ(summary(r.first_line), "SMTP UNKNOWN - the TLS module " + planted.module() +
+                                       " belongs to another build of check_smtp_verify (" +
+                                       SMTPVERIFY_VERSION + " expected)");
 }
 
 // In the build tree, the module is refused before it is loaded when others could have
