@@ -48,6 +48,9 @@ struct TlsOptions {
 inline constexpr std::size_t kMaxCertNames = 3;
 inline constexpr std::size_t kMaxCertNameBytes = 255;
 
+/// Seconds in a day: the module builds CertFacts::seconds_left with it, lib/check reads days back.
+inline constexpr long long kSecondsPerDay = 86400;
+
 /// One certificate of the presented chain. Every text is the certificate's, unsanitised:
 /// hostile until lib/check sanitises it.
 struct CertFacts {

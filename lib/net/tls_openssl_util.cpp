@@ -281,7 +281,7 @@ CertFacts facts_of(X509* cert) {
     // Whole days, rounded down: 0.5 days left is 0, half a day past is -1.
     f.days_left = days;
     if (secs < 0) f.days_left = days - 1;  // ASN1_TIME_diff gives both with one sign
-    f.seconds_left = static_cast<long long>(days) * 86400 + secs;
+    f.seconds_left = static_cast<long long>(days) * kSecondsPerDay + secs;
   }
   names_of(cert, f);
   f.spki_sha256 = spki_sha256_of(cert);

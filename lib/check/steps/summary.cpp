@@ -163,7 +163,7 @@ void certificate_days(Context& ctx) {
     if (ctx.expiry_reported) return;  // verification already said "certificate has expired"
     // How long ago, in whole days rounded down (days_left rounds the other way: a certificate
     // that expired 90 days and a second ago has -91 days left, but expired 90 d ago).
-    const long long ago = soonest ? -soonest->seconds_left / 86400 : -days;
+    const long long ago = soonest ? -soonest->seconds_left / net::kSecondsPerDay : -days;
     ctx.rec.problem(ProblemKind::CertExpired,
                     "certificate expired " + std::to_string(ago) + " d ago" + on + which);
     return;
