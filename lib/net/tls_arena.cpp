@@ -49,7 +49,6 @@ struct Lane {
 
 struct State {
   char* begin = nullptr;
-  char* end = nullptr;
   std::array<Lane, kLaneClasses + 1> lanes{};  // [cls] for the small classes, [0] shared
   std::array<FreeBlock*, kClasses> free{};
   void* owner = nullptr;  // the installing thread's thread pointer
@@ -133,11 +132,10 @@ void install() {
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (region == MAP_FAILED) return;
   state.begin = static_cast<char*>(region);
-  state.end = state.begin + kRegion;
   for (std::size_t cls = 1; cls <= kLaneClasses; ++cls) {
     state.lanes[cls] = {state.begin + (cls - 1) * kLane, state.begin + cls * kLane};
   }
-  state.lanes[0] = {state.begin + kShared, state.end};
+  state.lanes[0] = {state.begin + kShared, state.begin + kRegion};
   state.owner = __builtin_thread_pointer();
   CRYPTO_set_mem_functions(allocate, reallocate, release);
 }

@@ -29,8 +29,8 @@ std::string ehlo_reply_of(std::size_t size) {
 
 // A reply to MAIL sent in the same write as an EHLO reply that exactly fills read buffers
 // (16384 bytes: four of the loop's 4096, one of OpenSSL's records) is unsolicited: we had not
-// sent MAIL yet. Before every command, whatever is
-// already buffered or readable counts, whatever the buffer sizes.
+// sent MAIL yet. Before every command, whatever is already buffered or readable counts,
+// whatever the buffer sizes.
 TEST(Hostile, ForgedReplyBehindAFullReadBuffer) {
   const std::string ehlo = ehlo_reply_of(16384);
   ASSERT_EQ(ehlo.size(), 16384u);
